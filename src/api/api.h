@@ -1,0 +1,25 @@
+#ifndef IM_API_API_H
+#define IM_API_API_H
+
+#include <stdbool.h>
+
+#include "http/http.h"
+
+/* Route tables, one per resource; each ends with an entry whose method is NULL. */
+extern const im_route_t im_api_health_routes[];
+extern const im_route_t im_api_auth_routes[];
+extern const im_route_t im_api_user_routes[];
+extern const im_route_t im_api_container_routes[];
+extern const im_route_t im_api_docker_routes[];
+extern const im_route_t im_api_system_routes[];
+
+/* Records one audit-log row for the current request: who (from the principal), from
+ * where (client IP, user agent), what (action and target) and the outcome. */
+void im_api_audit(im_request_t *req, const char *action, const char *target_type,
+                  const char *target_id, bool success, const char *error_message);
+
+/* Allow-list checks shared by the users API and the command line. */
+bool im_api_valid_username(const char *name);
+bool im_api_valid_email(const char *email);
+
+#endif

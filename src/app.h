@@ -1,0 +1,22 @@
+#ifndef IM_APP_H
+#define IM_APP_H
+
+#include "core/config.h"
+
+struct im_store;
+struct im_engine;
+struct im_collector;
+struct im_auth;
+
+/* Long-lived services shared by every request handler. Created in main.c, read-only after
+ * start; each service is thread-safe on its own. */
+typedef struct im_app {
+    const im_config_t *config;
+    struct im_store *store;
+    struct im_engine *engine;
+    struct im_collector *collector;
+    struct im_auth *auth;
+    int64_t started_at;
+} im_app_t;
+
+#endif

@@ -1,0 +1,283 @@
+/* Command-line entry: `inframon [serve]`, `migrate`, `backup FILE`, `config`, `user ...`. */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "app.h"
+#include "auth/auth.h"
+#include "cli.h"
+#include "collect/collector.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "engine/engine.h"
+#include "http/http.h"
+#include "store/store.h"
+
+#define MAINTENANCE_INTERVAL_SECONDS 60
+
+static const im_route_t *const route_tables[] = {
+    im_api_health_routes,    im_api_auth_routes,   im_api_user_routes,
+    im_api_container_routes, im_api_docker_routes, im_api_system_routes,
+    NULL,
+};
+
+static void print_help(FILE *out)
+{
+    fputs("Usage: inframon [COMMAND] [ARGS]\n"
+          "\n"
+          "Self-hosted Docker monitoring and management server.\n"
+          "\n"
+          "Commands:\n"
+          "  serve                 run the server on HOST:PORT (the default command)\n"
+          "  migrate               apply database migrations and exit\n"
+          "  backup FILE           write a consistent online copy of the SQLite database\n"
+          "  config                validate and print the effective configuration, secrets\n"
+          "                        redacted\n"
+          "  user create NAME --role ROLE [--email EMAIL]\n"
+          "                        create a user; the password is read from stdin\n"
+          "  user list             list users\n"
+          "  user passwd NAME      set a user's password (read from stdin) and end their\n"
+          "                        sessions\n"
+          "  user disable NAME     deactivate a user and end their sessions\n"
+          "  user enable NAME      reactivate a user\n"
+          "\n"
+          "Options:\n"
+          "  -h, --help            show this help and exit\n"
+          "  -V, --version         show the version and exit\n"
+          "\n"
+          "Configuration comes from the environment, then from ./.env for keys the\n"
+          "environment does not set. Main settings (default):\n"
+          "  HOST (0.0.0.0), PORT (8065), DEBUG (false), SECRET_KEY (required unless DEBUG),\n"
+          "  DATABASE_URL (sqlite:///./data/inframon.db), DOCKER_HOST\n"
+          "  (unix:///var/run/docker.sock), ACCESS_TOKEN_EXPIRE_MINUTES (30),\n"
+          "  REFRESH_TOKEN_EXPIRE_DAYS (7), MAX_REQUEST_SIZE (10485760 bytes),\n"
+          "  COLLECT_INTERVAL_SECONDS (1), LOG_LEVEL (info), LOG_FORMAT (text).\n"
+          "Every setting is described in docs/configuration.md; `inframon config` prints them.\n",
+          out);
+}
+
+/* Loads and validates the configuration, then sets up logging. Exits on an invalid value. */
+static void load_config(im_config_t *config, bool enforce_security)
+{
+    char err[512];
+    if (im_config_load(config, ".env", err, sizeof(err)) != IM_OK) {
+        fprintf(stderr, "inframon: configuration error: %s\n", err);
+        exit(2);
+    }
+    im_log_setup((im_log_level_t)config->log_level, (im_log_format_t)config->log_format);
+    if (enforce_security && im_config_check_security(config, err, sizeof(err)) != IM_OK) {
+        fprintf(stderr, "inframon: refusing to start: %s\n", err);
+        exit(2);
+    }
+}
+
+static im_store_t *open_store(const im_config_t *config)
+{
+    char err[512];
+    im_store_t *store = NULL;
+    if (im_store_open(config->database_url, &store, err, sizeof(err)) != IM_OK) {
+        im_log_error("main", "cannot open the database: %s", err);
+        exit(1);
+    }
+    if (im_store_migrate(store, err, sizeof(err)) != IM_OK) {
+        im_log_error("main", "database migration failed: %s", err);
+        im_store_close(store);
+        exit(1);
+    }
+    return store;
+}
+
+static const char *describe_signal(int sig)
+{
+    return sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "signal";
+}
+
+static int serve(void)
+{
+    im_config_t config;
+    load_config(&config, true);
+    char err[512];
+    if (config.secret_key_generated) {
+        im_log_warn("main", "SECRET_KEY is not set: using a random key for this run (DEBUG=true); "
+                            "tokens will not survive a restart");
+    }
+    if (config.debug) {
+        im_log_warn("main", "DEBUG=true: development mode, do not expose this server");
+    }
+
+    /* Signals are taken by sigtimedwait in this thread only: block them before any thread
+     * starts so that every thread inherits the mask. */
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    im_app_t app = {.config = &config, .started_at = im_now()};
+    app.store = open_store(&config);
+    if (im_auth_new(&config, app.store, &app.auth) != IM_OK ||
+        im_auth_bootstrap_admin(app.auth, err, sizeof(err)) != IM_OK) {
+        im_log_error("main", "cannot create the first admin user: %s", err);
+        return 1;
+    }
+    im_engine_options_t engine_options = {
+        .docker_host = config.docker_host,
+        .tls_verify = config.docker_tls_verify,
+        .cert_path = config.docker_cert_path,
+        .api_version = config.docker_api_version,
+    };
+    if (im_engine_open(&engine_options, &app.engine, err, sizeof(err)) != IM_OK) {
+        im_log_error("main", "invalid engine settings: %s", err);
+        return 1;
+    }
+    im_collector_options_t collector_options = {
+        .interval_seconds = config.collect_interval_seconds,
+        .proc_root = config.host_proc,
+        .sys_root = config.host_sys,
+        .host_root = config.host_root,
+    };
+    if (im_collector_start(&collector_options, &app.collector, err, sizeof(err)) != IM_OK) {
+        im_log_error("main", "cannot start the collector: %s", err);
+        return 1;
+    }
+
+    im_http_server_t *server = NULL;
+    if (im_http_start(&app, route_tables, &server, err, sizeof(err)) != IM_OK) {
+        im_log_error("main", "%s", err);
+        return 1;
+    }
+    const char *db = im_str_starts_with(config.database_url, "sqlite:") ? config.database_url
+                                                                         : "postgresql";
+    im_log_info("main", "InfraMon %s starting: pid %d, listening on %s:%d, database %s, engine %s",
+                IM_VERSION, (int)getpid(), config.host, config.port, db,
+                im_engine_address(app.engine));
+    if (im_engine_ping(app.engine, err, sizeof(err)) != IM_OK) {
+        im_log_warn("main", "%s; serving host numbers only until it answers", err);
+    }
+    im_log_info("main", "ready to accept connections on port %d", config.port);
+
+    int sig;
+    for (;;) {
+        struct timespec wait = {.tv_sec = MAINTENANCE_INTERVAL_SECONDS};
+        sig = sigtimedwait(&signals, NULL, &wait);
+        if (sig == SIGTERM || sig == SIGINT) {
+            break;
+        }
+        if (sig < 0 && errno == EAGAIN) {
+            im_store_maintenance(app.store);
+        }
+    }
+    im_log_info("main", "received %s, shutting down", describe_signal(sig));
+    im_http_stop(server);
+    im_collector_stop(app.collector);
+    im_engine_close(app.engine);
+    im_auth_free(app.auth);
+    im_store_close(app.store);
+    im_log_info("main", "stopped: %s", describe_signal(sig));
+    im_config_release(&config);
+    return 0;
+}
+
+static int cmd_migrate(void)
+{
+    im_config_t config;
+    load_config(&config, false);
+    im_store_t *store = open_store(&config);
+    printf("database is at schema version %d\n", im_store_schema_version(store));
+    im_store_close(store);
+    im_config_release(&config);
+    return 0;
+}
+
+static int cmd_backup(const char *path)
+{
+    im_config_t config;
+    load_config(&config, false);
+    im_store_t *store = open_store(&config);
+    char err[512];
+    int rc = im_store_backup(store, path, false, err, sizeof(err));
+    if (rc != IM_OK) {
+        fprintf(stderr, "inframon: backup failed: %s\n", err);
+    } else {
+        printf("backup written to %s\n", path);
+    }
+    im_store_close(store);
+    im_config_release(&config);
+    return rc == IM_OK ? 0 : 1;
+}
+
+static int cmd_config(void)
+{
+    im_config_t config;
+    load_config(&config, false);
+    char err[512];
+    im_config_print(&config, stdout);
+    int rc = im_config_check_security(&config, err, sizeof(err));
+    if (rc != IM_OK) {
+        fprintf(stderr, "inframon: the server would refuse to start: %s\n", err);
+    }
+    im_config_release(&config);
+    return rc == IM_OK ? 0 : 2;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    int opt;
+    /* "+" stops at the first command so that subcommands parse their own options. */
+    while ((opt = getopt_long(argc, argv, "+hV", options, NULL)) != -1) {
+        switch (opt) {
+        case 'h':
+            print_help(stdout);
+            return 0;
+        case 'V':
+            printf("inframon %s\n", IM_VERSION);
+            return 0;
+        default:
+            print_help(stderr);
+            return 2;
+        }
+    }
+    const char *command = optind < argc ? argv[optind] : "serve";
+    int rest = argc - optind - 1;
+    char **args = argv + optind + 1;
+    if (strcmp(command, "serve") == 0) {
+        return serve();
+    }
+    if (strcmp(command, "migrate") == 0) {
+        return cmd_migrate();
+    }
+    if (strcmp(command, "backup") == 0) {
+        if (rest != 1) {
+            fprintf(stderr, "inframon: usage: inframon backup FILE\n");
+            return 2;
+        }
+        return cmd_backup(args[0]);
+    }
+    if (strcmp(command, "config") == 0) {
+        return cmd_config();
+    }
+    if (strcmp(command, "user") == 0) {
+        im_config_t config;
+        load_config(&config, false);
+        im_store_t *store = open_store(&config);
+        int rc = im_cli_user(store, rest, args);
+        im_store_close(store);
+        im_config_release(&config);
+        return rc;
+    }
+    fprintf(stderr, "inframon: unknown command \"%s\"; see inframon --help\n", command);
+    return 2;
+}
