@@ -49,8 +49,9 @@ static int user_create(im_store_t *store, int argc, char **argv)
     }
     im_role_t parsed;
     if (!im_api_valid_username(argv[0])) {
-        fprintf(stderr, "inframon: invalid user name \"%s\": use 3 to 50 characters of "
-                        "A-Z, a-z, 0-9, _ and -\n",
+        fprintf(stderr,
+                "inframon: invalid user name \"%s\": use 3 to 50 characters of "
+                "A-Z, a-z, 0-9, _ and -\n",
                 argv[0]);
         return 2;
     }
@@ -164,8 +165,7 @@ int im_cli_user(im_store_t *store, int argc, char **argv)
     if (strcmp(sub, "list") == 0) {
         return user_list(store);
     }
-    if ((strcmp(sub, "passwd") == 0 || strcmp(sub, "disable") == 0 ||
-         strcmp(sub, "enable") == 0) &&
+    if ((strcmp(sub, "passwd") == 0 || strcmp(sub, "disable") == 0 || strcmp(sub, "enable") == 0) &&
         argc == 2) {
         return user_modify(store, sub, argv[1]);
     }

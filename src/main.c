@@ -23,8 +23,12 @@
 #define MAINTENANCE_INTERVAL_SECONDS 60
 
 static const im_route_t *const route_tables[] = {
-    im_api_health_routes,    im_api_auth_routes,   im_api_user_routes,
-    im_api_container_routes, im_api_docker_routes, im_api_system_routes,
+    im_api_health_routes,
+    im_api_auth_routes,
+    im_api_user_routes,
+    im_api_container_routes,
+    im_api_docker_routes,
+    im_api_system_routes,
     NULL,
 };
 
@@ -154,8 +158,8 @@ static int serve(void)
         im_log_error("main", "%s", err);
         return 1;
     }
-    const char *db = im_str_starts_with(config.database_url, "sqlite:") ? config.database_url
-                                                                         : "postgresql";
+    const char *db =
+        im_str_starts_with(config.database_url, "sqlite:") ? config.database_url : "postgresql";
     im_log_info("main", "InfraMon %s starting: pid %d, listening on %s:%d, database %s, engine %s",
                 IM_VERSION, (int)getpid(), config.host, config.port, db,
                 im_engine_address(app.engine));

@@ -197,8 +197,7 @@ static void post_logout(im_request_t *req)
 static void get_me(im_request_t *req)
 {
     im_store_user_t user;
-    int rc = im_store_user_get_by_id(im_req_app(req)->store, im_req_principal(req)->user_id,
-                                     &user);
+    int rc = im_store_user_get_by_id(im_req_app(req)->store, im_req_principal(req)->user_id, &user);
     if (rc != IM_OK) {
         im_resp_from_rc(req, rc, "user not found");
         return;

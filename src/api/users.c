@@ -245,10 +245,9 @@ static void update_user(im_request_t *req)
             deactivated = user.is_active && !json_is_true(value);
             user.is_active = json_is_true(value);
         } else if (strcmp(key, "password") == 0) {
-            if (!apply_password(req, body, "password",
-                                json_object_get(body, "password_confirm") ? "password_confirm"
-                                                                          : NULL,
-                                &user)) {
+            if (!apply_password(
+                    req, body, "password",
+                    json_object_get(body, "password_confirm") ? "password_confirm" : NULL, &user)) {
                 return;
             }
             password_changed = true;

@@ -379,11 +379,10 @@ static json_t *time_or_null(int64_t when)
 
 json_t *im_auth_user_json(const im_store_user_t *user)
 {
-    return json_pack("{s:I, s:s, s:s, s:s, s:b, s:b, s:o, s:o, s:o}", "id",
-                     (json_int_t)user->id, "username", user->username, "email", user->email,
-                     "role", user->role, "is_active", user->is_active, "is_superuser",
-                     strcmp(user->role, "admin") == 0, "created_at",
-                     time_or_null(user->created_at), "updated_at",
+    return json_pack("{s:I, s:s, s:s, s:s, s:b, s:b, s:o, s:o, s:o}", "id", (json_int_t)user->id,
+                     "username", user->username, "email", user->email, "role", user->role,
+                     "is_active", user->is_active, "is_superuser", strcmp(user->role, "admin") == 0,
+                     "created_at", time_or_null(user->created_at), "updated_at",
                      time_or_null(user->updated_at), "last_login_at",
                      time_or_null(user->last_login_at));
 }

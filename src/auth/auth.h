@@ -10,7 +10,6 @@
 #include "core/config.h"
 #include "http/http.h"
 
-
 #include "store/store.h"
 
 /* Token issuing, verification, rotation and revocation on top of the store. */

@@ -54,8 +54,7 @@ bool im_password_acceptable(const char *password, char *err, size_t errlen)
         return false;
     }
     if (len > IM_PASSWORD_MAX_BYTES) {
-        snprintf(err, errlen,
-                 "password must be at most %d bytes (bcrypt ignores anything longer)",
+        snprintf(err, errlen, "password must be at most %d bytes (bcrypt ignores anything longer)",
                  IM_PASSWORD_MAX_BYTES);
         return false;
     }

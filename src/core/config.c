@@ -45,32 +45,30 @@ static int parse_cors(im_config_t *config, const setting_t *s, const char *value
                       size_t errlen);
 static int parse_proxies(im_config_t *config, const setting_t *s, const char *value, char *err,
                          size_t errlen);
-static int parse_database_url(im_config_t *config, const setting_t *s, const char *value,
-                              char *err, size_t errlen);
-static int parse_api_version(im_config_t *config, const setting_t *s, const char *value,
-                             char *err, size_t errlen);
+static int parse_database_url(im_config_t *config, const setting_t *s, const char *value, char *err,
+                              size_t errlen);
+static int parse_api_version(im_config_t *config, const setting_t *s, const char *value, char *err,
+                             size_t errlen);
 
-#define FIELD(f)      offsetof(im_config_t, f), sizeof(((im_config_t *)0)->f)
-#define PTR_FIELD(f)  offsetof(im_config_t, f), 0
-#define INT_FIELD(f)  offsetof(im_config_t, f), 0
-#define NO_FIELD      0, 0
+#define FIELD(f)     offsetof(im_config_t, f), sizeof(((im_config_t *)0)->f)
+#define PTR_FIELD(f) offsetof(im_config_t, f), 0
+#define INT_FIELD(f) offsetof(im_config_t, f), 0
+#define NO_FIELD     0, 0
 
 static const setting_t settings[] = {
     {"HOST", "0.0.0.0", KIND_STRING, FIELD(host), 0, 0, "an IPv4 or IPv6 address", NULL},
     {"PORT", "8065", KIND_INT, INT_FIELD(port), 1, 65535, "an integer from 1 to 65535", NULL},
     {"DEBUG", "false", KIND_BOOL, INT_FIELD(debug), 0, 0, "true or false", NULL},
-    {"SECRET_KEY", NULL, KIND_SECRET, PTR_FIELD(secret_key), 0, 0, "at least 32 characters",
-     NULL},
+    {"SECRET_KEY", NULL, KIND_SECRET, PTR_FIELD(secret_key), 0, 0, "at least 32 characters", NULL},
     {"SECRET_KEY_PREVIOUS", NULL, KIND_SECRET, PTR_FIELD(secret_key_previous), 0, 0,
      "at least 32 characters", NULL},
     {"ADMIN_USERNAME", "admin", KIND_STRING, FIELD(admin_username), 0, 0,
      "3 to 50 characters of A-Z, a-z, 0-9, _ and -", NULL},
-    {"ADMIN_PASSWORD", NULL, KIND_SECRET, PTR_FIELD(admin_password), 0, 0,
-     "8 to 72 bytes", NULL},
-    {"ADMIN_EMAIL", "admin@localhost", KIND_STRING, FIELD(admin_email), 0, 0,
-     "an email address", NULL},
-    {"ACCESS_TOKEN_EXPIRE_MINUTES", "30", KIND_INT, INT_FIELD(access_token_expire_minutes), 1,
-     1440, "an integer from 1 to 1440", NULL},
+    {"ADMIN_PASSWORD", NULL, KIND_SECRET, PTR_FIELD(admin_password), 0, 0, "8 to 72 bytes", NULL},
+    {"ADMIN_EMAIL", "admin@localhost", KIND_STRING, FIELD(admin_email), 0, 0, "an email address",
+     NULL},
+    {"ACCESS_TOKEN_EXPIRE_MINUTES", "30", KIND_INT, INT_FIELD(access_token_expire_minutes), 1, 1440,
+     "an integer from 1 to 1440", NULL},
     {"REFRESH_TOKEN_EXPIRE_DAYS", "7", KIND_INT, INT_FIELD(refresh_token_expire_days), 1, 365,
      "an integer from 1 to 365", NULL},
     {"RATE_LIMIT_MAX_REQUESTS", "100", KIND_INT, INT_FIELD(rate_limit_max_requests), 1, 1000000,
@@ -104,8 +102,7 @@ static const setting_t settings[] = {
     {"LOG_FORMAT", "text", KIND_SPECIAL, NO_FIELD, 0, 0, "text or json", parse_log_format},
     {"HTTP_THREADS", "0", KIND_INT, INT_FIELD(http_threads), 0, 256,
      "an integer from 0 (one per core) to 256", NULL},
-    {"METRICS_PUBLIC", "false", KIND_BOOL, INT_FIELD(metrics_public), 0, 0, "true or false",
-     NULL},
+    {"METRICS_PUBLIC", "false", KIND_BOOL, INT_FIELD(metrics_public), 0, 0, "true or false", NULL},
     {"HOST_PROC", "/proc", KIND_STRING, FIELD(host_proc), 0, 0, "an absolute path", NULL},
     {"HOST_SYS", "/sys", KIND_STRING, FIELD(host_sys), 0, 0, "an absolute path", NULL},
     {"HOST_ROOT", "/", KIND_STRING, FIELD(host_root), 0, 0, "an absolute path", NULL},
@@ -115,8 +112,13 @@ static const setting_t settings[] = {
 
 /* Placeholder secrets copied from examples; a production server must not start with them. */
 static const char *placeholder_secrets[] = {
-    "change-me",  "changeme",   "secret", "your-secret-key", "your-secret-key-here",
-    "change-this-secret-key-in-production", "please-change-me-to-a-long-random-string",
+    "change-me",
+    "changeme",
+    "secret",
+    "your-secret-key",
+    "your-secret-key-here",
+    "change-this-secret-key-in-production",
+    "please-change-me-to-a-long-random-string",
     "replace-with-a-random-string-of-at-least-32-characters",
 };
 
@@ -420,8 +422,8 @@ static int parse_proxies(im_config_t *config, const setting_t *s, const char *va
     return rc;
 }
 
-static int parse_database_url(im_config_t *config, const setting_t *s, const char *value,
-                              char *err, size_t errlen)
+static int parse_database_url(im_config_t *config, const setting_t *s, const char *value, char *err,
+                              size_t errlen)
 {
     if (strncmp(value, "sqlite:///", 10) != 0 && strncmp(value, "postgresql://", 13) != 0 &&
         strncmp(value, "postgres://", 11) != 0) {
@@ -434,8 +436,8 @@ static int parse_database_url(im_config_t *config, const setting_t *s, const cha
     return IM_OK;
 }
 
-static int parse_api_version(im_config_t *config, const setting_t *s, const char *value,
-                             char *err, size_t errlen)
+static int parse_api_version(im_config_t *config, const setting_t *s, const char *value, char *err,
+                             size_t errlen)
 {
     if (*value == '\0') {
         config->docker_api_version[0] = '\0';
@@ -446,8 +448,7 @@ static int parse_api_version(im_config_t *config, const setting_t *s, const char
     if (sscanf(value, "%u.%u%c", &major, &minor, &tail) != 2 || major != 1 || minor > 99) {
         return IM_EINVAL;
     }
-    snprintf(config->docker_api_version, sizeof(config->docker_api_version), "%u.%u", major,
-             minor);
+    snprintf(config->docker_api_version, sizeof(config->docker_api_version), "%u.%u", major, minor);
     return IM_OK;
 }
 
@@ -543,8 +544,7 @@ static int apply_setting(im_config_t *config, const setting_t *s, const char *va
     }
     if (rc != IM_OK) {
         if (s->kind == KIND_SECRET || strcmp(s->name, "DATABASE_URL") == 0) {
-            snprintf(err, errlen, "invalid %s (value redacted): expected %s", s->name,
-                     s->accepted);
+            snprintf(err, errlen, "invalid %s (value redacted): expected %s", s->name, s->accepted);
         } else {
             snprintf(err, errlen, "invalid %s=\"%.200s\": expected %s", s->name, value,
                      s->accepted);
@@ -584,8 +584,7 @@ int im_config_load(im_config_t *config, const char *env_file_path, char *err, si
                 file = env_file_get(&env, file_key);
             }
             if (file && value) {
-                snprintf(err, errlen, "both %s and %s are set: keep only one", s->name,
-                         file_key);
+                snprintf(err, errlen, "both %s and %s are set: keep only one", s->name, file_key);
                 rc = IM_EINVAL;
                 goto out;
             }
@@ -711,8 +710,8 @@ void im_config_print(const im_config_t *config, FILE *out)
                 for (int k = 0; k < config->trusted_proxy_count; k++) {
                     const im_cidr_t *c = &config->trusted_proxies[k];
                     char text[INET6_ADDRSTRLEN];
-                    bool v4 = memcmp(c->addr, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0 &&
-                              c->prefix >= 96;
+                    bool v4 =
+                        memcmp(c->addr, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0 && c->prefix >= 96;
                     inet_ntop(v4 ? AF_INET : AF_INET6, v4 ? c->addr + 12 : c->addr, text,
                               sizeof(text));
                     fprintf(out, "%s%s/%d", k ? "," : "", text, v4 ? c->prefix - 96 : c->prefix);

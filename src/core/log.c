@@ -28,8 +28,11 @@ bool im_log_parse_level(const char *text, im_log_level_t *out)
     static const struct {
         const char *name;
         im_log_level_t level;
-    } names[] = {{"debug", IM_LOG_DEBUG},  {"info", IM_LOG_INFO},   {"warning", IM_LOG_WARN},
-                 {"warn", IM_LOG_WARN},    {"error", IM_LOG_ERROR}};
+    } names[] = {{"debug", IM_LOG_DEBUG},
+                 {"info", IM_LOG_INFO},
+                 {"warning", IM_LOG_WARN},
+                 {"warn", IM_LOG_WARN},
+                 {"error", IM_LOG_ERROR}};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         if (strcasecmp(text, names[i].name) == 0) {
             *out = names[i].level;
@@ -74,9 +77,9 @@ void im_log_write(im_log_level_t level, const char *module, const char *fmt, ...
     char when[40];
     format_time(when);
     if (line_format == IM_LOG_JSON) {
-        json_t *obj = json_pack("{s:s, s:s, s:i, s:s, s:s}", "time", when, "level",
-                                level_names[level], "pid", (int)getpid(), "module", module,
-                                "msg", message);
+        json_t *obj =
+            json_pack("{s:s, s:s, s:i, s:s, s:s}", "time", when, "level", level_names[level], "pid",
+                      (int)getpid(), "module", module, "msg", message);
         char *text = obj ? json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
         if (text) {
             emit(text);
@@ -101,10 +104,10 @@ void im_log_access(const im_access_entry_t *e)
     if (line_format == IM_LOG_JSON) {
         json_t *obj = json_pack(
             "{s:s, s:s, s:i, s:s, s:s, s:s, s:s?, s:s, s:s, s:i, s:I, s:f, s:s?}", "time", when,
-            "level", "info", "pid", (int)getpid(), "module", "access", "request_id",
-            e->request_id, "client_ip", e->client_ip, "user", e->user, "method", e->method,
-            "path", e->path, "status", (int)e->status, "bytes", (json_int_t)e->bytes,
-            "duration_ms", e->duration_ms, "user_agent", e->user_agent);
+            "level", "info", "pid", (int)getpid(), "module", "access", "request_id", e->request_id,
+            "client_ip", e->client_ip, "user", e->user, "method", e->method, "path", e->path,
+            "status", (int)e->status, "bytes", (json_int_t)e->bytes, "duration_ms", e->duration_ms,
+            "user_agent", e->user_agent);
         char *text = obj ? json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
         if (text) {
             emit(text);

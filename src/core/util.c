@@ -250,8 +250,8 @@ bool im_time_parse_rfc3339(const char *text, int64_t *unix_nanos)
 {
     const char *p = text;
     int year, month, day, hour, minute, second;
-    if (!parse_digits(&p, 4, &year) || *p++ != '-' || !parse_digits(&p, 2, &month) ||
-        *p++ != '-' || !parse_digits(&p, 2, &day) || (*p != 'T' && *p != 't' && *p != ' ')) {
+    if (!parse_digits(&p, 4, &year) || *p++ != '-' || !parse_digits(&p, 2, &month) || *p++ != '-' ||
+        !parse_digits(&p, 2, &day) || (*p != 'T' && *p != 't' && *p != ' ')) {
         return false;
     }
     p++;
@@ -259,8 +259,7 @@ bool im_time_parse_rfc3339(const char *text, int64_t *unix_nanos)
         *p++ != ':' || !parse_digits(&p, 2, &second)) {
         return false;
     }
-    if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 ||
-        second > 60) {
+    if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {
         return false;
     }
     int64_t nanos = 0;

@@ -7,6 +7,7 @@
 
 #include "core/util.h"
 #include "http/http.h"
+#include "http/ratelimit.h"
 
 #define IM_HTTP_MAX_PARAMS  4
 #define IM_HTTP_MAX_HEADERS 16
@@ -28,6 +29,7 @@ struct im_http_server {
     struct MHD_Daemon *daemon;
     struct im_app *app;
     const im_route_t *const *route_tables;
+    im_ratelimit_t *limiter;
     atomic_long in_flight;
     atomic_ulong next_request_id;
 };
@@ -56,6 +58,9 @@ struct im_request {
     im_header_t headers[IM_HTTP_MAX_HEADERS];
     int header_count;
     bool responded;
+    bool rate_limited; /* rate_limit holds the counts to report */
+    im_ratelimit_result_t rate_limit;
+    const char *cors_origin; /* the allowed Origin to echo, or NULL */
     bool close_connection;
 };
 

@@ -81,8 +81,8 @@ void im_resp_error(im_request_t *req, unsigned status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Sends 422 with detail [{loc: [where, field], msg, type: "value_error"}]; where is
  * "body", "query" or "path". */
-void im_resp_invalid(im_request_t *req, const char *where, const char *field, const char *fmt,
-                     ...) __attribute__((format(printf, 4, 5)));
+void im_resp_invalid(im_request_t *req, const char *where, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* Maps an IM_E* status code to 404/409/400/503/502/500 with message as detail. */
 void im_resp_from_rc(im_request_t *req, int rc, const char *message);
 /* Adds a header to the response about to be sent (call before im_resp_*). */
@@ -97,8 +97,8 @@ typedef struct im_http_server im_http_server_t;
 
 /* Starts listening on host:port with the given route tables (NULL-terminated list of
  * arrays, each ending with a route whose method is NULL). */
-int im_http_start(struct im_app *app, const im_route_t *const *route_tables,
-                  im_http_server_t **out, char *err, size_t errlen);
+int im_http_start(struct im_app *app, const im_route_t *const *route_tables, im_http_server_t **out,
+                  char *err, size_t errlen);
 /* Stops accepting, waits for in-flight requests, and frees the server. */
 void im_http_stop(im_http_server_t *server);
 

@@ -112,8 +112,8 @@ bool im_req_query_int(im_request_t *req, const char *name, int64_t min, int64_t 
         return true;
     }
     if (!im_parse_int64(text, min, max, out)) {
-        im_resp_invalid(req, "query", name, "must be an integer from %lld to %lld",
-                        (long long)min, (long long)max);
+        im_resp_invalid(req, "query", name, "must be an integer from %lld to %lld", (long long)min,
+                        (long long)max);
         return false;
     }
     return true;
@@ -137,8 +137,8 @@ static void set_response(im_request_t *req, unsigned status, struct MHD_Response
                          size_t bytes)
 {
     if (req->response) {
-        im_log_error("http", "request %s: a second response (%u) replaced the first (%u)",
-                     req->id, status, req->status);
+        im_log_error("http", "request %s: a second response (%u) replaced the first (%u)", req->id,
+                     status, req->status);
         MHD_destroy_response(req->response);
     }
     req->response = resp;
@@ -149,8 +149,8 @@ static void set_response(im_request_t *req, unsigned status, struct MHD_Response
     }
 }
 
-void im_resp_bytes(im_request_t *req, unsigned status, const char *content_type,
-                   const void *data, size_t len)
+void im_resp_bytes(im_request_t *req, unsigned status, const char *content_type, const void *data,
+                   size_t len)
 {
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(len, (void *)(uintptr_t)data, MHD_RESPMEM_MUST_COPY);
@@ -194,16 +194,15 @@ void im_resp_error(im_request_t *req, unsigned status, const char *fmt, ...)
     im_resp_json(req, status, json_pack("{s:s}", "detail", message));
 }
 
-void im_resp_invalid(im_request_t *req, const char *where, const char *field, const char *fmt,
-                     ...)
+void im_resp_invalid(im_request_t *req, const char *where, const char *field, const char *fmt, ...)
 {
     char message[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(message, sizeof(message), fmt, ap);
     va_end(ap);
-    json_t *detail = json_pack("[{s:[s,s], s:s, s:s}]", "loc", where, field, "msg", message,
-                               "type", "value_error");
+    json_t *detail = json_pack("[{s:[s,s], s:s, s:s}]", "loc", where, field, "msg", message, "type",
+                               "value_error");
     im_resp_json(req, 422, json_pack("{s:o}", "detail", detail));
 }
 
@@ -227,8 +226,7 @@ void im_resp_from_rc(im_request_t *req, int rc, const char *message)
             return;
         }
     }
-    im_log_error("http", "request %s: internal error %d: %s", req->id, rc,
-                 message ? message : "");
+    im_log_error("http", "request %s: internal error %d: %s", req->id, rc, message ? message : "");
     im_resp_error(req, 500, "internal error");
 }
 

@@ -138,8 +138,8 @@ static void request_free(im_request_t *req)
 static enum MHD_Result queue_response(im_request_t *req)
 {
     if (!req->response) {
-        im_log_error("http", "request %s: handler for %s %s sent no response", req->id,
-                     req->method, req->path);
+        im_log_error("http", "request %s: handler for %s %s sent no response", req->id, req->method,
+                     req->path);
         im_resp_error(req, 500, "internal error: no response was produced");
     }
     add_security_headers(req->response);
@@ -147,6 +147,23 @@ static enum MHD_Result queue_response(im_request_t *req)
         MHD_add_response_header(req->response, req->headers[i].name, req->headers[i].value);
     }
     MHD_add_response_header(req->response, "X-Request-ID", req->id);
+    if (req->rate_limited) {
+        char value[32];
+        snprintf(value, sizeof(value), "%d", req->rate_limit.limit);
+        MHD_add_response_header(req->response, "X-RateLimit-Limit", value);
+        snprintf(value, sizeof(value), "%d", req->rate_limit.remaining);
+        MHD_add_response_header(req->response, "X-RateLimit-Remaining", value);
+        snprintf(value, sizeof(value), "%d", req->rate_limit.reset_seconds);
+        MHD_add_response_header(req->response, "X-RateLimit-Reset", value);
+    }
+    if (req->cors_origin) {
+        MHD_add_response_header(req->response, "Access-Control-Allow-Origin", req->cors_origin);
+        MHD_add_response_header(req->response, "Access-Control-Allow-Credentials", "true");
+        MHD_add_response_header(req->response, "Access-Control-Expose-Headers",
+                                "X-Request-ID, X-RateLimit-Limit, X-RateLimit-Remaining, "
+                                "X-RateLimit-Reset, Retry-After");
+    }
+    MHD_add_response_header(req->response, "Vary", "Origin");
     enum MHD_Result ret = MHD_queue_response(req->conn, req->status, req->response);
     MHD_destroy_response(req->response);
     req->response = NULL;
@@ -287,6 +304,62 @@ static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const ch
     return MHD_YES;
 }
 
+/* Liveness probes are never rate limited, so an orchestrator cannot trip the limit. */
+static bool rate_limit_exempt(const char *path)
+{
+    return strcmp(path, "/health") == 0 || strcmp(path, "/api/v1/health") == 0;
+}
+
+/* Counts the request against its client's window; false (with a 429 prepared) when over. */
+static bool check_rate_limit(im_request_t *req)
+{
+    unsigned char addr[16];
+    if (rate_limit_exempt(req->path) || !im_ip_parse(req->client_ip, addr)) {
+        return true;
+    }
+    im_ratelimit_hit(req->server->limiter, addr, im_monotonic_ms(), &req->rate_limit);
+    req->rate_limited = true;
+    if (req->rate_limit.allowed) {
+        return true;
+    }
+    char retry[16];
+    snprintf(retry, sizeof(retry), "%d", req->rate_limit.retry_after_seconds);
+    im_resp_header(req, "Retry-After", retry);
+    const im_config_t *config = req->server->app->config;
+    im_resp_error(req, 429, "Too many requests: the limit is %d per %d seconds; retry in %s s",
+                  config->rate_limit_max_requests, config->rate_limit_window_seconds, retry);
+    return false;
+}
+
+/* Echoes an allowed Origin; answers a CORS preflight. False when a response was prepared. */
+static bool apply_cors(im_request_t *req)
+{
+    const im_config_t *config = req->server->app->config;
+    const char *origin = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Origin");
+    if (origin) {
+        for (int i = 0; i < config->cors_origin_count; i++) {
+            if (strcmp(config->cors_origins[i], origin) == 0 ||
+                strcmp(config->cors_origins[i], "*") == 0) {
+                req->cors_origin =
+                    config->cors_origins[i][0] == '*' ? "*" : config->cors_origins[i];
+                break;
+            }
+        }
+    }
+    if (strcmp(req->method, "OPTIONS") != 0) {
+        return true;
+    }
+    if (!req->cors_origin) {
+        im_resp_error(req, 403, "origin not allowed: add it to CORS_ORIGINS");
+        return false;
+    }
+    im_resp_header(req, "Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE");
+    im_resp_header(req, "Access-Control-Allow-Headers", "Authorization, Content-Type");
+    im_resp_header(req, "Access-Control-Max-Age", "600");
+    im_resp_empty(req, 204);
+    return false;
+}
+
 /* First call for a request: set up the context and reject what can be rejected before
  * any body byte is read. Returns false when a response was prepared. */
 static bool begin_request(im_request_t *req, const char *url, const char *method)
@@ -303,14 +376,17 @@ static bool begin_request(im_request_t *req, const char *url, const char *method
         im_resp_error(req, 400, "URL contains control characters");
         return false;
     }
+    if (!check_rate_limit(req) || !apply_cors(req)) {
+        return false;
+    }
     int headers = 0;
     MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_header, &headers);
     if (headers > MAX_HEADER_COUNT) {
         im_resp_error(req, 431, "more than %d request headers", MAX_HEADER_COUNT);
         return false;
     }
-    const char *length = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *length =
+        MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     int64_t declared = 0;
     int64_t limit = req->server->app->config->max_request_size;
     if (length && (!im_parse_int64(length, 0, INT64_MAX, &declared) || declared > limit)) {
@@ -323,9 +399,8 @@ static bool begin_request(im_request_t *req, const char *url, const char *method
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     im_http_server_t *server = cls;
     im_request_t *req = *con_cls;
@@ -353,8 +428,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         int64_t limit = server->app->config->max_request_size;
         if ((int64_t)(req->body.len + *upload_data_size) > limit) {
             /* A chunked body cannot be answered mid-stream: close the connection. */
-            im_log_warn("http", "request %s from %s: chunked body passed MAX_REQUEST_SIZE "
-                                "(%lld bytes), closing the connection",
+            im_log_warn("http",
+                        "request %s from %s: chunked body passed MAX_REQUEST_SIZE "
+                        "(%lld bytes), closing the connection",
                         req->id, req->client_ip, (long long)limit);
             req->status = 413;
             return MHD_NO;
@@ -410,6 +486,9 @@ int im_http_start(im_app_t *app, const im_route_t *const *route_tables, im_http_
     im_http_server_t *server = im_calloc(1, sizeof(*server));
     server->app = app;
     server->route_tables = route_tables;
+    /* 16384 clients take about 1 MiB; beyond that the least recently seen are evicted. */
+    server->limiter =
+        im_ratelimit_new(config->rate_limit_max_requests, config->rate_limit_window_seconds, 16384);
 
     struct sockaddr_storage addr;
     memset(&addr, 0, sizeof(addr));
@@ -427,6 +506,7 @@ int im_http_start(im_app_t *app, const im_route_t *const *route_tables, im_http_
     } else {
         snprintf(err, errlen, "invalid HOST=\"%s\": expected an IPv4 or IPv6 address",
                  config->host);
+        im_ratelimit_free(server->limiter);
         free(server);
         return IM_EINVAL;
     }
@@ -444,8 +524,9 @@ int im_http_start(im_app_t *app, const im_route_t *const *route_tables, im_http_
         MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL, MHD_OPTION_END);
     if (!server->daemon) {
         snprintf(err, errlen,
-                 "cannot listen on %s:%d (is another process using the port? set PORT or HOST)",
+                 "cannot listen on %s:%d: port in use or address not available (set PORT or HOST)",
                  config->host, config->port);
+        im_ratelimit_free(server->limiter);
         free(server);
         return IM_ERR;
     }
@@ -468,5 +549,6 @@ void im_http_stop(im_http_server_t *server)
         im_log_warn("http", "%ld requests still open after 10 s, closing them", left);
     }
     MHD_stop_daemon(server->daemon);
+    im_ratelimit_free(server->limiter);
     free(server);
 }

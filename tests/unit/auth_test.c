@@ -51,8 +51,7 @@ static void base64url(const unsigned char *data, size_t len, im_buf_t *out)
 }
 
 /* Builds a token by hand so that the tests can forge headers libjwt would never write. */
-static char *forge(const char *header, const char *payload, const char *sign_key,
-                   const EVP_MD *md)
+static char *forge(const char *header, const char *payload, const char *sign_key, const EVP_MD *md)
 {
     im_buf_t token;
     im_buf_init(&token);
@@ -62,8 +61,8 @@ static char *forge(const char *header, const char *payload, const char *sign_key
     if (md) {
         unsigned char mac[64];
         unsigned int mac_len = 0;
-        HMAC(md, sign_key, (int)strlen(sign_key), (const unsigned char *)token.data, token.len,
-             mac, &mac_len);
+        HMAC(md, sign_key, (int)strlen(sign_key), (const unsigned char *)token.data, token.len, mac,
+             &mac_len);
         im_buf_append(&token, ".", 1);
         base64url(mac, mac_len, &token);
     } else {
@@ -103,8 +102,8 @@ static void jwt_wrong_key_rejected(void **state)
     char *token = NULL;
     char reason[128];
     assert_int_equal(im_jwt_encode(key, &in, &token), IM_OK);
-    assert_int_equal(im_jwt_decode("another-key-0123456789abcdefghijklmnop", NULL, token,
-                                   "access", now, &out, reason, sizeof(reason)),
+    assert_int_equal(im_jwt_decode("another-key-0123456789abcdefghijklmnop", NULL, token, "access",
+                                   now, &out, reason, sizeof(reason)),
                      IM_EINVAL);
     free(token);
 }
@@ -116,8 +115,8 @@ static void jwt_previous_key_accepted(void **state)
     char *token = NULL;
     char reason[128];
     assert_int_equal(im_jwt_encode(key, &in, &token), IM_OK);
-    assert_int_equal(im_jwt_decode("the-new-key-0123456789abcdefghijklmnop", key, token,
-                                   "access", now, &out, reason, sizeof(reason)),
+    assert_int_equal(im_jwt_decode("the-new-key-0123456789abcdefghijklmnop", key, token, "access",
+                                   now, &out, reason, sizeof(reason)),
                      IM_OK);
     free(token);
 }
@@ -194,9 +193,8 @@ static void jwt_changed_payload_rejected(void **state)
     char *dot = strrchr(other, '.');
     *dot = '\0';
     char *spliced = im_asprintf("%s%s", other, sig);
-    assert_int_equal(
-        im_jwt_decode(key, NULL, spliced, "access", now, &out, reason, sizeof(reason)),
-        IM_EINVAL);
+    assert_int_equal(im_jwt_decode(key, NULL, spliced, "access", now, &out, reason, sizeof(reason)),
+                     IM_EINVAL);
     free(spliced);
     free(other);
     free(payload);

@@ -15,10 +15,20 @@
 #include "core/log.h"
 #include "core/util.h"
 
-static const char *managed[] = {"HOST", "PORT", "DEBUG", "SECRET_KEY", "SECRET_KEY_FILE",
-                                "SECRET_KEY_PREVIOUS", "ADMIN_PASSWORD", "LOG_LEVEL",
-                                "CORS_ORIGINS", "TRUSTED_PROXIES", "DATABASE_URL",
-                                "DOCKER_API_VERSION", "MAX_REQUEST_SIZE", "ADMIN_USERNAME"};
+static const char *managed[] = {"HOST",
+                                "PORT",
+                                "DEBUG",
+                                "SECRET_KEY",
+                                "SECRET_KEY_FILE",
+                                "SECRET_KEY_PREVIOUS",
+                                "ADMIN_PASSWORD",
+                                "LOG_LEVEL",
+                                "CORS_ORIGINS",
+                                "TRUSTED_PROXIES",
+                                "DATABASE_URL",
+                                "DOCKER_API_VERSION",
+                                "MAX_REQUEST_SIZE",
+                                "ADMIN_USERNAME"};
 
 static int clear_env(void **state)
 {
