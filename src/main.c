@@ -90,8 +90,16 @@ static im_store_t *open_store(const im_config_t *config)
         im_log_error("main", "cannot open the database: %s", err);
         exit(1);
     }
-    if (im_store_migrate(store, err, sizeof(err)) != IM_OK) {
-        im_log_error("main", "database migration failed: %s", err);
+    int version = 0;
+    int rc = im_store_migrate(store, &version);
+    if (rc == IM_ECONFLICT) {
+        im_log_error("main", "the database schema is newer than this inframon binary: "
+                             "upgrade inframon or restore an older backup");
+        im_store_close(store);
+        exit(1);
+    }
+    if (rc != IM_OK) {
+        im_log_error("main", "database migration failed (error %d)", rc);
         im_store_close(store);
         exit(1);
     }
@@ -175,8 +183,9 @@ static int serve(void)
         if (sig == SIGTERM || sig == SIGINT) {
             break;
         }
-        if (sig < 0 && errno == EAGAIN) {
-            im_store_maintenance(app.store);
+        if (sig < 0 && errno == EAGAIN && im_store_maintenance(app.store) != IM_OK) {
+            im_log_warn("main", "database maintenance (WAL checkpoint) failed; retrying in %d s",
+                        MAINTENANCE_INTERVAL_SECONDS);
         }
     }
     im_log_info("main", "received %s, shutting down", describe_signal(sig));
@@ -195,7 +204,13 @@ static int cmd_migrate(void)
     im_config_t config;
     load_config(&config, false);
     im_store_t *store = open_store(&config);
-    printf("database is at schema version %d\n", im_store_schema_version(store));
+    int version = 0;
+    if (im_store_schema_version(store, &version) != IM_OK) {
+        fprintf(stderr, "inframon: cannot read the schema version\n");
+        im_store_close(store);
+        return 1;
+    }
+    printf("database is at schema version %d\n", version);
     im_store_close(store);
     im_config_release(&config);
     return 0;
@@ -206,10 +221,12 @@ static int cmd_backup(const char *path)
     im_config_t config;
     load_config(&config, false);
     im_store_t *store = open_store(&config);
-    char err[512];
-    int rc = im_store_backup(store, path, false, err, sizeof(err));
-    if (rc != IM_OK) {
-        fprintf(stderr, "inframon: backup failed: %s\n", err);
+    int rc = im_store_backup(store, path, false);
+    if (rc == IM_ECONFLICT) {
+        fprintf(stderr, "inframon: backup failed: %s already exists\n", path);
+    } else if (rc != IM_OK) {
+        fprintf(stderr, "inframon: backup failed (error %d); the server log has details\n",
+                rc);
     } else {
         printf("backup written to %s\n", path);
     }

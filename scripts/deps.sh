@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Install the Debian packages that building InfraMon and running its tests need.
+#
+# Idempotent: packages that dpkg already reports as installed are skipped, and
+# apt-get update runs only when something is missing. Run as root (or with sudo
+# available); CI runs it as root on a fresh Debian 12 machine.
+set -euo pipefail
+
+packages=(
+    # build
+    build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
+    # libraries InfraMon links against
+    libmicrohttpd-dev libwslay-dev libjansson-dev libjwt-dev libcrypt-dev
+    libssl-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev
+    # unit tests
+    libcmocka-dev
+    # the private test engine (tests/engine/engine.sh) and its sample project
+    docker.io busybox-static docker-compose
+    # tools the scripts and integration tests call
+    sqlite3 curl iproute2 procps python3
+)
+
+log() { printf 'deps: %s\n' "$*"; }
+
+missing=()
+for pkg in "${packages[@]}"; do
+    status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+    if [ "$status" != "install ok installed" ]; then
+        missing+=("$pkg")
+    fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+    log "all ${#packages[@]} packages already installed"
+    exit 0
+fi
+
+log "missing ${#missing[@]} of ${#packages[@]} packages: ${missing[*]}"
+
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then
+    if ! command -v sudo >/dev/null 2>&1; then
+        log "error: installing packages needs root, and sudo is not available; rerun as root" >&2
+        exit 1
+    fi
+    sudo_cmd=(sudo)
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+# Wait for another apt or dpkg run to release its lock instead of failing at once.
+apt_options=(-o DPkg::Lock::Timeout=300 -o APT::Get::Assume-Yes=true)
+
+apt_log=$(mktemp /tmp/inframon-deps-XXXXXX.log)
+run_apt() {
+    local step=$1
+    shift
+    local start=$SECONDS
+    log "running apt-get $step"
+    if ! "${sudo_cmd[@]}" apt-get "${apt_options[@]}" -q "$@" >"$apt_log" 2>&1; then
+        log "error: apt-get $step failed; last lines of its output (full output in $apt_log):" >&2
+        tail -n 30 "$apt_log" >&2
+        exit 1
+    fi
+    log "apt-get $step done in $((SECONDS - start)) s"
+}
+
+run_apt update update
+run_apt "install of ${missing[*]}" install --no-install-recommends "${missing[@]}"
+rm -f "$apt_log"
+
+still_missing=()
+for pkg in "${missing[@]}"; do
+    status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+    if [ "$status" != "install ok installed" ]; then
+        still_missing+=("$pkg")
+    fi
+done
+if [ "${#still_missing[@]}" -ne 0 ]; then
+    log "error: still not installed after apt-get install: ${still_missing[*]}" >&2
+    exit 1
+fi
+log "all ${#packages[@]} packages installed"

@@ -1,0 +1,1091 @@
+#include "engine/engine.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "core/log.h"
+
+#define LOG_MODULE "engine"
+
+#define ACCEPTED_HOST_FORMS "unix:///path/to/socket or tcp://host:port"
+#define MAX_PATH_LEN        8192
+
+struct im_engine {
+    im_engine_address_t address;
+    char *address_text; /* the DOCKER_HOST value, or the default, for messages */
+    char *base_url;     /* scheme, host and port that request paths are appended to */
+    bool tls;
+    char *ca_file;
+    char *cert_file;
+    char *key_file;
+    char pinned_version[IM_ENGINE_VERSION_SIZE]; /* empty: negotiate */
+
+    pthread_mutex_t lock; /* guards every field below */
+    CURL *idle[IM_ENGINE_POOL_SIZE];
+    size_t idle_count;
+    bool negotiated;
+    bool reachable; /* the last state logged, so that an outage is logged once */
+    char api_version[IM_ENGINE_VERSION_SIZE];
+    json_t *version_info;
+
+    pthread_mutex_t negotiate_lock; /* lets one thread at a time send GET /version */
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_result = CURLE_OK;
+
+static void init_curl(void)
+{
+    curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* ---- DOCKER_HOST parsing ---------------------------------------------------------------- */
+
+static bool is_hostname_char(char c)
+{
+    return isalnum((unsigned char)c) || c == '.' || c == '-' || c == '_';
+}
+
+static bool is_ipv6_char(char c)
+{
+    return isxdigit((unsigned char)c) || c == ':' || c == '.';
+}
+
+static int invalid_host(const char *value, const char *reason, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "invalid DOCKER_HOST \"%s\": %s; expected %s", value, reason,
+             ACCEPTED_HOST_FORMS);
+    return IM_EINVAL;
+}
+
+static int parse_unix_host(const char *value, const char *path, im_engine_address_t *out, char *err,
+                           size_t errlen)
+{
+    size_t len = strlen(path);
+
+    if (path[0] != '/') {
+        return invalid_host(value, "the socket path must be absolute", err, errlen);
+    }
+    if (len >= sizeof(out->socket_path)) {
+        return invalid_host(value, "the socket path is longer than 107 bytes", err, errlen);
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (iscntrl((unsigned char)path[i])) {
+            return invalid_host(value, "the socket path contains a control character", err, errlen);
+        }
+    }
+    out->is_unix = true;
+    memcpy(out->socket_path, path, len + 1);
+    return IM_OK;
+}
+
+static int parse_port(const char *value, const char *text, im_engine_address_t *out, char *err,
+                      size_t errlen)
+{
+    int64_t port = 0;
+    size_t len = strlen(text);
+
+    // A single trailing slash is harmless ("tcp://host:2375/"); any other path is not.
+    char digits[8] = "";
+    if (len > 0 && text[len - 1] == '/') {
+        len--;
+    }
+    if (len == 0 || len >= sizeof(digits)) {
+        return invalid_host(value, "the port must be a number from 1 to 65535", err, errlen);
+    }
+    memcpy(digits, text, len);
+    digits[len] = '\0';
+    if (!im_parse_int64(digits, 1, 65535, &port)) {
+        return invalid_host(value, "the port must be a number from 1 to 65535", err, errlen);
+    }
+    out->port = (int)port;
+    return IM_OK;
+}
+
+static int parse_tcp_host(const char *value, const char *rest, bool tls, im_engine_address_t *out,
+                          char *err, size_t errlen)
+{
+    const char *host_start = rest;
+    const char *host_end = NULL;
+    const char *after = NULL;
+
+    if (rest[0] == '[') {
+        // A bracketed IPv6 literal: tcp://[::1]:2375
+        host_start = rest + 1;
+        host_end = strchr(host_start, ']');
+        if (!host_end || host_end == host_start) {
+            return invalid_host(value, "the IPv6 address has no closing bracket", err, errlen);
+        }
+        for (const char *p = host_start; p < host_end; p++) {
+            if (!is_ipv6_char(*p)) {
+                return invalid_host(value, "the IPv6 address is malformed", err, errlen);
+            }
+        }
+        after = host_end + 1;
+    } else {
+        host_end = host_start;
+        while (*host_end && is_hostname_char(*host_end)) {
+            host_end++;
+        }
+        if (host_end == host_start) {
+            return invalid_host(value, "the host is missing", err, errlen);
+        }
+        after = host_end;
+    }
+
+    size_t host_len = (size_t)(host_end - host_start);
+    if (host_len >= sizeof(out->host)) {
+        return invalid_host(value, "the host name is too long", err, errlen);
+    }
+    memcpy(out->host, host_start, host_len);
+    out->host[host_len] = '\0';
+    out->is_unix = false;
+    out->port = tls ? 2376 : 2375;
+
+    if (after[0] == '\0' || strcmp(after, "/") == 0) {
+        return IM_OK;
+    }
+    if (after[0] != ':') {
+        return invalid_host(value, "unexpected text after the host", err, errlen);
+    }
+    return parse_port(value, after + 1, out, err, errlen);
+}
+
+int im_engine_parse_host(const char *docker_host, bool tls, im_engine_address_t *out, char *err,
+                         size_t errlen)
+{
+    const char *value = (docker_host && docker_host[0]) ? docker_host : IM_ENGINE_DEFAULT_HOST;
+
+    memset(out, 0, sizeof(*out));
+    if (im_str_starts_with(value, "unix://")) {
+        return parse_unix_host(value, value + strlen("unix://"), out, err, errlen);
+    }
+    if (im_str_starts_with(value, "tcp://")) {
+        return parse_tcp_host(value, value + strlen("tcp://"), tls, out, err, errlen);
+    }
+    if (im_str_starts_with(value, "ssh://") || im_str_starts_with(value, "npipe://") ||
+        im_str_starts_with(value, "fd://")) {
+        return invalid_host(value, "this scheme is not supported", err, errlen);
+    }
+    return invalid_host(value, "unknown scheme", err, errlen);
+}
+
+/* ---- versions ---------------------------------------------------------------------------- */
+
+static bool parse_version(const char *text, long *major, long *minor)
+{
+    char *end = NULL;
+
+    if (!text || !isdigit((unsigned char)text[0])) {
+        return false;
+    }
+    errno = 0;
+    *major = strtol(text, &end, 10);
+    if (errno || *end != '.' || !isdigit((unsigned char)end[1])) {
+        return false;
+    }
+    *minor = strtol(end + 1, &end, 10);
+    if (errno || *end != '\0' || *major > 99 || *minor > 999) {
+        return false;
+    }
+    return true;
+}
+
+int im_engine_version_compare(const char *a, const char *b)
+{
+    long a_major = 0;
+    long a_minor = 0;
+    long b_major = 0;
+    long b_minor = 0;
+    bool a_ok = parse_version(a, &a_major, &a_minor);
+    bool b_ok = parse_version(b, &b_major, &b_minor);
+
+    if (!a_ok || !b_ok) {
+        return (int)a_ok - (int)b_ok;
+    }
+    if (a_major != b_major) {
+        return a_major < b_major ? -1 : 1;
+    }
+    if (a_minor != b_minor) {
+        return a_minor < b_minor ? -1 : 1;
+    }
+    return 0;
+}
+
+/* ---- open and close ---------------------------------------------------------------------- */
+
+static int find_tls_file(const char *dir, const char *name, char **out, char *err, size_t errlen)
+{
+    char *path = im_asprintf("%s/%s", dir, name);
+
+    if (access(path, R_OK) != 0) {
+        snprintf(err, errlen,
+                 "DOCKER_TLS_VERIFY is set but %s cannot be read (%s); set DOCKER_CERT_PATH to "
+                 "the folder with ca.pem, cert.pem and key.pem",
+                 path, strerror(errno));
+        free(path);
+        return IM_EINVAL;
+    }
+    *out = path;
+    return IM_OK;
+}
+
+static int setup_tls(struct im_engine *e, const char *cert_path, char *err, size_t errlen)
+{
+    int rc = IM_OK;
+    char *dir = NULL;
+
+    if (cert_path && cert_path[0]) {
+        dir = im_strdup(cert_path);
+    } else {
+        const char *home = getenv("HOME");
+        if (!home || !home[0]) {
+            snprintf(err, errlen,
+                     "DOCKER_TLS_VERIFY is set but DOCKER_CERT_PATH is empty and HOME is not "
+                     "set; set DOCKER_CERT_PATH to the folder with ca.pem, cert.pem and key.pem");
+            rc = IM_EINVAL;
+            goto out;
+        }
+        dir = im_asprintf("%s/.docker", home);
+    }
+
+    rc = find_tls_file(dir, "ca.pem", &e->ca_file, err, errlen);
+    if (rc) {
+        goto out;
+    }
+    rc = find_tls_file(dir, "cert.pem", &e->cert_file, err, errlen);
+    if (rc) {
+        goto out;
+    }
+    rc = find_tls_file(dir, "key.pem", &e->key_file, err, errlen);
+    if (rc) {
+        goto out;
+    }
+    e->tls = true;
+
+out:
+    free(dir);
+    return rc;
+}
+
+static int check_pinned_version(const char *pin, char *err, size_t errlen)
+{
+    long major = 0;
+    long minor = 0;
+
+    if (!parse_version(pin, &major, &minor) || strlen(pin) >= IM_ENGINE_VERSION_SIZE) {
+        snprintf(err, errlen,
+                 "invalid DOCKER_API_VERSION \"%s\": expected MAJOR.MINOR such as 1.41", pin);
+        return IM_EINVAL;
+    }
+    if (im_engine_version_compare(pin, IM_ENGINE_API_MIN) < 0 ||
+        im_engine_version_compare(pin, IM_ENGINE_API_MAX) > 0) {
+        snprintf(err, errlen, "invalid DOCKER_API_VERSION \"%s\": InfraMon supports %s to %s", pin,
+                 IM_ENGINE_API_MIN, IM_ENGINE_API_MAX);
+        return IM_EINVAL;
+    }
+    return IM_OK;
+}
+
+static char *make_base_url(const struct im_engine *e)
+{
+    if (e->address.is_unix) {
+        // The host part is not used for routing over a unix socket; it becomes the Host header.
+        return im_strdup("http://localhost");
+    }
+    const char *scheme = e->tls ? "https" : "http";
+    if (strchr(e->address.host, ':')) {
+        return im_asprintf("%s://[%s]:%d", scheme, e->address.host, e->address.port);
+    }
+    return im_asprintf("%s://%s:%d", scheme, e->address.host, e->address.port);
+}
+
+int im_engine_open(const im_engine_options_t *opts, struct im_engine **out, char *err,
+                   size_t errlen)
+{
+    int rc = IM_OK;
+    struct im_engine *e = im_calloc(1, sizeof(*e));
+
+    *out = NULL;
+    pthread_once(&curl_once, init_curl);
+    if (curl_init_result != CURLE_OK) {
+        snprintf(err, errlen, "failed to initialise libcurl: %s",
+                 curl_easy_strerror(curl_init_result));
+        rc = IM_ERR;
+        goto out;
+    }
+
+    rc = im_engine_parse_host(opts->docker_host, opts->tls_verify, &e->address, err, errlen);
+    if (rc) {
+        goto out;
+    }
+    e->address_text = im_strdup(opts->docker_host && opts->docker_host[0] ? opts->docker_host
+                                                                          : IM_ENGINE_DEFAULT_HOST);
+
+    // TLS protects tcp connections only, as with the docker CLI; a unix socket is local.
+    if (opts->tls_verify && !e->address.is_unix) {
+        rc = setup_tls(e, opts->cert_path, err, errlen);
+        if (rc) {
+            goto out;
+        }
+    }
+
+    if (opts->api_version && opts->api_version[0]) {
+        rc = check_pinned_version(opts->api_version, err, errlen);
+        if (rc) {
+            goto out;
+        }
+        im_strlcpy(e->pinned_version, opts->api_version, sizeof(e->pinned_version));
+    }
+
+    e->base_url = make_base_url(e);
+    e->reachable = true;
+    pthread_mutex_init(&e->lock, NULL);
+    pthread_mutex_init(&e->negotiate_lock, NULL);
+    *out = e;
+    e = NULL; // the caller owns it now
+
+out:
+    if (e) {
+        free(e->address_text);
+        free(e->ca_file);
+        free(e->cert_file);
+        free(e->key_file);
+        free(e);
+    }
+    return rc;
+}
+
+void im_engine_close(struct im_engine *e)
+{
+    if (!e) {
+        return;
+    }
+    for (size_t i = 0; i < e->idle_count; i++) {
+        curl_easy_cleanup(e->idle[i]);
+    }
+    json_decref(e->version_info);
+    pthread_mutex_destroy(&e->lock);
+    pthread_mutex_destroy(&e->negotiate_lock);
+    free(e->address_text);
+    free(e->base_url);
+    free(e->ca_file);
+    free(e->cert_file);
+    free(e->key_file);
+    free(e);
+}
+
+const char *im_engine_address(const struct im_engine *e)
+{
+    return e->address_text;
+}
+
+/* ---- replies ----------------------------------------------------------------------------- */
+
+void im_engine_reply_init(im_engine_reply_t *reply)
+{
+    reply->status = 0;
+    im_buf_init(&reply->body);
+}
+
+void im_engine_reply_release(im_engine_reply_t *reply)
+{
+    im_buf_release(&reply->body);
+    reply->status = 0;
+}
+
+json_t *im_engine_reply_json(const im_engine_reply_t *reply)
+{
+    if (!reply->body.data || reply->body.len == 0) {
+        return NULL;
+    }
+    return json_loadb(reply->body.data, reply->body.len, JSON_REJECT_DUPLICATES, NULL);
+}
+
+static void copy_trimmed(const char *text, size_t len, char *out, size_t outlen)
+{
+    while (len > 0 && isspace((unsigned char)text[0])) {
+        text++;
+        len--;
+    }
+    while (len > 0 && isspace((unsigned char)text[len - 1])) {
+        len--;
+    }
+    if (outlen == 0) {
+        return;
+    }
+    if (len >= outlen) {
+        len = outlen - 1;
+    }
+    memcpy(out, text, len);
+    out[len] = '\0';
+}
+
+void im_engine_reply_message(const im_engine_reply_t *reply, char *out, size_t outlen)
+{
+    json_t *root = im_engine_reply_json(reply);
+    const char *message = json_string_value(json_object_get(root, "message"));
+
+    if (outlen > 0) {
+        out[0] = '\0';
+    }
+    if (message) {
+        copy_trimmed(message, strlen(message), out, outlen);
+    } else if (!root && reply->body.data) {
+        // Some errors, such as a rejected API version, come as plain text.
+        copy_trimmed(reply->body.data, reply->body.len, out, outlen);
+    }
+    json_decref(root);
+}
+
+int im_engine_reply_rc(const im_engine_reply_t *reply, char *err, size_t errlen)
+{
+    int rc = IM_EUPSTREAM;
+    long status = reply->status;
+
+    if (status >= 200 && status < 300) {
+        return IM_OK;
+    }
+    if (status == 304 || status == 409) {
+        rc = IM_ECONFLICT;
+    } else if (status == 404) {
+        rc = IM_ENOTFOUND;
+    } else if (status >= 400 && status < 500) {
+        rc = IM_EINVAL;
+    }
+
+    im_engine_reply_message(reply, err, errlen);
+    if (errlen > 0 && err[0] == '\0') {
+        snprintf(err, errlen, "the engine returned HTTP %ld", status);
+    }
+    return rc;
+}
+
+/* ---- the handle pool --------------------------------------------------------------------- */
+
+static CURL *acquire_handle(struct im_engine *e)
+{
+    CURL *curl = NULL;
+
+    pthread_mutex_lock(&e->lock);
+    if (e->idle_count > 0) {
+        curl = e->idle[--e->idle_count];
+    }
+    pthread_mutex_unlock(&e->lock);
+
+    if (!curl) {
+        curl = curl_easy_init();
+        if (!curl) {
+            fprintf(stderr, "inframon: curl_easy_init failed (out of memory)\n");
+            abort();
+        }
+    }
+    return curl;
+}
+
+/* Puts a handle whose connection is still good back into the pool, or frees it. */
+static void release_handle(struct im_engine *e, CURL *curl, bool reusable)
+{
+    if (reusable) {
+        pthread_mutex_lock(&e->lock);
+        if (e->idle_count < IM_ENGINE_POOL_SIZE) {
+            e->idle[e->idle_count++] = curl;
+            curl = NULL; // the pool owns it now
+        }
+        pthread_mutex_unlock(&e->lock);
+    }
+    if (curl) {
+        curl_easy_cleanup(curl);
+    }
+}
+
+/* Forgets the negotiated version and drops pooled connections after the engine could not be
+ * reached, so that the next request starts afresh against whatever engine answers then. */
+static void mark_unreachable(struct im_engine *e, const char *message)
+{
+    CURL *dropped[IM_ENGINE_POOL_SIZE];
+    size_t dropped_count = 0;
+    bool was_reachable = false;
+
+    pthread_mutex_lock(&e->lock);
+    e->negotiated = false;
+    dropped_count = e->idle_count;
+    memcpy(dropped, e->idle, dropped_count * sizeof(dropped[0]));
+    e->idle_count = 0;
+    was_reachable = e->reachable;
+    e->reachable = false;
+    pthread_mutex_unlock(&e->lock);
+
+    for (size_t i = 0; i < dropped_count; i++) {
+        curl_easy_cleanup(dropped[i]);
+    }
+    if (was_reachable) {
+        im_log_warn(LOG_MODULE, "engine unreachable: %s", message);
+    }
+}
+
+static void mark_reachable(struct im_engine *e)
+{
+    bool was_reachable = false;
+
+    pthread_mutex_lock(&e->lock);
+    was_reachable = e->reachable;
+    e->reachable = true;
+    pthread_mutex_unlock(&e->lock);
+
+    if (!was_reachable) {
+        im_log_info(LOG_MODULE, "engine at %s is reachable again", e->address_text);
+    }
+}
+
+/* ---- one HTTP exchange ------------------------------------------------------------------- */
+
+typedef struct {
+    im_buf_t *body;
+    bool too_large;
+} body_sink_t;
+
+static size_t write_body(char *data, size_t size, size_t nmemb, void *userdata)
+{
+    body_sink_t *sink = userdata;
+    size_t len = size * nmemb;
+
+    if (sink->body->len + len > IM_ENGINE_MAX_BODY) {
+        sink->too_large = true;
+        return 0; // makes libcurl abort the transfer with CURLE_WRITE_ERROR
+    }
+    im_buf_append(sink->body, data, len);
+    return len;
+}
+
+static void format_connect_error(const struct im_engine *e, CURLcode cc, long os_errno,
+                                 const char *curl_message, char *err, size_t errlen)
+{
+    // libcurl words a missing unix socket as a failure on "port 80", so name the socket here.
+    const char *reason = os_errno ? strerror((int)os_errno) : curl_message;
+
+    if (cc == CURLE_OPERATION_TIMEDOUT) {
+        reason = "timed out";
+    }
+    if (e->address.is_unix) {
+        snprintf(err, errlen,
+                 "failed to connect to the engine at unix socket %s: %s; start the engine or set "
+                 "DOCKER_HOST to its address (%s)",
+                 e->address.socket_path, reason, ACCEPTED_HOST_FORMS);
+    } else {
+        snprintf(err, errlen,
+                 "failed to connect to the engine at %s (%s port %d): %s; start the engine or "
+                 "set DOCKER_HOST to its address (%s)",
+                 e->address_text, e->address.host, e->address.port, reason, ACCEPTED_HOST_FORMS);
+    }
+}
+
+static bool is_tls_failure(CURLcode cc)
+{
+    return cc == CURLE_SSL_CONNECT_ERROR || cc == CURLE_PEER_FAILED_VERIFICATION ||
+           cc == CURLE_SSL_CERTPROBLEM || cc == CURLE_SSL_CIPHER ||
+           cc == CURLE_SSL_CACERT_BADFILE || cc == CURLE_SSL_ISSUER_ERROR;
+}
+
+/* Turns a failed transfer into IM_EUNAVAILABLE (the engine could not be reached or dropped
+ * the connection) or IM_EUPSTREAM (it was reached but failed), with a message in err. */
+static int classify_failure(struct im_engine *e, CURL *curl, CURLcode cc, const char *method,
+                            const char *path, long timeout_ms, const char *curl_message, char *err,
+                            size_t errlen)
+{
+    long os_errno = 0;
+    long request_size = 0;
+
+    curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_errno);
+    curl_easy_getinfo(curl, CURLINFO_REQUEST_SIZE, &request_size);
+
+    if (cc == CURLE_OPERATION_TIMEDOUT && request_size > 0) {
+        // The request went out, so the engine is there but slow.
+        snprintf(err, errlen, "the engine at %s did not answer %s %s within %ld ms",
+                 e->address_text, method, path, timeout_ms);
+        return IM_EUPSTREAM;
+    }
+    if (is_tls_failure(cc)) {
+        snprintf(err, errlen,
+                 "TLS connection to the engine at %s failed: %s; check the "
+                 "certificates in DOCKER_CERT_PATH",
+                 e->address_text, curl_message);
+        return IM_EUNAVAILABLE;
+    }
+    if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
+        cc == CURLE_OPERATION_TIMEDOUT) {
+        format_connect_error(e, cc, os_errno, curl_message, err, errlen);
+        return IM_EUNAVAILABLE;
+    }
+    if (cc == CURLE_GOT_NOTHING || cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR ||
+        cc == CURLE_PARTIAL_FILE) {
+        snprintf(err, errlen, "the engine at %s closed the connection during %s %s: %s",
+                 e->address_text, method, path, curl_message);
+        return IM_EUNAVAILABLE;
+    }
+    snprintf(err, errlen, "request %s %s to the engine at %s failed: %s", method, path,
+             e->address_text, curl_message);
+    return IM_EUPSTREAM;
+}
+
+static void set_method(CURL *curl, const char *method, const char *json_body,
+                       struct curl_slist **headers)
+{
+    if (strcmp(method, "GET") == 0) {
+        curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+    } else if (strcmp(method, "HEAD") == 0) {
+        curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+    } else {
+        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+    }
+
+    if (json_body) {
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, json_body);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(json_body));
+        *headers = curl_slist_append(*headers, "Content-Type: application/json");
+    } else if (strcmp(method, "POST") == 0) {
+        // An empty body still gets "Content-Length: 0", which the engine expects on POST.
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+    }
+}
+
+static void set_transport(const struct im_engine *e, CURL *curl)
+{
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long)IM_ENGINE_CONNECT_TIMEOUT_MS);
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(curl, CURLOPT_USERAGENT, "InfraMon/" IM_VERSION);
+    if (e->address.is_unix) {
+        curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, e->address.socket_path);
+    }
+    if (e->tls) {
+        curl_easy_setopt(curl, CURLOPT_CAINFO, e->ca_file);
+        curl_easy_setopt(curl, CURLOPT_SSLCERT, e->cert_file);
+        curl_easy_setopt(curl, CURLOPT_SSLKEY, e->key_file);
+        curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+        curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+    }
+}
+
+/* Sends one request for url_path (already versioned or deliberately unversioned). */
+static int transfer(struct im_engine *e, const char *method, const char *url_path,
+                    const char *json_body, long timeout_ms, im_engine_reply_t *reply, char *err,
+                    size_t errlen)
+{
+    int rc = IM_OK;
+    char curl_message[CURL_ERROR_SIZE] = "";
+    char *url = im_asprintf("%s%s", e->base_url, url_path);
+    struct curl_slist *headers = NULL;
+    body_sink_t sink = {.body = &reply->body, .too_large = false};
+    CURL *curl = acquire_handle(e);
+    bool reusable = false;
+
+    im_buf_reset(&reply->body);
+    reply->status = 0;
+
+    // Reset keeps the handle's open connection but clears every option of the last request.
+    curl_easy_reset(curl);
+    set_transport(e, curl);
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, write_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_message);
+    headers = curl_slist_append(headers, "Expect:"); // no 100-continue round trip
+    set_method(curl, method, json_body, &headers);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+
+    CURLcode cc = curl_easy_perform(curl);
+    if (curl_message[0] == '\0') {
+        im_strlcpy(curl_message, curl_easy_strerror(cc), sizeof(curl_message));
+    }
+
+    if (cc == CURLE_OK) {
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply->status);
+        reusable = true;
+        mark_reachable(e);
+    } else if (sink.too_large) {
+        snprintf(err, errlen, "the engine's reply to %s %s is larger than %zu MiB", method,
+                 url_path, IM_ENGINE_MAX_BODY / (1024 * 1024));
+        rc = IM_EUPSTREAM;
+    } else {
+        rc = classify_failure(e, curl, cc, method, url_path, timeout_ms, curl_message, err, errlen);
+        if (rc == IM_EUNAVAILABLE) {
+            mark_unreachable(e, err);
+        }
+    }
+
+    // The handle's error buffer points into this stack frame: detach it before pooling.
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, NULL);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, NULL);
+    release_handle(e, curl, reusable);
+    curl_slist_free_all(headers);
+    free(url);
+    return rc;
+}
+
+/* ---- negotiation ------------------------------------------------------------------------- */
+
+static const char *engine_product_name(json_t *version)
+{
+    json_t *component = NULL;
+    size_t index = 0;
+
+    json_array_foreach(json_object_get(version, "Components"), index, component)
+    {
+        const char *name = json_string_value(json_object_get(component, "Name"));
+        if (name && strstr(name, "Podman")) {
+            return "Podman Engine";
+        }
+    }
+    const char *platform =
+        json_string_value(json_object_get(json_object_get(version, "Platform"), "Name"));
+    if (platform && platform[0]) {
+        return platform;
+    }
+    return "Docker Engine";
+}
+
+static json_t *summarize_version(json_t *version, const char *api_version)
+{
+    json_t *info = json_object();
+
+    json_object_set_new(info, "name", json_string(engine_product_name(version)));
+    json_object_set(info, "version", json_object_get(version, "Version"));
+    json_object_set_new(info, "api_version", json_string(api_version));
+    json_object_set(info, "min_api_version", json_object_get(version, "MinAPIVersion"));
+    json_object_set(info, "os", json_object_get(version, "Os"));
+    json_object_set(info, "arch", json_object_get(version, "Arch"));
+    json_object_set(info, "kernel_version", json_object_get(version, "KernelVersion"));
+
+    // json_object_set with a NULL value fails, so absent fields are added as null here.
+    const char *keys[] = {"version", "min_api_version", "os", "arch", "kernel_version"};
+    for (size_t i = 0; i < IM_ARRAY_LEN(keys); i++) {
+        if (!json_object_get(info, keys[i])) {
+            json_object_set_new(info, keys[i], json_null());
+        }
+    }
+    return info;
+}
+
+/* Picks the version to speak from the engine's range. */
+static int choose_version(struct im_engine *e, const char *engine_max, const char *engine_min,
+                          char chosen[IM_ENGINE_VERSION_SIZE], char *err, size_t errlen)
+{
+    if (e->pinned_version[0]) {
+        im_strlcpy(chosen, e->pinned_version, IM_ENGINE_VERSION_SIZE);
+        return IM_OK;
+    }
+
+    const char *pick = engine_max;
+    if (im_engine_version_compare(pick, IM_ENGINE_API_MAX) > 0) {
+        pick = IM_ENGINE_API_MAX;
+    }
+    if (engine_min && im_engine_version_compare(pick, engine_min) < 0) {
+        // NOTE: an engine whose minimum is newer than IM_ENGINE_API_MAX gets its minimum,
+        // a version InfraMon was not written against.
+        im_log_warn(LOG_MODULE, "the engine at %s requires API %s or newer, beyond %s",
+                    e->address_text, engine_min, IM_ENGINE_API_MAX);
+        pick = engine_min;
+    }
+    if (im_engine_version_compare(pick, IM_ENGINE_API_MIN) < 0) {
+        snprintf(err, errlen,
+                 "the engine at %s speaks API %s, older than %s, the oldest InfraMon supports",
+                 e->address_text, engine_max, IM_ENGINE_API_MIN);
+        return IM_EUPSTREAM;
+    }
+    im_strlcpy(chosen, pick, IM_ENGINE_VERSION_SIZE);
+    return IM_OK;
+}
+
+static int negotiate(struct im_engine *e, char *err, size_t errlen)
+{
+    int rc = IM_OK;
+    im_engine_reply_t reply;
+    json_t *version = NULL;
+    char chosen[IM_ENGINE_VERSION_SIZE] = "";
+    long major = 0;
+    long minor = 0;
+
+    im_engine_reply_init(&reply);
+    rc = transfer(e, "GET", "/version", NULL, IM_ENGINE_DEFAULT_TIMEOUT_MS, &reply, err, errlen);
+    if (rc) {
+        goto out;
+    }
+    if (reply.status != 200) {
+        char message[256];
+        im_engine_reply_message(&reply, message, sizeof(message));
+        snprintf(err, errlen, "GET /version on the engine at %s returned HTTP %ld: %s",
+                 e->address_text, reply.status, message);
+        rc = IM_EUPSTREAM;
+        goto out;
+    }
+
+    version = im_engine_reply_json(&reply);
+    const char *engine_max = json_string_value(json_object_get(version, "ApiVersion"));
+    const char *engine_min = json_string_value(json_object_get(version, "MinAPIVersion"));
+    if (!parse_version(engine_max, &major, &minor)) {
+        snprintf(err, errlen, "GET /version on the engine at %s returned no valid ApiVersion",
+                 e->address_text);
+        rc = IM_EUPSTREAM;
+        goto out;
+    }
+    if (!parse_version(engine_min, &major, &minor)) {
+        engine_min = NULL; // engines before API 1.25 do not report a minimum
+    }
+
+    rc = choose_version(e, engine_max, engine_min, chosen, err, errlen);
+    if (rc) {
+        goto out;
+    }
+
+    const char *engine_release = json_string_value(json_object_get(version, "Version"));
+    json_t *info = summarize_version(version, chosen);
+    pthread_mutex_lock(&e->lock);
+    im_strlcpy(e->api_version, chosen, sizeof(e->api_version));
+    json_decref(e->version_info);
+    e->version_info = info; // the engine owns it now
+    e->negotiated = true;
+    pthread_mutex_unlock(&e->lock);
+    im_log_info(LOG_MODULE, "engine at %s: %s %s, using API %s (engine supports %s)",
+                e->address_text, engine_product_name(version),
+                engine_release ? engine_release : "(unknown version)", chosen, engine_max);
+
+out:
+    json_decref(version);
+    im_engine_reply_release(&reply);
+    return rc;
+}
+
+/* Makes sure a version has been negotiated and copies it into version. */
+static int ensure_negotiated(struct im_engine *e, char version[IM_ENGINE_VERSION_SIZE], char *err,
+                             size_t errlen)
+{
+    int rc = IM_OK;
+    bool done = false;
+
+    pthread_mutex_lock(&e->lock);
+    done = e->negotiated;
+    im_strlcpy(version, e->api_version, IM_ENGINE_VERSION_SIZE);
+    pthread_mutex_unlock(&e->lock);
+    if (done) {
+        return IM_OK;
+    }
+
+    // Threads that arrive during a negotiation wait for it and then use its result.
+    pthread_mutex_lock(&e->negotiate_lock);
+    pthread_mutex_lock(&e->lock);
+    done = e->negotiated;
+    pthread_mutex_unlock(&e->lock);
+    if (!done) {
+        rc = negotiate(e, err, errlen);
+    }
+    pthread_mutex_lock(&e->lock);
+    im_strlcpy(version, e->api_version, IM_ENGINE_VERSION_SIZE);
+    pthread_mutex_unlock(&e->lock);
+    pthread_mutex_unlock(&e->negotiate_lock);
+    return rc;
+}
+
+/* Forgets the negotiated version when it is still the one given. */
+static void invalidate_version(struct im_engine *e, const char *version)
+{
+    pthread_mutex_lock(&e->lock);
+    if (strcmp(e->api_version, version) == 0) {
+        e->negotiated = false;
+    }
+    pthread_mutex_unlock(&e->lock);
+}
+
+/* True when the engine rejected the request's API version as too new, which happens when a
+ * newer engine was replaced by an older one without a connection failure in between. */
+static bool is_version_rejection(const im_engine_reply_t *reply)
+{
+    const char *body = reply->body.data;
+
+    return reply->status == 400 && body && strstr(body, "client version") &&
+           strstr(body, "is too new");
+}
+
+/* ---- requests ---------------------------------------------------------------------------- */
+
+static bool is_valid_method(const char *method)
+{
+    const char *methods[] = {"GET", "HEAD", "POST", "PUT", "DELETE"};
+
+    for (size_t i = 0; method && i < IM_ARRAY_LEN(methods); i++) {
+        if (strcmp(method, methods[i]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool is_valid_path(const char *path)
+{
+    size_t len = path ? strlen(path) : 0;
+
+    if (len == 0 || len > MAX_PATH_LEN || path[0] != '/') {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)path[i];
+        if (c <= 0x20 || c >= 0x7f) {
+            return false;
+        }
+    }
+    return true;
+}
+
+int im_engine_request_timeout(struct im_engine *e, const char *method, const char *path,
+                              const char *json_body, long timeout_ms, im_engine_reply_t *reply,
+                              char *err, size_t errlen)
+{
+    int rc = IM_OK;
+    char version[IM_ENGINE_VERSION_SIZE] = "";
+
+    if (!is_valid_method(method)) {
+        snprintf(err, errlen, "invalid engine request method \"%s\"", method ? method : "");
+        return IM_EINVAL;
+    }
+    if (!is_valid_path(path)) {
+        snprintf(err, errlen,
+                 "invalid engine request path \"%.200s\": it must start with / and "
+                 "be URL-encoded",
+                 path ? path : "");
+        return IM_EINVAL;
+    }
+    if (timeout_ms <= 0) {
+        timeout_ms = IM_ENGINE_DEFAULT_TIMEOUT_MS;
+    }
+
+    for (int attempt = 0; attempt < 2; attempt++) {
+        rc = ensure_negotiated(e, version, err, errlen);
+        if (rc) {
+            break;
+        }
+        char *versioned = im_asprintf("/v%s%s", version, path);
+        rc = transfer(e, method, versioned, json_body, timeout_ms, reply, err, errlen);
+        free(versioned);
+        if (rc || attempt > 0 || e->pinned_version[0] || !is_version_rejection(reply)) {
+            break;
+        }
+        im_log_warn(LOG_MODULE, "the engine at %s rejected API %s; negotiating again",
+                    e->address_text, version);
+        invalidate_version(e, version);
+    }
+    return rc;
+}
+
+int im_engine_request(struct im_engine *e, const char *method, const char *path,
+                      const char *json_body, im_engine_reply_t *reply, char *err, size_t errlen)
+{
+    return im_engine_request_timeout(e, method, path, json_body, IM_ENGINE_DEFAULT_TIMEOUT_MS,
+                                     reply, err, errlen);
+}
+
+int im_engine_get_json(struct im_engine *e, const char *path, json_t **out, char *err,
+                       size_t errlen)
+{
+    int rc = IM_OK;
+    im_engine_reply_t reply;
+
+    *out = NULL;
+    im_engine_reply_init(&reply);
+    rc = im_engine_request(e, "GET", path, NULL, &reply, err, errlen);
+    if (rc) {
+        goto out;
+    }
+    rc = im_engine_reply_rc(&reply, err, errlen);
+    if (rc) {
+        goto out;
+    }
+    *out = im_engine_reply_json(&reply);
+    if (!*out) {
+        snprintf(err, errlen, "the engine's reply to GET %.200s is not valid JSON", path);
+        rc = IM_EUPSTREAM;
+    }
+
+out:
+    im_engine_reply_release(&reply);
+    return rc;
+}
+
+int im_engine_ping(struct im_engine *e, char *err, size_t errlen)
+{
+    int rc = IM_OK;
+    im_engine_reply_t reply;
+
+    im_engine_reply_init(&reply);
+    rc = transfer(e, "GET", "/_ping", NULL, IM_ENGINE_DEFAULT_TIMEOUT_MS, &reply, err, errlen);
+    if (rc) {
+        goto out;
+    }
+    if (reply.status != 200 || !reply.body.data || strcmp(reply.body.data, "OK") != 0) {
+        char message[256];
+        im_engine_reply_message(&reply, message, sizeof(message));
+        snprintf(err, errlen, "GET /_ping on the engine at %s returned HTTP %ld instead of OK%s%s",
+                 e->address_text, reply.status, message[0] ? ": " : "", message);
+        rc = IM_EUPSTREAM;
+    }
+
+out:
+    im_engine_reply_release(&reply);
+    return rc;
+}
+
+int im_engine_version_json(struct im_engine *e, json_t **out, char *err, size_t errlen)
+{
+    char version[IM_ENGINE_VERSION_SIZE];
+    int rc = ensure_negotiated(e, version, err, errlen);
+
+    *out = NULL;
+    if (rc) {
+        return rc;
+    }
+    pthread_mutex_lock(&e->lock);
+    *out = json_deep_copy(e->version_info);
+    pthread_mutex_unlock(&e->lock);
+    if (!*out) {
+        snprintf(err, errlen, "no version information from the engine at %s", e->address_text);
+        return IM_ERR;
+    }
+    return IM_OK;
+}
+
+int im_engine_api_version(struct im_engine *e, char out[IM_ENGINE_VERSION_SIZE], char *err,
+                          size_t errlen)
+{
+    return ensure_negotiated(e, out, err, errlen);
+}
+
+static bool is_unreserved(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
+}
+
+void im_engine_url_escape(im_buf_t *out, const char *value)
+{
+    static const char hex[] = "0123456789ABCDEF";
+
+    for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
+        if (is_unreserved(*p)) {
+            im_buf_append(out, p, 1);
+        } else {
+            char encoded[3] = {'%', hex[*p >> 4], hex[*p & 0x0f]};
+            im_buf_append(out, encoded, sizeof(encoded));
+        }
+    }
+    if (!out->data) {
+        im_buf_append(out, "", 0);
+    }
+}

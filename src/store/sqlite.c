@@ -1,0 +1,2134 @@
+/* The SQLite backend of the store, and im_store_open, which picks a backend by URL scheme.
+ *
+ * Concurrency: a fixed pool of connections, each opened in multi-thread mode and used by
+ * one thread at a time. A call borrows a connection for its duration. Calls that write
+ * also hold write_lock, taken before the connection is borrowed, so that writers queue in
+ * the process instead of spinning in SQLite's busy handler. WAL mode lets readers run
+ * beside the single writer. */
+
+#include "store/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "core/log.h"
+#include "store/migrations.h"
+
+#define LOG_MODULE "store"
+
+/* Connections per store. HTTP workers beyond this many wait for a free one. */
+#define POOL_SIZE 4
+/* How long a connection retries a locked database before it reports SQLITE_BUSY. */
+#define BUSY_TIMEOUT_MS 5000
+
+/* Every prepared statement that a connection may cache, by purpose. */
+typedef enum {
+    STMT_BEGIN,
+    STMT_BEGIN_IMMEDIATE,
+    STMT_COMMIT,
+    STMT_ROLLBACK,
+    STMT_PING,
+    STMT_CHECKPOINT,
+    STMT_SCHEMA_VERSION,
+    STMT_MIGRATION_RECORD,
+    STMT_USER_COUNT,
+    STMT_USER_INSERT,
+    STMT_USER_BY_ID,
+    STMT_USER_BY_NAME,
+    STMT_USER_LIST_COUNT,
+    STMT_USER_LIST,
+    STMT_USER_UPDATE,
+    STMT_USER_DELETE,
+    STMT_USER_TOUCH_LOGIN,
+    STMT_SESSION_INSERT,
+    STMT_SESSION_GET,
+    STMT_SESSION_REVOKE,
+    STMT_SESSION_REVOKE_USER,
+    STMT_SESSION_PURGE,
+    STMT_REFRESH_INSERT,
+    STMT_REFRESH_GET,
+    STMT_REFRESH_SPEND,
+    STMT_REFRESH_SPENT_AT,
+    STMT_REFRESH_PURGE,
+    STMT_AUDIT_INSERT,
+    STMT_AUDIT_COUNT,
+    STMT_AUDIT_LIST,
+    STMT_GROUP_INSERT,
+    STMT_GROUP_GET,
+    STMT_GROUP_LIST,
+    STMT_GROUP_DELETE,
+    STMT_MEMBER_INSERT,
+    STMT_MEMBER_DELETE,
+    STMT_MEMBER_LIST,
+    STMT_SETTING_GET,
+    STMT_SETTING_SET,
+    STMT_COUNT
+} stmt_id_t;
+
+#define USER_COLUMNS                                                                               \
+    "id, username, email, password_hash, role, is_active, created_at, updated_at, "                \
+    "coalesce(last_login_at, 0)"
+
+/* NULL parameters match every row, so one statement serves every combination of filters. */
+#define USER_FILTER " WHERE (?1 IS NULL OR is_active = ?1) AND (?2 IS NULL OR role = ?2)"
+
+#define AUDIT_COLUMNS                                                                              \
+    "id, timestamp, coalesce(user_id, 0), username, action, target_type, target_id, "              \
+    "ip_address, user_agent, success, error_message, details"
+
+#define AUDIT_FILTER                                                                               \
+    " WHERE (?1 IS NULL OR user_id = ?1) AND (?2 IS NULL OR action = ?2)"                          \
+    " AND (?3 IS NULL OR target_id = ?3) AND (?4 IS NULL OR timestamp >= ?4)"                      \
+    " AND (?5 IS NULL OR timestamp <= ?5) AND (?6 IS NULL OR success = ?6)"
+
+#define SESSION_COLUMNS "id, user_id, created_at, expires_at, revoked_at, ip_address, user_agent"
+
+#define GROUP_COLUMNS "id, name, description, color, created_at, updated_at"
+
+static const char *const statement_sql[STMT_COUNT] = {
+    [STMT_BEGIN] = "BEGIN",
+    [STMT_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
+    [STMT_COMMIT] = "COMMIT",
+    [STMT_ROLLBACK] = "ROLLBACK",
+    [STMT_PING] = "SELECT 1",
+    [STMT_CHECKPOINT] = "PRAGMA wal_checkpoint(TRUNCATE)",
+    [STMT_SCHEMA_VERSION] = "SELECT coalesce(max(version), 0) FROM schema_migrations",
+    [STMT_MIGRATION_RECORD] =
+        "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+
+    [STMT_USER_COUNT] = "SELECT count(*) FROM users",
+    [STMT_USER_INSERT] = "INSERT INTO users (username, email, password_hash, role, is_active, "
+                         "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [STMT_USER_BY_ID] = "SELECT " USER_COLUMNS " FROM users WHERE id = ?1",
+    [STMT_USER_BY_NAME] = "SELECT " USER_COLUMNS " FROM users WHERE username = ?1",
+    [STMT_USER_LIST_COUNT] = "SELECT count(*) FROM users" USER_FILTER,
+    [STMT_USER_LIST] =
+        "SELECT " USER_COLUMNS " FROM users" USER_FILTER " ORDER BY id LIMIT ?3 OFFSET ?4",
+    [STMT_USER_UPDATE] = "UPDATE users SET email = ?2, password_hash = ?3, role = ?4, "
+                         "is_active = ?5, updated_at = ?6 WHERE id = ?1",
+    [STMT_USER_DELETE] = "DELETE FROM users WHERE id = ?1",
+    [STMT_USER_TOUCH_LOGIN] = "UPDATE users SET last_login_at = ?2 WHERE id = ?1",
+
+    [STMT_SESSION_INSERT] =
+        "INSERT INTO sessions (" SESSION_COLUMNS ") VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6)",
+    [STMT_SESSION_GET] = "SELECT " SESSION_COLUMNS " FROM sessions WHERE id = ?1",
+    /* The CASE keeps the first revocation time, and the row still counts as changed. */
+    [STMT_SESSION_REVOKE] = "UPDATE sessions SET revoked_at = "
+                            "CASE WHEN revoked_at = 0 THEN ?2 ELSE revoked_at END WHERE id = ?1",
+    [STMT_SESSION_REVOKE_USER] = "UPDATE sessions SET revoked_at = ?3 WHERE user_id = ?1 "
+                                 "AND revoked_at = 0 AND (?2 IS NULL OR id <> ?2)",
+    [STMT_SESSION_PURGE] = "DELETE FROM sessions WHERE expires_at <= ?1",
+
+    /* Selecting from sessions inserts nothing unless the session belongs to the user. */
+    [STMT_REFRESH_INSERT] =
+        "INSERT INTO refresh_tokens (token_hash, session_id, user_id, issued_at, expires_at) "
+        "SELECT ?1, id, user_id, ?4, ?5 FROM sessions WHERE id = ?2 AND user_id = ?3",
+    [STMT_REFRESH_GET] =
+        "SELECT r.token_hash, r.session_id, r.user_id, r.issued_at, r.expires_at, r.spent_at, "
+        "r.replaced_by, s.expires_at, s.revoked_at FROM refresh_tokens r "
+        "JOIN sessions s ON s.id = r.session_id WHERE r.token_hash = ?1",
+    /* The compare-and-set of rotation: only an unspent token of a live session changes. */
+    [STMT_REFRESH_SPEND] = "UPDATE refresh_tokens SET spent_at = ?3, replaced_by = ?2 "
+                           "WHERE token_hash = ?1 AND spent_at = 0 AND expires_at > ?3 AND EXISTS "
+                           "(SELECT 1 FROM sessions s WHERE s.id = refresh_tokens.session_id "
+                           "AND s.revoked_at = 0 AND s.expires_at > ?3)",
+    [STMT_REFRESH_SPENT_AT] = "SELECT spent_at FROM refresh_tokens WHERE token_hash = ?1",
+    [STMT_REFRESH_PURGE] = "DELETE FROM refresh_tokens WHERE expires_at <= ?1",
+
+    [STMT_AUDIT_INSERT] =
+        "INSERT INTO audit_log (timestamp, user_id, username, action, target_type, target_id, "
+        "ip_address, user_agent, success, error_message, details) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    [STMT_AUDIT_COUNT] = "SELECT count(*) FROM audit_log" AUDIT_FILTER,
+    [STMT_AUDIT_LIST] = "SELECT " AUDIT_COLUMNS " FROM audit_log" AUDIT_FILTER
+                        " ORDER BY timestamp DESC, id DESC LIMIT ?7 OFFSET ?8",
+
+    [STMT_GROUP_INSERT] = "INSERT INTO groups (name, description, color, created_at, "
+                          "updated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [STMT_GROUP_GET] = "SELECT " GROUP_COLUMNS " FROM groups WHERE id = ?1",
+    [STMT_GROUP_LIST] = "SELECT " GROUP_COLUMNS " FROM groups ORDER BY name",
+    [STMT_GROUP_DELETE] = "DELETE FROM groups WHERE id = ?1",
+    [STMT_MEMBER_INSERT] = "INSERT INTO group_members (group_id, container_name) "
+                           "VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+    [STMT_MEMBER_DELETE] = "DELETE FROM group_members WHERE group_id = ?1 AND container_name = ?2",
+    [STMT_MEMBER_LIST] = "SELECT container_name FROM group_members WHERE group_id = ?1 "
+                         "ORDER BY container_name",
+
+    [STMT_SETTING_GET] = "SELECT value FROM settings WHERE key = ?1",
+    [STMT_SETTING_SET] = "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3) "
+                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
+                         "updated_at = excluded.updated_at",
+};
+
+/* Statements run once per connection or once per store, outside the cache. */
+static const char SQL_JOURNAL_MODE_WAL[] = "PRAGMA journal_mode = WAL";
+static const char SQL_JOURNAL_MODE_DELETE[] = "PRAGMA journal_mode = DELETE";
+/* In WAL mode, synchronous=NORMAL keeps commits across application crashes. A power loss
+ * or OS crash may roll back the last commits but does not corrupt the file (SQLite
+ * documentation of PRAGMA synchronous). journal_size_limit truncates the WAL back to
+ * 64 MiB after a checkpoint. */
+static const char SQL_CONNECTION_SETUP[] = "PRAGMA foreign_keys = ON;"
+                                           "PRAGMA synchronous = NORMAL;"
+                                           "PRAGMA journal_size_limit = 67108864;";
+static const char SQL_SCHEMA_MIGRATIONS_TABLE[] =
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)";
+
+typedef struct {
+    sqlite3 *db;
+    sqlite3_stmt *stmts[STMT_COUNT]; /* prepared on first use, finalized at close */
+} conn_t;
+
+typedef struct {
+    struct im_store base; /* must stay first: the ops cast im_store_t * to this type */
+    char *path;
+    pthread_mutex_t write_lock; /* taken before pool_lock, never after */
+    pthread_mutex_t pool_lock;
+    pthread_cond_t pool_cond;
+    conn_t conns[POOL_SIZE];
+    conn_t *idle[POOL_SIZE];
+    int idle_count;
+} sqlite_store_t;
+
+static sqlite_store_t *store_of(im_store_t *base)
+{
+    return (sqlite_store_t *)base;
+}
+
+static void set_error(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_error(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- errors ---------------------------------------------------------------------------- */
+
+/* Maps a failed SQLite result code (extended codes are on) to an IM_E* code. Constraint
+ * failures are outcomes that callers expect and handle, so only they skip the error log. */
+static int sql_fail(const conn_t *conn, int rc, const char *op)
+{
+    const char *message = sqlite3_errmsg(conn->db);
+
+    switch (rc) {
+    case SQLITE_CONSTRAINT_UNIQUE:
+    case SQLITE_CONSTRAINT_PRIMARYKEY:
+        im_log_debug(LOG_MODULE, "%s: %s", op, message);
+        return IM_ECONFLICT;
+    case SQLITE_CONSTRAINT_FOREIGNKEY:
+        im_log_debug(LOG_MODULE, "%s: %s", op, message);
+        return IM_ENOTFOUND;
+    case SQLITE_CONSTRAINT_CHECK:
+    case SQLITE_CONSTRAINT_NOTNULL:
+        im_log_debug(LOG_MODULE, "%s: %s", op, message);
+        return IM_EINVAL;
+    default:
+        break;
+    }
+
+    im_log_error(LOG_MODULE, "%s failed: %s (SQLite error %d)", op, message, rc);
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+        return IM_EUNAVAILABLE;
+    default:
+        return IM_ERR;
+    }
+}
+
+/* Rejects a missing string or one longer than max bytes, naming the field in the debug log. */
+static int check_text(const char *value, size_t max, const char *field, const char *op)
+{
+    if (!value) {
+        im_log_debug(LOG_MODULE, "%s: %s is missing", op, field);
+        return IM_EINVAL;
+    }
+    if (strnlen(value, max + 1) > max) {
+        im_log_debug(LOG_MODULE, "%s: %s is longer than %zu bytes", op, field, max);
+        return IM_EINVAL;
+    }
+    return IM_OK;
+}
+
+/* Returns true when value is exactly 64 lowercase hex digits, the form of a token hash. */
+static bool is_token_hash(const char *value)
+{
+    if (!value) {
+        return false;
+    }
+    for (size_t i = 0; i < IM_STORE_TOKEN_HASH_LEN; i++) {
+        char c = value[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+            return false;
+        }
+    }
+    return value[IM_STORE_TOKEN_HASH_LEN] == '\0';
+}
+
+/* Returns the length of the longest prefix of text that fits in max bytes and does not
+ * end inside a UTF-8 sequence. */
+static size_t utf8_prefix_len(const char *text, size_t max)
+{
+    size_t len = strnlen(text, max + 1);
+    if (len <= max) {
+        return len;
+    }
+    len = max;
+    while (len > 0 && ((unsigned char)text[len] & 0xC0) == 0x80) {
+        len--;
+    }
+    return len;
+}
+
+static int check_page(int64_t offset, int64_t limit, const char *op)
+{
+    if (offset < 0 || limit < 1 || limit > IM_STORE_PAGE_LIMIT_MAX) {
+        im_log_debug(LOG_MODULE, "%s: offset %lld or limit %lld out of range", op,
+                     (long long)offset, (long long)limit);
+        return IM_EINVAL;
+    }
+    return IM_OK;
+}
+
+/* ---- connection pool --------------------------------------------------------------------- */
+
+static conn_t *conn_borrow(sqlite_store_t *store)
+{
+    pthread_mutex_lock(&store->pool_lock);
+    while (store->idle_count == 0) {
+        pthread_cond_wait(&store->pool_cond, &store->pool_lock);
+    }
+    conn_t *conn = store->idle[--store->idle_count];
+    pthread_mutex_unlock(&store->pool_lock);
+    return conn;
+}
+
+static void conn_return(sqlite_store_t *store, conn_t *conn)
+{
+    pthread_mutex_lock(&store->pool_lock);
+    store->idle[store->idle_count++] = conn;
+    pthread_cond_signal(&store->pool_cond);
+    pthread_mutex_unlock(&store->pool_lock);
+}
+
+/* Takes the write lock and then a connection. Release both with writer_release. */
+static conn_t *writer_acquire(sqlite_store_t *store)
+{
+    pthread_mutex_lock(&store->write_lock);
+    return conn_borrow(store);
+}
+
+static void writer_release(sqlite_store_t *store, conn_t *conn)
+{
+    conn_return(store, conn);
+    pthread_mutex_unlock(&store->write_lock);
+}
+
+/* ---- statements -------------------------------------------------------------------------- */
+
+/* Returns the connection's cached statement, preparing it on first use. */
+static int stmt_get(conn_t *conn, stmt_id_t id, sqlite3_stmt **out, const char *op)
+{
+    if (!conn->stmts[id]) {
+        int rc = sqlite3_prepare_v3(conn->db, statement_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+                                    &conn->stmts[id], NULL);
+        if (rc != SQLITE_OK) {
+            return sql_fail(conn, rc, op);
+        }
+    }
+    *out = conn->stmts[id];
+    return IM_OK;
+}
+
+/* Makes a cached statement ready for its next use. Text bound with SQLITE_STATIC points
+ * into the caller's memory, so the bindings are cleared before the operation returns. */
+static void stmt_done(sqlite3_stmt *stmt)
+{
+    if (stmt) {
+        sqlite3_reset(stmt);
+        sqlite3_clear_bindings(stmt);
+    }
+}
+
+/* The bind helpers do nothing once *rc contains an error, so a run of binds needs one
+ * check at the end. */
+static void bind_int64(sqlite3_stmt *stmt, int index, int64_t value, int *rc)
+{
+    if (*rc == SQLITE_OK) {
+        *rc = sqlite3_bind_int64(stmt, index, value);
+    }
+}
+
+/* Binds NULL for a NULL string. */
+static void bind_text(sqlite3_stmt *stmt, int index, const char *value, int *rc)
+{
+    if (*rc != SQLITE_OK) {
+        return;
+    }
+    if (value) {
+        *rc = sqlite3_bind_text(stmt, index, value, -1, SQLITE_STATIC);
+    } else {
+        *rc = sqlite3_bind_null(stmt, index);
+    }
+}
+
+static void bind_text_len(sqlite3_stmt *stmt, int index, const char *value, size_t len, int *rc)
+{
+    if (*rc == SQLITE_OK) {
+        *rc = sqlite3_bind_text(stmt, index, value, (int)len, SQLITE_STATIC);
+    }
+}
+
+/* Binds NULL for 0, so that the "?N IS NULL" filters match every row. */
+static void bind_int64_or_null(sqlite3_stmt *stmt, int index, int64_t value, int *rc)
+{
+    if (*rc != SQLITE_OK) {
+        return;
+    }
+    if (value) {
+        *rc = sqlite3_bind_int64(stmt, index, value);
+    } else {
+        *rc = sqlite3_bind_null(stmt, index);
+    }
+}
+
+static void bind_bool_filter(sqlite3_stmt *stmt, int index, im_store_bool_filter_t filter, int *rc)
+{
+    if (*rc != SQLITE_OK) {
+        return;
+    }
+    if (filter == IM_STORE_BOOL_TRUE) {
+        *rc = sqlite3_bind_int(stmt, index, 1);
+    } else if (filter == IM_STORE_BOOL_FALSE) {
+        *rc = sqlite3_bind_int(stmt, index, 0);
+    } else {
+        *rc = sqlite3_bind_null(stmt, index);
+    }
+}
+
+static int binds_checked(const conn_t *conn, int rc, const char *op)
+{
+    if (rc != SQLITE_OK) {
+        return sql_fail(conn, rc, op);
+    }
+    return IM_OK;
+}
+
+/* Steps a statement that returns no rows. */
+static int step_done(const conn_t *conn, sqlite3_stmt *stmt, const char *op)
+{
+    int rc = sqlite3_step(stmt);
+    if (rc != SQLITE_DONE) {
+        return sql_fail(conn, rc, op);
+    }
+    return IM_OK;
+}
+
+/* Steps a statement to its next row: IM_OK on a row, IM_ENOTFOUND when there is none. */
+static int step_row(const conn_t *conn, sqlite3_stmt *stmt, const char *op)
+{
+    int rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW) {
+        return IM_OK;
+    }
+    if (rc == SQLITE_DONE) {
+        return IM_ENOTFOUND;
+    }
+    return sql_fail(conn, rc, op);
+}
+
+/* Runs one of the cached statements that take no parameters and return no rows. */
+static int run_simple(conn_t *conn, stmt_id_t id, const char *op)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = stmt_get(conn, id, &stmt, op);
+    if (rc == IM_OK) {
+        rc = step_done(conn, stmt, op);
+    }
+    stmt_done(stmt);
+    return rc;
+}
+
+/* Rolls back the transaction that is still open, if any, so that the connection returns
+ * to the pool outside a transaction. */
+static void tx_abort(conn_t *conn, const char *op)
+{
+    if (!sqlite3_get_autocommit(conn->db)) {
+        (void)run_simple(conn, STMT_ROLLBACK, op);
+    }
+}
+
+static void column_copy(sqlite3_stmt *stmt, int column, char *dst, size_t dst_size)
+{
+    const unsigned char *text = sqlite3_column_text(stmt, column);
+    im_strlcpy(dst, text ? (const char *)text : "", dst_size);
+}
+
+/* Returns a heap copy of a text column, or NULL when the column is NULL. */
+static char *column_dup(sqlite3_stmt *stmt, int column)
+{
+    const unsigned char *text = sqlite3_column_text(stmt, column);
+    return text ? im_strdup((const char *)text) : NULL;
+}
+
+/* Steps a single-row, single-integer query such as a count. */
+static int query_int64(conn_t *conn, sqlite3_stmt *stmt, int64_t *out, const char *op)
+{
+    int rc = step_row(conn, stmt, op);
+    if (rc == IM_OK) {
+        *out = sqlite3_column_int64(stmt, 0);
+    }
+    return rc;
+}
+
+/* ---- opening ----------------------------------------------------------------------------- */
+
+/* Creates the missing folders on the way to path, each with mode 0700. */
+static int make_parent_dirs(const char *path, char *err, size_t errlen)
+{
+    int rc = IM_OK;
+    char *copy = im_strdup(path);
+
+    for (char *p = copy + 1; *p; p++) {
+        if (*p != '/') {
+            continue;
+        }
+        *p = '\0';
+        if (mkdir(copy, 0700) != 0 && errno != EEXIST) {
+            set_error(err, errlen, "cannot create database folder %s: %s", copy, strerror(errno));
+            rc = IM_EUNAVAILABLE;
+            goto out;
+        }
+        *p = '/';
+    }
+
+out:
+    free(copy);
+    return rc;
+}
+
+/* Creates the database file with mode 0600 before SQLite opens it, because SQLite would
+ * create it with the umask's mode. The -wal and -shm files copy the database file's mode. */
+static int create_private_file(const char *path, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        set_error(err, errlen, "cannot open database file %s: %s", path, strerror(errno));
+        return IM_EUNAVAILABLE;
+    }
+
+    struct stat st;
+    if (fstat(fd, &st) == 0 && (st.st_mode & 077)) {
+        im_log_warn(LOG_MODULE,
+                    "database file %s has mode %03o, so other local users may read it; "
+                    "run chmod 600 on it",
+                    path, (unsigned)(st.st_mode & 0777));
+    }
+    close(fd);
+    return IM_OK;
+}
+
+/* Runs a PRAGMA that returns one text row and copies that row into out. */
+static int pragma_text(sqlite3 *db, const char *sql, char *out, size_t out_size)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(stmt);
+    }
+    if (rc == SQLITE_ROW) {
+        column_copy(stmt, 0, out, out_size);
+        rc = SQLITE_OK;
+    }
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+static int conn_open(conn_t *conn, const char *path, bool first, char *err, size_t errlen)
+{
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+    int rc = sqlite3_open_v2(path, &conn->db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        set_error(err, errlen, "cannot open database %s: %s", path,
+                  conn->db ? sqlite3_errmsg(conn->db) : sqlite3_errstr(rc));
+        return IM_EUNAVAILABLE;
+    }
+    sqlite3_extended_result_codes(conn->db, 1);
+    sqlite3_busy_timeout(conn->db, BUSY_TIMEOUT_MS);
+
+    /* The journal mode is stored in the database file, so one connection sets it. */
+    if (first) {
+        char mode[16] = "";
+        rc = pragma_text(conn->db, SQL_JOURNAL_MODE_WAL, mode, sizeof(mode));
+        if (rc != SQLITE_OK || strcmp(mode, "wal") != 0) {
+            set_error(err, errlen, "cannot switch database %s to WAL mode: %s", path,
+                      rc != SQLITE_OK ? sqlite3_errmsg(conn->db) : mode);
+            return IM_EUNAVAILABLE;
+        }
+    }
+
+    rc = sqlite3_exec(conn->db, SQL_CONNECTION_SETUP, NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        set_error(err, errlen, "cannot configure database %s: %s", path, sqlite3_errmsg(conn->db));
+        return IM_EUNAVAILABLE;
+    }
+    return IM_OK;
+}
+
+static void conn_close(conn_t *conn)
+{
+    for (int i = 0; i < STMT_COUNT; i++) {
+        sqlite3_finalize(conn->stmts[i]);
+        conn->stmts[i] = NULL;
+    }
+    if (conn->db && sqlite3_close(conn->db) != SQLITE_OK) {
+        im_log_error(LOG_MODULE, "closing the database failed: %s", sqlite3_errmsg(conn->db));
+    }
+    conn->db = NULL;
+}
+
+static void sqlite_close(im_store_t *base)
+{
+    sqlite_store_t *store = store_of(base);
+
+    for (int i = 0; i < POOL_SIZE; i++) {
+        conn_close(&store->conns[i]);
+    }
+    pthread_cond_destroy(&store->pool_cond);
+    pthread_mutex_destroy(&store->pool_lock);
+    pthread_mutex_destroy(&store->write_lock);
+    free(store->path);
+    free(store);
+}
+
+static const im_store_ops_t sqlite_ops;
+
+static int sqlite_open(const char *path, im_store_t **out, char *err, size_t errlen)
+{
+    sqlite_store_t *store = im_calloc(1, sizeof(*store));
+    store->base.ops = &sqlite_ops;
+    store->path = im_strdup(path);
+    pthread_mutex_init(&store->write_lock, NULL);
+    pthread_mutex_init(&store->pool_lock, NULL);
+    pthread_cond_init(&store->pool_cond, NULL);
+
+    int rc = make_parent_dirs(path, err, errlen);
+    if (rc) {
+        goto out;
+    }
+    rc = create_private_file(path, err, errlen);
+    if (rc) {
+        goto out;
+    }
+    for (int i = 0; i < POOL_SIZE; i++) {
+        rc = conn_open(&store->conns[i], path, i == 0, err, errlen);
+        if (rc) {
+            goto out;
+        }
+        store->idle[store->idle_count++] = &store->conns[i];
+    }
+
+    /* Migrations and im_store_schema_version both read this table, so it exists from the
+     * start even in a database that has never been migrated. */
+    if (sqlite3_exec(store->conns[0].db, SQL_SCHEMA_MIGRATIONS_TABLE, NULL, NULL, NULL) !=
+        SQLITE_OK) {
+        set_error(err, errlen, "cannot create schema_migrations in %s: %s", path,
+                  sqlite3_errmsg(store->conns[0].db));
+        rc = IM_EUNAVAILABLE;
+        goto out;
+    }
+    im_log_info(LOG_MODULE, "opened SQLite database %s (SQLite %s, %d connections)", path,
+                sqlite3_libversion(), POOL_SIZE);
+
+out:
+    if (rc) {
+        sqlite_close(&store->base);
+        store = NULL;
+    }
+    *out = store ? &store->base : NULL;
+    return rc;
+}
+
+/* ---- schema ------------------------------------------------------------------------------ */
+
+static int read_schema_version(conn_t *conn, int *version)
+{
+    sqlite3_stmt *stmt = NULL;
+    int64_t value = 0;
+    int rc = stmt_get(conn, STMT_SCHEMA_VERSION, &stmt, "schema_version");
+    if (rc == IM_OK) {
+        rc = query_int64(conn, stmt, &value, "schema_version");
+    }
+    stmt_done(stmt);
+    *version = (int)value;
+    return rc;
+}
+
+static int sqlite_schema_version(im_store_t *base, int *version)
+{
+    sqlite_store_t *store = store_of(base);
+    conn_t *conn = conn_borrow(store);
+    int rc = read_schema_version(conn, version);
+    conn_return(store, conn);
+    return rc;
+}
+
+/* Applies one migration and records it, in a single transaction. */
+static int apply_migration(conn_t *conn, const im_migration_t *migration)
+{
+    const char *op = "migrate";
+    sqlite3_stmt *stmt = NULL;
+    char *message = NULL;
+
+    int rc = run_simple(conn, STMT_BEGIN_IMMEDIATE, op);
+    if (rc) {
+        goto out;
+    }
+    /* sqlite3_exec runs every statement of the migration file. The text is compiled into
+     * the binary and contains no values from outside. */
+    int src = sqlite3_exec(conn->db, migration->sql, NULL, NULL, &message);
+    if (src != SQLITE_OK) {
+        im_log_error(LOG_MODULE, "migration %s failed: %s", migration->name,
+                     message ? message : sqlite3_errstr(src));
+        rc = IM_ERR;
+        goto out;
+    }
+
+    rc = stmt_get(conn, STMT_MIGRATION_RECORD, &stmt, op);
+    if (rc) {
+        goto out;
+    }
+    int brc = SQLITE_OK;
+    bind_int64(stmt, 1, migration->version, &brc);
+    bind_text(stmt, 2, migration->name, &brc);
+    bind_int64(stmt, 3, im_now(), &brc);
+    rc = binds_checked(conn, brc, op);
+    if (rc == IM_OK) {
+        rc = step_done(conn, stmt, op);
+    }
+    if (rc == IM_OK) {
+        rc = run_simple(conn, STMT_COMMIT, op);
+    }
+    if (rc == IM_OK) {
+        im_log_info(LOG_MODULE, "applied migration %s (schema version %d)", migration->name,
+                    migration->version);
+    }
+
+out:
+    stmt_done(stmt);
+    sqlite3_free(message);
+    if (rc) {
+        tx_abort(conn, op);
+    }
+    return rc;
+}
+
+static int sqlite_migrate(im_store_t *base, int *version)
+{
+    sqlite_store_t *store = store_of(base);
+    conn_t *conn = writer_acquire(store);
+    int latest = im_migrations_count > 0 ? im_migrations[im_migrations_count - 1].version : 0;
+    int current = 0;
+
+    int rc = read_schema_version(conn, &current);
+    if (rc) {
+        goto out;
+    }
+    if (current > latest) {
+        im_log_error(LOG_MODULE,
+                     "database schema version %d is newer than this build supports (%d); "
+                     "run a newer inframon or restore an older backup",
+                     current, latest);
+        rc = IM_ECONFLICT;
+        goto out;
+    }
+    for (int i = 0; i < im_migrations_count; i++) {
+        if (im_migrations[i].version <= current) {
+            continue;
+        }
+        rc = apply_migration(conn, &im_migrations[i]);
+        if (rc) {
+            goto out;
+        }
+        current = im_migrations[i].version;
+    }
+
+out:
+    writer_release(store, conn);
+    if (version) {
+        *version = current;
+    }
+    return rc;
+}
+
+static int sqlite_ping(im_store_t *base)
+{
+    sqlite_store_t *store = store_of(base);
+    conn_t *conn = conn_borrow(store);
+    sqlite3_stmt *stmt = NULL;
+    int rc = stmt_get(conn, STMT_PING, &stmt, "ping");
+    if (rc == IM_OK) {
+        rc = step_row(conn, stmt, "ping");
+    }
+    stmt_done(stmt);
+    conn_return(store, conn);
+    return rc;
+}
+
+static int sqlite_maintenance(im_store_t *base)
+{
+    const char *op = "wal_checkpoint";
+    sqlite_store_t *store = store_of(base);
+    conn_t *conn = writer_acquire(store);
+    sqlite3_stmt *stmt = NULL;
+
+    int rc = stmt_get(conn, STMT_CHECKPOINT, &stmt, op);
+    if (rc == IM_OK) {
+        rc = step_row(conn, stmt, op);
+    }
+    /* The row is (busy, WAL frames, frames checkpointed). busy is 1 when a reader kept an
+     * old snapshot for the whole busy timeout, so the WAL could not be reset this time. */
+    if (rc == IM_OK && sqlite3_column_int(stmt, 0) != 0) {
+        im_log_warn(LOG_MODULE,
+                    "WAL checkpoint of %s could not finish because readers were active "
+                    "(%d of %d frames copied); the next run retries",
+                    store->path, sqlite3_column_int(stmt, 2), sqlite3_column_int(stmt, 1));
+    }
+    stmt_done(stmt);
+    writer_release(store, conn);
+    return rc;
+}
+
+/* ---- backup ------------------------------------------------------------------------------ */
+
+/* Copies the live database into dst with the online backup API. Writers wait on
+ * write_lock for the whole copy, because a copy done in steps restarts on every write. */
+static int copy_database(sqlite_store_t *store, sqlite3 *dst)
+{
+    conn_t *conn = writer_acquire(store);
+    int rc = IM_OK;
+
+    sqlite3_backup *backup = sqlite3_backup_init(dst, "main", conn->db, "main");
+    if (!backup) {
+        im_log_error(LOG_MODULE, "backup of %s failed to start: %s", store->path,
+                     sqlite3_errmsg(dst));
+        rc = IM_ERR;
+        goto out;
+    }
+    int step = sqlite3_backup_step(backup, -1);
+    int finish = sqlite3_backup_finish(backup);
+    if (step != SQLITE_DONE || finish != SQLITE_OK) {
+        im_log_error(LOG_MODULE, "backup of %s failed: %s", store->path, sqlite3_errmsg(dst));
+        rc = IM_ERR;
+    }
+
+out:
+    writer_release(store, conn);
+    return rc;
+}
+
+/* Writes a standalone copy of the live database into the existing file tmp_path. */
+static int write_backup_file(sqlite_store_t *store, const char *tmp_path)
+{
+    sqlite3 *dst = NULL;
+    int rc = IM_OK;
+
+    if (sqlite3_open_v2(tmp_path, &dst, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        im_log_error(LOG_MODULE, "cannot open backup file %s: %s", tmp_path,
+                     dst ? sqlite3_errmsg(dst) : "out of memory");
+        rc = IM_ERR;
+        goto out;
+    }
+    rc = copy_database(store, dst);
+    if (rc) {
+        goto out;
+    }
+    /* The copy carries the WAL flag of the live file. Rollback-journal mode makes the
+     * backup one self-contained file that needs no -wal or -shm beside it. */
+    char mode[16] = "";
+    if (pragma_text(dst, SQL_JOURNAL_MODE_DELETE, mode, sizeof(mode)) != SQLITE_OK ||
+        strcmp(mode, "delete") != 0) {
+        im_log_error(LOG_MODULE, "cannot set rollback-journal mode on backup %s: %s", tmp_path,
+                     sqlite3_errmsg(dst));
+        rc = IM_ERR;
+    }
+
+out:
+    if (dst && sqlite3_close(dst) != SQLITE_OK) {
+        im_log_error(LOG_MODULE, "closing backup file %s failed: %s", tmp_path,
+                     sqlite3_errmsg(dst));
+        rc = IM_ERR;
+    }
+    return rc;
+}
+
+/* Flushes a file or folder to disk. */
+static int fsync_path(const char *path, int flags)
+{
+    int fd = open(path, flags | O_CLOEXEC);
+    if (fd < 0) {
+        return -1;
+    }
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+/* Flushes the folder that contains path, so that a rename into it survives a crash. */
+static void fsync_parent_folder(const char *path)
+{
+    char *folder = im_strdup(path);
+    char *slash = strrchr(folder, '/');
+    if (!slash) {
+        im_strlcpy(folder, ".", strlen(folder) + 1);
+    } else if (slash == folder) {
+        slash[1] = '\0';
+    } else {
+        *slash = '\0';
+    }
+    if (fsync_path(folder, O_RDONLY | O_DIRECTORY) != 0) {
+        im_log_warn(LOG_MODULE, "cannot flush folder %s after backup: %s", folder, strerror(errno));
+    }
+    free(folder);
+}
+
+/* Moves tmp_path to path. Without overwrite, link() makes the check for an existing path
+ * and the move one atomic step. */
+static int install_backup(const char *tmp_path, const char *path, bool overwrite)
+{
+    if (overwrite) {
+        if (rename(tmp_path, path) != 0) {
+            im_log_error(LOG_MODULE, "cannot rename backup %s to %s: %s", tmp_path, path,
+                         strerror(errno));
+            return IM_ERR;
+        }
+        return IM_OK;
+    }
+    if (link(tmp_path, path) != 0) {
+        int error = errno;
+        if (error == EEXIST) {
+            im_log_warn(LOG_MODULE, "backup target %s already exists; not overwriting it", path);
+            return IM_ECONFLICT;
+        }
+        im_log_error(LOG_MODULE, "cannot link backup %s to %s: %s", tmp_path, path,
+                     strerror(error));
+        return IM_ERR;
+    }
+    unlink(tmp_path);
+    return IM_OK;
+}
+
+/* Returns true when path names the live database file itself. */
+static bool is_live_database(const sqlite_store_t *store, const struct stat *target)
+{
+    struct stat live;
+    return stat(store->path, &live) == 0 && live.st_dev == target->st_dev &&
+           live.st_ino == target->st_ino;
+}
+
+static int sqlite_backup(im_store_t *base, const char *path, bool overwrite)
+{
+    sqlite_store_t *store = store_of(base);
+    char *tmp_path = NULL;
+    bool installed = false;
+    int rc = IM_OK;
+
+    if (!path || !*path) {
+        im_log_error(LOG_MODULE, "backup failed: the target path is empty");
+        return IM_EINVAL;
+    }
+    struct stat target;
+    if (stat(path, &target) == 0) {
+        if (is_live_database(store, &target)) {
+            im_log_error(LOG_MODULE, "backup target %s is the live database itself", path);
+            return IM_EINVAL;
+        }
+        if (!overwrite) {
+            im_log_warn(LOG_MODULE, "backup target %s already exists; not overwriting it", path);
+            return IM_ECONFLICT;
+        }
+    }
+
+    /* mkstemp creates the file with mode 0600, which the copy keeps. */
+    tmp_path = im_asprintf("%s.tmp-XXXXXX", path);
+    int fd = mkstemp(tmp_path);
+    if (fd < 0) {
+        im_log_error(LOG_MODULE, "cannot create backup file %s: %s", tmp_path, strerror(errno));
+        rc = IM_ERR;
+        goto out;
+    }
+    close(fd);
+
+    rc = write_backup_file(store, tmp_path);
+    if (rc) {
+        goto out;
+    }
+    if (fsync_path(tmp_path, O_RDONLY) != 0) {
+        im_log_error(LOG_MODULE, "cannot flush backup %s: %s", tmp_path, strerror(errno));
+        rc = IM_ERR;
+        goto out;
+    }
+    rc = install_backup(tmp_path, path, overwrite);
+    if (rc) {
+        goto out;
+    }
+    installed = true;
+    fsync_parent_folder(path);
+    im_log_info(LOG_MODULE, "backed up %s to %s", store->path, path);
+
+out:
+    if (tmp_path && !installed) {
+        unlink(tmp_path);
+    }
+    free(tmp_path);
+    return rc;
+}
+
+/* ---- users ------------------------------------------------------------------------------- */
+
+static void read_user(sqlite3_stmt *stmt, im_store_user_t *user)
+{
+    memset(user, 0, sizeof(*user));
+    user->id = sqlite3_column_int64(stmt, 0);
+    column_copy(stmt, 1, user->username, sizeof(user->username));
+    column_copy(stmt, 2, user->email, sizeof(user->email));
+    column_copy(stmt, 3, user->password_hash, sizeof(user->password_hash));
+    column_copy(stmt, 4, user->role, sizeof(user->role));
+    user->is_active = sqlite3_column_int(stmt, 5) != 0;
+    user->created_at = sqlite3_column_int64(stmt, 6);
+    user->updated_at = sqlite3_column_int64(stmt, 7);
+    user->last_login_at = sqlite3_column_int64(stmt, 8);
+}
+
+/* Checks the fields that both create and update write. */
+static int check_user_fields(const im_store_user_t *user, const char *op)
+{
+    int rc = check_text(user->email, IM_STORE_EMAIL_MAX, "email", op);
+    if (rc == IM_OK) {
+        rc = check_text(user->password_hash, IM_STORE_PASSWORD_HASH_MAX, "password_hash", op);
+    }
+    if (rc == IM_OK) {
+        rc = check_text(user->role, IM_STORE_ROLE_MAX, "role", op);
+    }
+    return rc;
+}
+
+static int sqlite_user_count(im_store_t *base, int64_t *count)
+{
+    sqlite_store_t *store = store_of(base);
+    conn_t *conn = conn_borrow(store);
+    sqlite3_stmt *stmt = NULL;
+    int rc = stmt_get(conn, STMT_USER_COUNT, &stmt, "user_count");
+    if (rc == IM_OK) {
+        rc = query_int64(conn, stmt, count, "user_count");
+    }
+    stmt_done(stmt);
+    conn_return(store, conn);
+    return rc;
+}
+
+static int sqlite_user_create(im_store_t *base, im_store_user_t *user)
+{
+    const char *op = "user_create";
+    sqlite_store_t *store = store_of(base);
+    int64_t now = im_now();
+    int64_t created_at = user->created_at ? user->created_at : now;
+    int64_t updated_at = user->updated_at ? user->updated_at : now;
+
+    int rc = check_text(user->username, IM_STORE_USERNAME_MAX, "username", op);
+    if (rc == IM_OK) {
+        rc = check_user_fields(user, op);
+    }
+    if (rc) {
+        return rc;
+    }
+
+    conn_t *conn = writer_acquire(store);
+    sqlite3_stmt *stmt = NULL;
+    rc = stmt_get(conn, STMT_USER_INSERT, &stmt, op);
+    if (rc) {
+        goto out;
+    }
+    int brc = SQLITE_OK;
+    bind_text(stmt, 1, user->username, &brc);
+    bind_text(stmt, 2, user->email, &brc);
+    bind_text(stmt, 3, user->password_hash, &brc);
+    bind_text(stmt, 4, user->role, &brc);
+    bind_int64(stmt, 5, user->is_active ? 1 : 0, &brc);
+    bind_int64(stmt, 6, created_at, &brc);
+    bind_int64(stmt, 7, updated_at, &brc);
+    rc = binds_checked(conn, brc, op);
+    if (rc == IM_OK) {
+        rc = step_done(conn, stmt, op);
+    }
+    if (rc == IM_OK) {
+        user->id = sqlite3_last_insert_rowid(conn->db);
+        user->created_at = created_at;
+        user->updated_at = updated_at;
+    }
+
+out:
+    stmt_done(stmt);
+    writer_release(store, conn);
+    return rc;
+}
+
+/* Reads one user with a statement whose ?1 is bound by the caller-supplied value. */
+static int get_user(sqlite_store_t *store, stmt_id_t id, int64_t user_id, const char *username,
+                    im_store_user_t *out, const char *op)
+{
+    conn_t *conn = conn_borrow(store);
+    sqlite3_stmt *stmt = NULL;
+    int rc = stmt_get(conn, id, &stmt, op);
+    if (rc) {
+        goto out;
+    }
+    int brc = SQLITE_OK;
+    if (username) {
+        bind_text(stmt, 1, username, &brc);
+    } else {
+        bind_int64(stmt, 1, user_id, &brc);
+    }
+    rc = binds_checked(conn, brc, op);
+    if (rc == IM_OK) {
+        rc = step_row(conn, stmt, op);
+    }
+    if (rc == IM_OK) {
+        read_user(stmt, out);
+    }
+
+out:
+    stmt_done(stmt);
+    conn_return(store, conn);
+    return rc;
+}
+
+static int sqlite_user_get_by_id(im_store_t *base, int64_t id, im_store_user_t *out)
+{
+    return get_user(store_of(base), STMT_USER_BY_ID, id, NULL, out, "user_get_by_id");
+}
+
+static int sqlite_user_get_by_name(im_store_t *base, const char *username, im_store_user_t *out)
+{
+    if (!username) {
+        return IM_EINVAL;
+    }
+    return get_user(store_of(base), STMT_USER_BY_NAME, 0, username, out, "user_get_by_name");
+}
+
+static void bind_user_filter(sqlite3_stmt *stmt, const im_store_user_filter_t *filter, int *brc)
+{
+    bind_bool_filter(stmt, 1, filter->is_active, brc);
+    bind_text(stmt, 2, filter->role, brc);
+}
+
+/* Reads the rows of a user page after the total is known. */
+static int read_user_rows(conn_t *conn, sqlite3_stmt *stmt, im_store_user_page_t *page,
+                          int64_t capacity, const char *op)
+{
+    page->users = im_calloc((size_t)capacity, sizeof(*page->users));
+    for (;;) {
+        int rc = step_row(conn, stmt, op);
+        if (rc == IM_ENOTFOUND) {
+            return IM_OK;
+        }
+        if (rc) {
+            return rc;
+        }
+        /* Both queries read one snapshot, so this bound only guards the array. */
+        if ((int64_t)page->count == capacity) {
+            return IM_OK;
+        }
+        read_user(stmt, &page->users[page->count++]);
+    }
+}
+
+static int sqlite_user_list(im_store_t *base, const im_store_user_filter_t *filter,
+                            im_store_user_page_t *page)
+{
+    const char *op = "user_list";
+    sqlite_store_t *store = store_of(base);
+    sqlite3_stmt *count_stmt = NULL;
+    sqlite3_stmt *list_stmt = NULL;
+
+    memset(page, 0, sizeof(*page));
+    int rc = check_page(filter->offset, filter->limit, op);
+    if (rc) {
+        return rc;
+    }
+
+    conn_t *conn = conn_borrow(store);
+    /* One read transaction, so that the total and the page come from the same snapshot. */
+    rc = run_simple(conn, STMT_BEGIN, op);
+    if (rc) {
+        goto out;
+    }
+    rc = stmt_get(conn, STMT_USER_LIST_COUNT, &count_stmt, op);
+    if (rc) {
+        goto out;
+    }
+    int brc = SQLITE_OK;
+    bind_user_filter(count_stmt, filter, &brc);
+    rc = binds_checked(conn, brc, op);
+    if (rc == IM_OK) {
+        rc = query_int64(conn, count_stmt, &page->total, op);
+    }
+    if (rc) {
+        goto out;
+    }
+
+    rc = stmt_get(conn, STMT_USER_LIST, &list_stmt, op);
+    if (rc) {
+        goto out;
+    }
+    bind_user_filter(list_stmt, filter, &brc);
+    bind_int64(list_stmt, 3, filter->limit, &brc);
+    bind_int64(list_stmt, 4, filter->offset, &brc);
+    rc = binds_checked(conn, brc, op);
+    if (rc) {
+        goto out;
+    }
+    int64_t remaining = page->total > filter->offset ? page->total - filter->offset : 0;
+    rc = read_user_rows(conn, list_stmt, page,
+                        remaining < filter->limit ? remaining : filter->limit, op);
+    if (rc == IM_OK) {
+        rc = run_simple(conn, STMT_COMMIT, op);
+    }
+
+out:
+    stmt_done(count_stmt);
+    stmt_done(list_stmt);
+    if (rc) {
+        tx_abort(conn, op);
+        im_store_user_page_release(page);
+    }
+    conn_return(store, conn);
+    return rc;
+}
+
+void im_store_user_page_release(im_store_user_page_t *page)
+{
+    free(page->users);
+    memset(page, 0, sizeof(*page));
+}
+
+/* bind_fn binds a statement's parameters from ctx. */
+typedef void (*bind_fn_t)(sqlite3_stmt *stmt, const void *ctx, int *brc);
+
+/* Runs one write statement and stores the number of rows it changed in *changes. */
+static int write_stmt(sqlite_store_t *store, stmt_id_t id, bind_fn_t bind_fn, const void *ctx,
+                      int *changes, const char *op)
+{
+    conn_t *conn = writer_acquire(store);
+    sqlite3_stmt *stmt = NULL;
+    *changes = 0;
+    int rc = stmt_get(conn, id, &stmt, op);
+    if (rc) {
+        goto out;
+    }
+    int brc = SQLITE_OK;
+    bind_fn(stmt, ctx, &brc);
+    rc = binds_checked(conn, brc, op);
+    if (rc == IM_OK) {
+        rc = step_done(conn, stmt, op);
+    }
+    if (rc == IM_OK) {
+        *changes = sqlite3_changes(conn->db);
+    }
+
+out:
+    stmt_done(stmt);
+    writer_release(store, conn);
+    return rc;
+}
+
+/* Runs a write statement that must change a row. Returns IM_ENOTFOUND when it changes
+ * none. */
+static int write_one(sqlite_store_t *store, stmt_id_t id, bind_fn_t bind_fn, const void *ctx,
+                     const char *op)
+{
+    int changes = 0;
+    int rc = write_stmt(store, id, bind_fn, ctx, &changes, op);
+    if (rc == IM_OK && changes == 0) {
+        rc = IM_ENOTFOUND;
+    }
+    return rc;
+}
+
+static void bind_user_update(sqlite3_stmt *stmt, const void *ctx, int *brc)
+{
+    const im_store_user_t *user = ctx;
+    bind_int64(stmt, 1, user->id, brc);
+    bind_text(stmt, 2, user->email, brc);
+    bind_text(stmt, 3, user->password_hash, brc);
+    bind_text(stmt, 4, user->role, brc);
+    bind_int64(stmt, 5, user->is_active ? 1 : 0, brc);
+    bind_int64(stmt, 6, user->updated_at, brc);
+}
+
+static int sqlite_user_update(im_store_t *base, im_store_user_t *user)
+{
+    const char *op = "user_update";
+    int rc = check_user_fields(user, op);
+    if (rc) {
+        return rc;
+    }
+    im_store_user_t row = *user;
+    if (!row.updated_at) {
+        row.updated_at = im_now();
+    }
+    rc = write_one(store_of(base), STMT_USER_UPDATE, bind_user_update, &row, op);
+    if (rc == IM_OK) {
+        user->updated_at = row.updated_at;
+    }
+    return rc;
+}
+
+/* Parameters of the statements that take an id and, optionally, a time. */
+typedef struct {
+    int64_t id;
+    int64_t when;
+    const char *text;
+} id_args_t;
+
+static void bind_id(sqlite3_stmt *stmt, const void *ctx, int *brc)
+{
+    const id_args_t *args = ctx;
+    bind_int64(stmt, 1, args->id, brc);
+}
+
+static void bind_id_when(sqlite3_stmt *stmt, const void *ctx, int *brc)
+{
+    const id_args_t *args = ctx;
+    bind_int64(stmt, 1, args->id, brc);
+    bind_int64(stmt, 2, args->when, brc);
+}
+
+static void bind_text_when(sqlite3_stmt *stmt, const void *ctx, int *brc)
+{
+    const id_args_t *args = ctx;
+    bind_text(stmt, 1, args->text, brc);
+    bind_int64(stmt, 2, args->when, brc);
+}
+
+static void bind_id_text(sqlite3_stmt *stmt, const void *ctx, int *brc)
+{
+    const id_args_t *args = ctx;
+    bind_int64(stmt, 1, args->id, brc);
+    bind_text(stmt, 2, args->text, brc);
+}
+
+static int sqlite_user_delete(im_store_t *base, int64_t id)
+{
+    id_args_t args = {.id = id};
+    return write_one(store_of(base), STMT_USER_DELETE, bind_id, &args, "user_delete");
+}
+
+static int sqlite_user_touch_login(im_store_t *base, int64_t id, int64_t when)
+{
+    id_args_t args = {.id = id, .when = when ? when : im_now()};
+    return write_one(store_of(base), STMT_USER_TOUCH_LOGIN, bind_id_when, &args,
+                     "user_touch_login");
+}
+
+/* ---- sessions ---------------------------------------------------------------------------- */
+
+static void bind_session(sqlite3_stmt *stmt, const void *ctx, int *brc)
+{
+    const im_store_session_t *session = ctx;
+    bind_text(stmt, 1, session->id, brc);
+    bind_int64(stmt, 2, session->user_id, brc);
+    bind_int64(stmt, 3, session->created_at ? session->created_at : im_now(), brc);
+    bind_int64(stmt, 4, session->expires_at, brc);
+    bind_text_len(stmt, 5, session->ip_address,
+                  utf8_prefix_len(session->ip_address, IM_STORE_IP_ADDRESS_MAX), brc);
+    bind_text_len(stmt, 6, session->user_agent,
+                  utf8_prefix_len(session->user_agent, IM_STORE_USER_AGENT_MAX), brc);
+}
+
+static int sqlite_session_create(im_store_t *base, const im_store_session_t *session)
+{
+    const char *op = "session_create";
+    int rc = check_text(session->id, IM_STORE_SESSION_ID_MAX, "session id", op);
+    if (rc) {
+        return rc;
+    }
+    if (!session->id[0]) {
+        im_log_debug(LOG_MODULE, "%s: session id is empty", op);
+        return IM_EINVAL;
+    }
+    return write_one(store_of(base), STMT_SESSION_INSERT, bind_session, session, op);
+}
+
+static int sqlite_session_get(im_store_t *base, const char *id, im_store_session_t *out)
+{
+    const char *op = "session_get";
+    if (!id) {
+        return IM_EINVAL;
+    }
+    sqlite_store_t *store = store_of(base);
+    conn_t *conn = conn_borrow(store);
+    sqlite3_stmt *stmt = NULL;
+    int rc = stmt_get(conn, STMT_SESSION_GET, &stmt, op);
+    if (rc) {
+        goto out;
+    }
+    int brc = SQLITE_OK;
+    bind_text(stmt, 1, id, &brc);
+    rc = binds_checked(conn, brc, op);
+    if (rc == IM_OK) {
+        rc = step_row(conn, stmt, op);
+    }
+    if (rc == IM_OK) {
+        memset(out, 0, sizeof(*out));
+        column_copy(stmt, 0, out->id, sizeof(out->id));
+        out->user_id = sqlite3_column_int64(stmt, 1);
+        out->created_at = sqlite3_column_int64(stmt, 2);
+        out->expires_at = sqlite3_column_int64(stmt, 3);
+        out->revoked_at = sqlite3_column_int64(stmt, 4);
+        column_copy(stmt, 5, out->ip_address, sizeof(out->ip_address));
+        column_copy(stmt, 6, out->user_agent, sizeof(out->user_agent));
+    }
+
+out:
+    stmt_done(stmt);
+    conn_return(store, conn);
+    return rc;
+}
+
+static int sqlite_session_revoke(im_store_t *base, const char *id, int64_t when)
+{
+    if (!id || when <= 0) {
+        return IM_EINVAL;
+    }
+    id_args_t args = {.text = id, .when = when};
+    return write_one(store_of(base), STMT_SESSION_REVOKE, bind_text_when, &args, "session_revoke");
+}
+
+static int sqlite_session_revoke_user(im_store_t *base, int64_t user_id,
+                                      const char *except_session_id, int64_t when)
+{
+    const char *op = "session_revoke_user";
+    if (when <= 0) {
+        return IM_EINVAL;
+    }
+    sqlite_store_t *store = store_of(base);
+    conn_t *conn = writer_acquire(store);
+    sqlite3_stmt *stmt = NULL;
+    int rc = stmt_get(conn, STMT_SESSION_REVOKE_USER, &stmt, op);
+    if (rc) {
+        goto out;
+    }
+    int brc = SQLITE_OK;
+    bind_int64(stmt, 1, user_id, &brc);
+    bind_text(stmt, 2, except_session_id, &brc);
+    bind_int64(stmt, 3, when, &brc);
+    rc = binds_checked(conn, brc, op);
+    if (rc == IM_OK) {
+        rc = step_done(conn, stmt, op);
+    }
+
+out:
+    stmt_done(stmt);
+    writer_release(store, conn);
+    return rc;
+}
+
+/* ---- refresh tokens ---------------------------------------------------------------------- */
+
+static void bind_refresh(sqlite3_stmt *stmt, const void *ctx, int *brc)
+{
+    const im_store_refresh_token_t *token = ctx;
+    bind_text(stmt, 1, token->token_hash, brc);
+    bind_text(stmt, 2, token->session_id, brc);
+    bind_int64(stmt, 3, token->user_id, brc);
+    bind_int64(stmt, 4, token->issued_at ? token->issued_at : im_now(), brc);
+    bind_int64(stmt, 5, token->expires_at, brc);
+}
+
+static int sqlite_refresh_insert(im_store_t *base, const im_store_refresh_token_t *token)
+{
+    const char *op = "refresh_insert";
+    if (!is_token_hash(token->token_hash)) {
+        im_log_debug(LOG_MODULE, "%s: token_hash is not 64 lowercase hex digits", op);
+        return IM_EINVAL;
+    }
+    int rc = check_text(token->session_id, IM_STORE_SESSION_ID_MAX, "session id", op);
+    if (rc) {
+        return rc;
+    }
+    return write_one(store_of(base), STMT_REFRESH_INSERT, bind_refresh, token, op);
+}
+
+static int sqlite_refresh_get(im_store_t *base, const char *token_hash,
+                              im_store_refresh_token_t *out)
+{
+    const char *op = "refresh_get";
+    if (!is_token_hash(token_hash)) {
+        im_log_debug(LOG_MODULE, "%s: token_hash is not 64 lowercase hex digits", op);
+        return IM_EINVAL;
+    }
+    sqlite_store_t *store = store_of(base);
+    conn_t *conn = conn_borrow(store);
+    sqlite3_stmt *stmt = NULL;
+    int rc = stmt_get(conn, STMT_REFRESH_GET, &stmt, op);
+    if (rc) {
+        goto out;
+    }
+    int brc = SQLITE_OK;
+    bind_text(stmt, 1, token_hash, &brc);
+    rc = binds_checked(conn, brc, op);
+    if (rc == IM_OK) {
+        rc = step_row(conn, stmt, op);
+    }
+    if (rc == IM_OK) {
+        memset(out, 0, sizeof(*out));
+        column_copy(stmt, 0, out->token_hash, sizeof(out->token_hash));
+        column_copy(stmt, 1, out->session_id, sizeof(out->session_id));
+        out->user_id = sqlite3_column_int64(stmt, 2);
+        out->issued_at = sqlite3_column_int64(stmt, 3);
+        out->expires_at = sqlite3_column_int64(stmt, 4);
+        out->spent_at = sqlite3_column_int64(stmt, 5);
+        column_copy(stmt, 6, out->replaced_by, sizeof(out->replaced_by));
+        out->session_expires_at = sqlite3_column_int64(stmt, 7);
+        out->session_revoked_at = sqlite3_column_int64(stmt, 8);
+    }
+
+out:
+    stmt_done(stmt);
+    conn_return(store, conn);
+    return rc;
+}
+
+/* After a spend that changed nothing, distinguishes reuse (IM_ECONFLICT) from a token that
+ * is missing, expired or revoked (IM_ENOTFOUND). */
+static int classify_failed_spend(conn_t *conn, const char *token_hash, const char *op)
+{
+    sqlite3_stmt *stmt = NULL;
+    int64_t spent_at = 0;
+    int rc = stmt_get(conn, STMT_REFRESH_SPENT_AT, &stmt, op);
+    if (rc) {
+        goto out;
+    }
+    int brc = SQLITE_OK;
+    bind_text(stmt, 1, token_hash, &brc);
+    rc = binds_checked(conn, brc, op);
+    if (rc == IM_OK) {
+        rc = query_int64(conn, stmt, &spent_at, op);
+    }
+    if (rc == IM_OK) {
+        rc = spent_at != 0 ? IM_ECONFLICT : IM_ENOTFOUND;
+    }
+
+out:
+    stmt_done(stmt);
+    return rc;
+}
+
+static int sqlite_refresh_spend(im_store_t *base, const char *token_hash, const char *replaced_by,
+                                int64_t when)
+{
+    const char *op = "refresh_spend";
+    if (!replaced_by) {
+        replaced_by = "";
+    }
+    if (!is_token_hash(token_hash) || (*replaced_by && !is_token_hash(replaced_by)) || when <= 0) {
+        im_log_debug(LOG_MODULE, "%s: invalid token hash or time", op);
+        return IM_EINVAL;
+    }
+
+    sqlite_store_t *store = store_of(base);
+    conn_t *conn = writer_acquire(store);
+    sqlite3_stmt *stmt = NULL;
+    /* An immediate transaction makes the update and the follow-up read one step, even
+     * against another process (such as the inframon CLI) writing the same file. */
+    int rc = run_simple(conn, STMT_BEGIN_IMMEDIATE, op);
+    if (rc) {
+        goto out;
+    }
+    rc = stmt_get(conn, STMT_REFRESH_SPEND, &stmt, op);
+    if (rc) {
+        goto out;
+    }
+    int brc = SQLITE_OK;
+    bind_text(stmt, 1, token_hash, &brc);
+    bind_text(stmt, 2, replaced_by, &brc);
+    bind_int64(stmt, 3, when, &brc);
+    rc = binds_checked(conn, brc, op);
+    if (rc == IM_OK) {
+        rc = step_done(conn, stmt, op);
+    }
+    if (rc == IM_OK && sqlite3_changes(conn->db) == 0) {
+        rc = classify_failed_spend(conn, token_hash, op);
+    }
+    if (rc == IM_OK || rc == IM_ECONFLICT || rc == IM_ENOTFOUND) {
+        int commit = run_simple(conn, STMT_COMMIT, op);
+        rc = commit ? commit : rc;
+    }
+
+out:
+    stmt_done(stmt);
+    tx_abort(conn, op);
+    writer_release(store, conn);
+    return rc;
+}
+
+static int sqlite_refresh_purge_expired(im_store_t *base, int64_t now, int64_t *deleted)
+{
+    const char *op = "refresh_purge_expired";
+    sqlite_store_t *store = store_of(base);
+    conn_t *conn = writer_acquire(store);
+    sqlite3_stmt *tokens = NULL;
+    sqlite3_stmt *sessions = NULL;
+    int64_t token_count = 0;
+
+    int rc = run_simple(conn, STMT_BEGIN_IMMEDIATE, op);
+    if (rc == IM_OK) {
+        rc = stmt_get(conn, STMT_REFRESH_PURGE, &tokens, op);
+    }
+    if (rc == IM_OK) {
+        rc = stmt_get(conn, STMT_SESSION_PURGE, &sessions, op);
+    }
+    if (rc) {
+        goto out;
+    }
+    int brc = SQLITE_OK;
+    bind_int64(tokens, 1, now, &brc);
+    bind_int64(sessions, 1, now, &brc);
+    rc = binds_checked(conn, brc, op);
+    if (rc == IM_OK) {
+        rc = step_done(conn, tokens, op);
+    }
+    if (rc == IM_OK) {
+        token_count = sqlite3_changes(conn->db);
+        rc = step_done(conn, sessions, op);
+    }
+    if (rc == IM_OK) {
+        rc = run_simple(conn, STMT_COMMIT, op);
+    }
+
+out:
+    stmt_done(tokens);
+    stmt_done(sessions);
+    tx_abort(conn, op);
+    writer_release(store, conn);
+    if (deleted) {
+        *deleted = rc == IM_OK ? token_count : 0;
+    }
+    return rc;
+}
+
+/* ---- audit log --------------------------------------------------------------------------- */
+
+static void bind_audit_event(sqlite3_stmt *stmt, const void *ctx, int *brc)
+{
+    const im_store_audit_event_t *event = ctx;
+    bind_int64(stmt, 1, event->timestamp ? event->timestamp : im_now(), brc);
+    bind_int64_or_null(stmt, 2, event->user_id, brc);
+    bind_text(stmt, 3, event->username, brc);
+    bind_text(stmt, 4, event->action, brc);
+    bind_text(stmt, 5, event->target_type, brc);
+    bind_text(stmt, 6, event->target_id, brc);
+    bind_text(stmt, 7, event->ip_address, brc);
+    bind_text(stmt, 8, event->user_agent, brc);
+    bind_int64(stmt, 9, event->success ? 1 : 0, brc);
+    bind_text(stmt, 10, event->error_message, brc);
+    bind_text(stmt, 11, event->details, brc);
+}
+
+static int sqlite_audit_insert(im_store_t *base, const im_store_audit_event_t *event)
+{
+    return write_one(store_of(base), STMT_AUDIT_INSERT, bind_audit_event, event, "audit_insert");
+}
+
+static void bind_audit_filter(sqlite3_stmt *stmt, const im_store_audit_filter_t *filter, int *brc)
+{
+    bind_int64_or_null(stmt, 1, filter->user_id, brc);
+    bind_text(stmt, 2, filter->action, brc);
+    bind_text(stmt, 3, filter->target_id, brc);
+    bind_int64_or_null(stmt, 4, filter->since, brc);
+    bind_int64_or_null(stmt, 5, filter->until, brc);
+    bind_bool_filter(stmt, 6, filter->success, brc);
+}
+
+static void read_audit_entry(sqlite3_stmt *stmt, im_store_audit_entry_t *entry)
+{
+    entry->id = sqlite3_column_int64(stmt, 0);
+    entry->timestamp = sqlite3_column_int64(stmt, 1);
+    entry->user_id = sqlite3_column_int64(stmt, 2);
+    entry->username = column_dup(stmt, 3);
+    entry->action = column_dup(stmt, 4);
+    entry->target_type = column_dup(stmt, 5);
+    entry->target_id = column_dup(stmt, 6);
+    entry->ip_address = column_dup(stmt, 7);
+    entry->user_agent = column_dup(stmt, 8);
+    entry->success = sqlite3_column_int(stmt, 9) != 0;
+    entry->error_message = column_dup(stmt, 10);
+    entry->details = column_dup(stmt, 11);
+}
+
+static int read_audit_rows(conn_t *conn, sqlite3_stmt *stmt, im_store_audit_page_t *page,
+                           int64_t capacity, const char *op)
+{
+    page->entries = im_calloc((size_t)capacity, sizeof(*page->entries));
+    for (;;) {
+        int rc = step_row(conn, stmt, op);
+        if (rc == IM_ENOTFOUND) {
+            return IM_OK;
+        }
+        if (rc) {
+            return rc;
+        }
+        if ((int64_t)page->count == capacity) {
+            return IM_OK;
+        }
+        read_audit_entry(stmt, &page->entries[page->count++]);
+    }
+}
+
+static int sqlite_audit_list(im_store_t *base, const im_store_audit_filter_t *filter,
+                             im_store_audit_page_t *page)
+{
+    const char *op = "audit_list";
+    sqlite_store_t *store = store_of(base);
+    sqlite3_stmt *count_stmt = NULL;
+    sqlite3_stmt *list_stmt = NULL;
+
+    memset(page, 0, sizeof(*page));
+    int rc = check_page(filter->offset, filter->limit, op);
+    if (rc) {
+        return rc;
+    }
+
+    conn_t *conn = conn_borrow(store);
+    rc = run_simple(conn, STMT_BEGIN, op);
+    if (rc) {
+        goto out;
+    }
+    rc = stmt_get(conn, STMT_AUDIT_COUNT, &count_stmt, op);
+    if (rc) {
+        goto out;
+    }
+    int brc = SQLITE_OK;
+    bind_audit_filter(count_stmt, filter, &brc);
+    rc = binds_checked(conn, brc, op);
+    if (rc == IM_OK) {
+        rc = query_int64(conn, count_stmt, &page->total, op);
+    }
+    if (rc) {
+        goto out;
+    }
+
+    rc = stmt_get(conn, STMT_AUDIT_LIST, &list_stmt, op);
+    if (rc) {
+        goto out;
+    }
+    bind_audit_filter(list_stmt, filter, &brc);
+    bind_int64(list_stmt, 7, filter->limit, &brc);
+    bind_int64(list_stmt, 8, filter->offset, &brc);
+    rc = binds_checked(conn, brc, op);
+    if (rc) {
+        goto out;
+    }
+    int64_t remaining = page->total > filter->offset ? page->total - filter->offset : 0;
+    rc = read_audit_rows(conn, list_stmt, page,
+                         remaining < filter->limit ? remaining : filter->limit, op);
+    if (rc == IM_OK) {
+        rc = run_simple(conn, STMT_COMMIT, op);
+    }
+
+out:
+    stmt_done(count_stmt);
+    stmt_done(list_stmt);
+    if (rc) {
+        tx_abort(conn, op);
+        im_store_audit_page_release(page);
+    }
+    conn_return(store, conn);
+    return rc;
+}
+
+void im_store_audit_page_release(im_store_audit_page_t *page)
+{
+    for (size_t i = 0; i < page->count; i++) {
+        im_store_audit_entry_t *entry = &page->entries[i];
+        free(entry->username);
+        free(entry->action);
+        free(entry->target_type);
+        free(entry->target_id);
+        free(entry->ip_address);
+        free(entry->user_agent);
+        free(entry->error_message);
+        free(entry->details);
+    }
+    free(page->entries);
+    memset(page, 0, sizeof(*page));
+}
+
+/* ---- groups ------------------------------------------------------------------------------ */
+
+static void read_group(sqlite3_stmt *stmt, im_store_group_t *group)
+{
+    memset(group, 0, sizeof(*group));
+    group->id = sqlite3_column_int64(stmt, 0);
+    column_copy(stmt, 1, group->name, sizeof(group->name));
+    column_copy(stmt, 2, group->description, sizeof(group->description));
+    column_copy(stmt, 3, group->color, sizeof(group->color));
+    group->created_at = sqlite3_column_int64(stmt, 4);
+    group->updated_at = sqlite3_column_int64(stmt, 5);
+}
+
+static void bind_group(sqlite3_stmt *stmt, const void *ctx, int *brc)
+{
+    const im_store_group_t *group = ctx;
+    bind_text(stmt, 1, group->name, brc);
+    bind_text(stmt, 2, group->description, brc);
+    bind_text(stmt, 3, group->color, brc);
+    bind_int64(stmt, 4, group->created_at, brc);
+    bind_int64(stmt, 5, group->updated_at, brc);
+}
+
+static int sqlite_group_create(im_store_t *base, im_store_group_t *group)
+{
+    const char *op = "group_create";
+    /* The fixed arrays bound the lengths, so these checks catch a missing terminator. */
+    int rc = check_text(group->name, IM_STORE_GROUP_NAME_MAX, "name", op);
+    if (rc == IM_OK) {
+        rc = check_text(group->description, IM_STORE_GROUP_DESCRIPTION_MAX, "description", op);
+    }
+    if (rc == IM_OK) {
+        rc = check_text(group->color, IM_STORE_GROUP_COLOR_MAX, "color", op);
+    }
+    if (rc) {
+        return rc;
+    }
+
+    im_store_group_t row = *group;
+    int64_t now = im_now();
+    row.created_at = row.created_at ? row.created_at : now;
+    row.updated_at = row.updated_at ? row.updated_at : now;
+
+    sqlite_store_t *store = store_of(base);
+    conn_t *conn = writer_acquire(store);
+    sqlite3_stmt *stmt = NULL;
+    rc = stmt_get(conn, STMT_GROUP_INSERT, &stmt, op);
+    if (rc) {
+        goto out;
+    }
+    int brc = SQLITE_OK;
+    bind_group(stmt, &row, &brc);
+    rc = binds_checked(conn, brc, op);
+    if (rc == IM_OK) {
+        rc = step_done(conn, stmt, op);
+    }
+    if (rc == IM_OK) {
+        row.id = sqlite3_last_insert_rowid(conn->db);
+        *group = row;
+    }
+
+out:
+    stmt_done(stmt);
+    writer_release(store, conn);
+    return rc;
+}
+
+static int sqlite_group_get(im_store_t *base, int64_t id, im_store_group_t *out)
+{
+    const char *op = "group_get";
+    sqlite_store_t *store = store_of(base);
+    conn_t *conn = conn_borrow(store);
+    sqlite3_stmt *stmt = NULL;
+    int rc = stmt_get(conn, STMT_GROUP_GET, &stmt, op);
+    if (rc) {
+        goto out;
+    }
+    int brc = SQLITE_OK;
+    bind_int64(stmt, 1, id, &brc);
+    rc = binds_checked(conn, brc, op);
+    if (rc == IM_OK) {
+        rc = step_row(conn, stmt, op);
+    }
+    if (rc == IM_OK) {
+        read_group(stmt, out);
+    }
+
+out:
+    stmt_done(stmt);
+    conn_return(store, conn);
+    return rc;
+}
+
+static int sqlite_group_list(im_store_t *base, im_store_group_list_t *list)
+{
+    const char *op = "group_list";
+    sqlite_store_t *store = store_of(base);
+    conn_t *conn = conn_borrow(store);
+    sqlite3_stmt *stmt = NULL;
+    size_t capacity = 0;
+
+    memset(list, 0, sizeof(*list));
+    int rc = stmt_get(conn, STMT_GROUP_LIST, &stmt, op);
+    while (rc == IM_OK) {
+        rc = step_row(conn, stmt, op);
+        if (rc) {
+            break;
+        }
+        if (list->count == capacity) {
+            capacity = capacity ? capacity * 2 : 16;
+            list->groups = im_realloc(list->groups, capacity * sizeof(*list->groups));
+        }
+        read_group(stmt, &list->groups[list->count++]);
+    }
+    if (rc == IM_ENOTFOUND) {
+        rc = IM_OK;
+    }
+    if (rc) {
+        im_store_group_list_release(list);
+    }
+    stmt_done(stmt);
+    conn_return(store, conn);
+    return rc;
+}
+
+void im_store_group_list_release(im_store_group_list_t *list)
+{
+    free(list->groups);
+    memset(list, 0, sizeof(*list));
+}
+
+static int sqlite_group_delete(im_store_t *base, int64_t id)
+{
+    id_args_t args = {.id = id};
+    return write_one(store_of(base), STMT_GROUP_DELETE, bind_id, &args, "group_delete");
+}
+
+static int sqlite_group_member_add(im_store_t *base, int64_t group_id, const char *container_name)
+{
+    if (!container_name || !*container_name) {
+        return IM_EINVAL;
+    }
+    /* An existing member changes no row, which counts as success. A missing group fails
+     * the foreign key, which maps to IM_ENOTFOUND. */
+    id_args_t args = {.id = group_id, .text = container_name};
+    int changes = 0;
+    return write_stmt(store_of(base), STMT_MEMBER_INSERT, bind_id_text, &args, &changes,
+                      "group_member_add");
+}
+
+static int sqlite_group_member_remove(im_store_t *base, int64_t group_id,
+                                      const char *container_name)
+{
+    if (!container_name) {
+        return IM_EINVAL;
+    }
+    id_args_t args = {.id = group_id, .text = container_name};
+    return write_one(store_of(base), STMT_MEMBER_DELETE, bind_id_text, &args,
+                     "group_member_remove");
+}
+
+static int sqlite_group_member_list(im_store_t *base, int64_t group_id, im_store_strings_t *names)
+{
+    const char *op = "group_member_list";
+    sqlite_store_t *store = store_of(base);
+    conn_t *conn = conn_borrow(store);
+    sqlite3_stmt *stmt = NULL;
+    size_t capacity = 0;
+
+    memset(names, 0, sizeof(*names));
+    int rc = stmt_get(conn, STMT_MEMBER_LIST, &stmt, op);
+    if (rc == IM_OK) {
+        int brc = SQLITE_OK;
+        bind_int64(stmt, 1, group_id, &brc);
+        rc = binds_checked(conn, brc, op);
+    }
+    while (rc == IM_OK) {
+        rc = step_row(conn, stmt, op);
+        if (rc) {
+            break;
+        }
+        if (names->count == capacity) {
+            capacity = capacity ? capacity * 2 : 16;
+            names->items = im_realloc(names->items, capacity * sizeof(*names->items));
+        }
+        names->items[names->count++] = column_dup(stmt, 0);
+    }
+    if (rc == IM_ENOTFOUND) {
+        rc = IM_OK;
+    }
+    if (rc) {
+        im_store_strings_release(names);
+    }
+    stmt_done(stmt);
+    conn_return(store, conn);
+    return rc;
+}
+
+void im_store_strings_release(im_store_strings_t *strings)
+{
+    for (size_t i = 0; i < strings->count; i++) {
+        free(strings->items[i]);
+    }
+    free(strings->items);
+    memset(strings, 0, sizeof(*strings));
+}
+
+/* ---- settings ---------------------------------------------------------------------------- */
+
+static int sqlite_setting_get(im_store_t *base, const char *key, char **value)
+{
+    const char *op = "setting_get";
+    *value = NULL;
+    if (!key) {
+        return IM_EINVAL;
+    }
+    sqlite_store_t *store = store_of(base);
+    conn_t *conn = conn_borrow(store);
+    sqlite3_stmt *stmt = NULL;
+    int rc = stmt_get(conn, STMT_SETTING_GET, &stmt, op);
+    if (rc) {
+        goto out;
+    }
+    int brc = SQLITE_OK;
+    bind_text(stmt, 1, key, &brc);
+    rc = binds_checked(conn, brc, op);
+    if (rc == IM_OK) {
+        rc = step_row(conn, stmt, op);
+    }
+    if (rc == IM_OK) {
+        *value = column_dup(stmt, 0);
+    }
+
+out:
+    stmt_done(stmt);
+    conn_return(store, conn);
+    return rc;
+}
+
+static int sqlite_setting_set(im_store_t *base, const char *key, const char *value, int64_t when)
+{
+    const char *op = "setting_set";
+    if (!key || !value) {
+        return IM_EINVAL;
+    }
+    sqlite_store_t *store = store_of(base);
+    conn_t *conn = writer_acquire(store);
+    sqlite3_stmt *stmt = NULL;
+    int rc = stmt_get(conn, STMT_SETTING_SET, &stmt, op);
+    if (rc) {
+        goto out;
+    }
+    int brc = SQLITE_OK;
+    bind_text(stmt, 1, key, &brc);
+    bind_text(stmt, 2, value, &brc);
+    bind_int64(stmt, 3, when ? when : im_now(), &brc);
+    rc = binds_checked(conn, brc, op);
+    if (rc == IM_OK) {
+        rc = step_done(conn, stmt, op);
+    }
+
+out:
+    stmt_done(stmt);
+    writer_release(store, conn);
+    return rc;
+}
+
+/* ---- dispatch ---------------------------------------------------------------------------- */
+
+static const im_store_ops_t sqlite_ops = {
+    .name = "sqlite",
+    .close = sqlite_close,
+    .migrate = sqlite_migrate,
+    .schema_version = sqlite_schema_version,
+    .ping = sqlite_ping,
+    .maintenance = sqlite_maintenance,
+    .backup = sqlite_backup,
+    .user_count = sqlite_user_count,
+    .user_create = sqlite_user_create,
+    .user_get_by_id = sqlite_user_get_by_id,
+    .user_get_by_name = sqlite_user_get_by_name,
+    .user_list = sqlite_user_list,
+    .user_update = sqlite_user_update,
+    .user_delete = sqlite_user_delete,
+    .user_touch_login = sqlite_user_touch_login,
+    .session_create = sqlite_session_create,
+    .session_get = sqlite_session_get,
+    .session_revoke = sqlite_session_revoke,
+    .session_revoke_user = sqlite_session_revoke_user,
+    .refresh_insert = sqlite_refresh_insert,
+    .refresh_get = sqlite_refresh_get,
+    .refresh_spend = sqlite_refresh_spend,
+    .refresh_purge_expired = sqlite_refresh_purge_expired,
+    .audit_insert = sqlite_audit_insert,
+    .audit_list = sqlite_audit_list,
+    .group_create = sqlite_group_create,
+    .group_get = sqlite_group_get,
+    .group_list = sqlite_group_list,
+    .group_delete = sqlite_group_delete,
+    .group_member_add = sqlite_group_member_add,
+    .group_member_remove = sqlite_group_member_remove,
+    .group_member_list = sqlite_group_member_list,
+    .setting_get = sqlite_setting_get,
+    .setting_set = sqlite_setting_set,
+};
+
+/* NOTE: im_store_open and the *_release helpers do not depend on SQLite. They belong in a
+ * store.c once the PostgreSQL backend exists. */
+int im_store_open(const char *database_url, im_store_t **out, char *err, size_t errlen)
+{
+    static const char sqlite_prefix[] = "sqlite:///";
+
+    *out = NULL;
+    if (!database_url || !*database_url) {
+        set_error(err, errlen, "DATABASE_URL is empty; expected sqlite:///PATH");
+        return IM_EINVAL;
+    }
+    if (im_str_starts_with(database_url, sqlite_prefix)) {
+        const char *path = database_url + strlen(sqlite_prefix);
+        if (!*path) {
+            set_error(err, errlen, "DATABASE_URL %s has no file path; expected sqlite:///PATH",
+                      database_url);
+            return IM_EINVAL;
+        }
+        return sqlite_open(path, out, err, errlen);
+    }
+    if (im_str_starts_with(database_url, "sqlite:")) {
+        set_error(err, errlen,
+                  "invalid DATABASE_URL %s; expected sqlite:///relative/path.db or "
+                  "sqlite:////absolute/path.db",
+                  database_url);
+        return IM_EINVAL;
+    }
+    if (im_str_starts_with(database_url, "postgresql://") ||
+        im_str_starts_with(database_url, "postgres://")) {
+        set_error(err, errlen,
+                  "DATABASE_URL is postgresql://, but the PostgreSQL backend is not built yet; "
+                  "use sqlite:///PATH");
+        return IM_EINVAL;
+    }
+    /* Only the scheme is quoted: the rest of a URL may contain a password. */
+    size_t scheme_len = strcspn(database_url, ":");
+    set_error(err, errlen,
+              "unsupported DATABASE_URL scheme \"%.*s\"; expected sqlite:/// or postgresql://",
+              (int)(scheme_len < 32 ? scheme_len : 32), database_url);
+    return IM_EINVAL;
+}

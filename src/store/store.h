@@ -1,0 +1,498 @@
+#ifndef IM_STORE_STORE_H
+#define IM_STORE_STORE_H
+
+/* The persistent store: users, login sessions, refresh tokens, the audit log, container
+ * groups and settings. A backend (SQLite now, PostgreSQL later) fills an im_store_ops_t
+ * table, and callers go through the im_store_* wrappers below, never through the table.
+ *
+ * Every operation is thread-safe and returns IM_OK or a negative IM_E* code.
+ *   IM_ENOTFOUND     the row does not exist
+ *   IM_ECONFLICT     a unique key is taken
+ *   IM_EINVAL        a value is too long for its field or fails a CHECK constraint
+ *   IM_EUNAVAILABLE  the database stays locked or cannot be written
+ *   IM_ERR           any other failure
+ * The store logs unexpected failures under the "store" module, so callers only pass the
+ * code on. All times are Unix seconds. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/util.h"
+
+/* Byte limits of the text fields that the record structs below keep in fixed arrays.
+ * Writes reject longer values with IM_EINVAL, except for the fields documented as cut. */
+#define IM_STORE_USERNAME_MIN          3
+#define IM_STORE_USERNAME_MAX          50
+#define IM_STORE_EMAIL_MAX             254
+#define IM_STORE_PASSWORD_HASH_MAX     127
+#define IM_STORE_ROLE_MAX              15
+#define IM_STORE_SESSION_ID_MAX        127
+#define IM_STORE_IP_ADDRESS_MAX        63
+#define IM_STORE_USER_AGENT_MAX        255
+#define IM_STORE_TOKEN_HASH_LEN        64
+#define IM_STORE_GROUP_NAME_MAX        100
+#define IM_STORE_GROUP_DESCRIPTION_MAX 500
+#define IM_STORE_GROUP_COLOR_MAX       31
+/* Maximum rows in one page of a list operation. */
+#define IM_STORE_PAGE_LIMIT_MAX 1000
+
+/* A tri-state filter on a boolean column. The zero value matches every row. */
+typedef enum {
+    IM_STORE_BOOL_ANY = 0,
+    IM_STORE_BOOL_TRUE = 1,
+    IM_STORE_BOOL_FALSE = 2,
+} im_store_bool_filter_t;
+
+/* A user account. role is "admin", "operator" or "viewer", and the schema rejects others. */
+typedef struct {
+    int64_t id;
+    char username[IM_STORE_USERNAME_MAX + 1];
+    char email[IM_STORE_EMAIL_MAX + 1];
+    char password_hash[IM_STORE_PASSWORD_HASH_MAX + 1];
+    char role[IM_STORE_ROLE_MAX + 1];
+    bool is_active;
+    int64_t created_at;
+    int64_t updated_at;
+    int64_t last_login_at; /* 0: never logged in */
+} im_store_user_t;
+
+/* Filters and paging for im_store_user_list. Rows come in ascending id order. */
+typedef struct {
+    im_store_bool_filter_t is_active;
+    const char *role; /* NULL: any role */
+    int64_t offset;   /* >= 0 */
+    int64_t limit;    /* 1..IM_STORE_PAGE_LIMIT_MAX */
+} im_store_user_filter_t;
+
+/* One page of users plus the number of rows that match the filter across all pages. */
+typedef struct {
+    im_store_user_t *users; /* owned by the page; free with im_store_user_page_release */
+    size_t count;
+    int64_t total;
+} im_store_user_page_t;
+
+/* One login, which is also one family of refresh tokens. */
+typedef struct {
+    char id[IM_STORE_SESSION_ID_MAX + 1]; /* random text chosen by the caller */
+    int64_t user_id;
+    int64_t created_at;
+    int64_t expires_at;
+    int64_t revoked_at; /* 0: active */
+    /* Informational: the store cuts longer values at a UTF-8 character boundary. */
+    char ip_address[IM_STORE_IP_ADDRESS_MAX + 1];
+    char user_agent[IM_STORE_USER_AGENT_MAX + 1];
+} im_store_session_t;
+
+/* A stored refresh token, known only by the SHA-256 hex of its token id. */
+typedef struct {
+    char token_hash[IM_STORE_TOKEN_HASH_LEN + 1];
+    char session_id[IM_STORE_SESSION_ID_MAX + 1];
+    int64_t user_id;
+    int64_t issued_at;
+    int64_t expires_at;
+    int64_t spent_at;                              /* 0: not rotated yet */
+    char replaced_by[IM_STORE_TOKEN_HASH_LEN + 1]; /* hash of the successor, or "" */
+    int64_t session_expires_at;                    /* read from the session */
+    int64_t session_revoked_at;                    /* read from the session, 0: active */
+} im_store_refresh_token_t;
+
+/* An audit event to record. Every string may be NULL, which is stored as NULL. details,
+ * when given, must be valid JSON text. */
+typedef struct {
+    int64_t timestamp; /* 0: now */
+    int64_t user_id;   /* 0: no user */
+    const char *username;
+    const char *action;
+    const char *target_type;
+    const char *target_id;
+    const char *ip_address;
+    const char *user_agent;
+    bool success;
+    const char *error_message;
+    const char *details;
+} im_store_audit_event_t;
+
+/* A recorded audit event. The strings are NULL where the event had none. */
+typedef struct {
+    int64_t id;
+    int64_t timestamp;
+    int64_t user_id; /* 0: no user */
+    char *username;
+    char *action;
+    char *target_type;
+    char *target_id;
+    char *ip_address;
+    char *user_agent;
+    bool success;
+    char *error_message;
+    char *details;
+} im_store_audit_entry_t;
+
+/* Filters and paging for im_store_audit_list. Zero or NULL fields match everything.
+ * Rows come newest first. */
+typedef struct {
+    int64_t user_id;
+    const char *action;
+    const char *target_id;
+    int64_t since; /* timestamp >= since */
+    int64_t until; /* timestamp <= until */
+    im_store_bool_filter_t success;
+    int64_t offset; /* >= 0 */
+    int64_t limit;  /* 1..IM_STORE_PAGE_LIMIT_MAX */
+} im_store_audit_filter_t;
+
+/* One page of audit entries plus the number of rows that match across all pages. */
+typedef struct {
+    im_store_audit_entry_t *entries; /* free with im_store_audit_page_release */
+    size_t count;
+    int64_t total;
+} im_store_audit_page_t;
+
+/* A named group of containers. */
+typedef struct {
+    int64_t id;
+    char name[IM_STORE_GROUP_NAME_MAX + 1]; /* unique, case-insensitive for ASCII */
+    char description[IM_STORE_GROUP_DESCRIPTION_MAX + 1];
+    char color[IM_STORE_GROUP_COLOR_MAX + 1];
+    int64_t created_at;
+    int64_t updated_at;
+} im_store_group_t;
+
+/* Every group, ordered by name. */
+typedef struct {
+    im_store_group_t *groups; /* free with im_store_group_list_release */
+    size_t count;
+} im_store_group_list_t;
+
+/* A list of strings. The list owns items and each string in it. */
+typedef struct {
+    char **items;
+    size_t count;
+} im_store_strings_t;
+
+struct im_store;
+typedef struct im_store im_store_t;
+
+/* The backend operations. The contract of each one is on its im_store_* wrapper below. */
+typedef struct {
+    const char *name;
+    void (*close)(im_store_t *store);
+    int (*migrate)(im_store_t *store, int *version);
+    int (*schema_version)(im_store_t *store, int *version);
+    int (*ping)(im_store_t *store);
+    int (*maintenance)(im_store_t *store);
+    int (*backup)(im_store_t *store, const char *path, bool overwrite);
+
+    int (*user_count)(im_store_t *store, int64_t *count);
+    int (*user_create)(im_store_t *store, im_store_user_t *user);
+    int (*user_get_by_id)(im_store_t *store, int64_t id, im_store_user_t *out);
+    int (*user_get_by_name)(im_store_t *store, const char *username, im_store_user_t *out);
+    int (*user_list)(im_store_t *store, const im_store_user_filter_t *filter,
+                     im_store_user_page_t *page);
+    int (*user_update)(im_store_t *store, im_store_user_t *user);
+    int (*user_delete)(im_store_t *store, int64_t id);
+    int (*user_touch_login)(im_store_t *store, int64_t id, int64_t when);
+
+    int (*session_create)(im_store_t *store, const im_store_session_t *session);
+    int (*session_get)(im_store_t *store, const char *id, im_store_session_t *out);
+    int (*session_revoke)(im_store_t *store, const char *id, int64_t when);
+    int (*session_revoke_user)(im_store_t *store, int64_t user_id, const char *except_session_id,
+                               int64_t when);
+
+    int (*refresh_insert)(im_store_t *store, const im_store_refresh_token_t *token);
+    int (*refresh_get)(im_store_t *store, const char *token_hash, im_store_refresh_token_t *out);
+    int (*refresh_spend)(im_store_t *store, const char *token_hash, const char *replaced_by,
+                         int64_t when);
+    int (*refresh_purge_expired)(im_store_t *store, int64_t now, int64_t *deleted);
+
+    int (*audit_insert)(im_store_t *store, const im_store_audit_event_t *event);
+    int (*audit_list)(im_store_t *store, const im_store_audit_filter_t *filter,
+                      im_store_audit_page_t *page);
+
+    int (*group_create)(im_store_t *store, im_store_group_t *group);
+    int (*group_get)(im_store_t *store, int64_t id, im_store_group_t *out);
+    int (*group_list)(im_store_t *store, im_store_group_list_t *list);
+    int (*group_delete)(im_store_t *store, int64_t id);
+    int (*group_member_add)(im_store_t *store, int64_t group_id, const char *container_name);
+    int (*group_member_remove)(im_store_t *store, int64_t group_id, const char *container_name);
+    int (*group_member_list)(im_store_t *store, int64_t group_id, im_store_strings_t *names);
+
+    int (*setting_get)(im_store_t *store, const char *key, char **value);
+    int (*setting_set)(im_store_t *store, const char *key, const char *value, int64_t when);
+} im_store_ops_t;
+
+/* The base of every backend's store object; a backend embeds it as its first member. */
+struct im_store {
+    const im_store_ops_t *ops;
+};
+
+/* Opens the database that database_url names and returns the store in *out.
+ *   sqlite:///./data/inframon.db   the relative path ./data/inframon.db
+ *   sqlite:////var/lib/x.db        the absolute path /var/lib/x.db
+ *   postgresql://...               IM_EINVAL for now: that backend is not built yet
+ * Missing folders of a SQLite path are created with mode 0700 and a new database file
+ * with mode 0600. Opening does not migrate: call im_store_migrate next. On failure returns
+ * IM_EINVAL (bad URL) or IM_EUNAVAILABLE (cannot open) and writes the reason to err,
+ * which never contains the URL's password. */
+int im_store_open(const char *database_url, im_store_t **out, char *err,
+                  size_t errlen) IM_WARN_UNUSED;
+
+/* Closes every connection and frees the store. No other call may be running. NULL is
+ * accepted. */
+static inline void im_store_close(im_store_t *store)
+{
+    if (store) {
+        store->ops->close(store);
+    }
+}
+
+/* Applies every embedded migration newer than the database, each in one transaction, and
+ * stores the resulting schema version in *version (may be NULL). Running it again is a
+ * no-op. Returns IM_ECONFLICT when the database is newer than this binary. */
+static inline IM_WARN_UNUSED int im_store_migrate(im_store_t *store, int *version)
+{
+    return store->ops->migrate(store, version);
+}
+
+/* Stores the highest applied migration version in *version, 0 for a new database. */
+static inline IM_WARN_UNUSED int im_store_schema_version(im_store_t *store, int *version)
+{
+    return store->ops->schema_version(store, version);
+}
+
+/* Runs SELECT 1 to check that the database responds. */
+static inline IM_WARN_UNUSED int im_store_ping(im_store_t *store)
+{
+    return store->ops->ping(store);
+}
+
+/* Checkpoints the write-ahead log and truncates it, for the server to call on a timer.
+ * A checkpoint that readers keep from finishing is logged as a warning and still
+ * returns IM_OK. */
+static inline IM_WARN_UNUSED int im_store_maintenance(im_store_t *store)
+{
+    return store->ops->maintenance(store);
+}
+
+/* Writes a consistent copy of the live database to path (mode 0600) while writes wait.
+ * The copy goes to a temporary file in the same folder that is then renamed into place.
+ * Returns IM_ECONFLICT when path exists and overwrite is false, and IM_EINVAL when path
+ * is the live database itself. */
+static inline IM_WARN_UNUSED int im_store_backup(im_store_t *store, const char *path,
+                                                 bool overwrite)
+{
+    return store->ops->backup(store, path, overwrite);
+}
+
+/* Counts all users, active or not. */
+static inline IM_WARN_UNUSED int im_store_user_count(im_store_t *store, int64_t *count)
+{
+    return store->ops->user_count(store, count);
+}
+
+/* Inserts a user and fills user->id. created_at and updated_at default to now when 0.
+ * Returns IM_ECONFLICT when the username or the email is taken (ASCII case ignored) and
+ * IM_EINVAL when the schema rejects a value (role, username length). */
+static inline IM_WARN_UNUSED int im_store_user_create(im_store_t *store, im_store_user_t *user)
+{
+    return store->ops->user_create(store, user);
+}
+
+static inline IM_WARN_UNUSED int im_store_user_get_by_id(im_store_t *store, int64_t id,
+                                                         im_store_user_t *out)
+{
+    return store->ops->user_get_by_id(store, id, out);
+}
+
+/* Looks a user up by username, ignoring ASCII case. Returns IM_ENOTFOUND when none. */
+static inline IM_WARN_UNUSED int im_store_user_get_by_name(im_store_t *store, const char *username,
+                                                           im_store_user_t *out)
+{
+    return store->ops->user_get_by_name(store, username, out);
+}
+
+/* Fills *page with the users that match filter, read in one snapshot together with the
+ * total. Returns IM_EINVAL when the offset or limit is out of range. */
+static inline IM_WARN_UNUSED int im_store_user_list(im_store_t *store,
+                                                    const im_store_user_filter_t *filter,
+                                                    im_store_user_page_t *page)
+{
+    return store->ops->user_list(store, filter, page);
+}
+
+/* Frees the rows of a page and leaves it empty. */
+void im_store_user_page_release(im_store_user_page_t *page);
+
+/* Writes email, password_hash, role, is_active and updated_at of the user with user->id.
+ * updated_at defaults to now when 0 and is written back. The username never changes.
+ * Returns IM_ENOTFOUND, IM_ECONFLICT (email taken) or IM_EINVAL as for create. */
+static inline IM_WARN_UNUSED int im_store_user_update(im_store_t *store, im_store_user_t *user)
+{
+    return store->ops->user_update(store, user);
+}
+
+/* Deletes a user together with its sessions and refresh tokens. Audit rows stay. */
+static inline IM_WARN_UNUSED int im_store_user_delete(im_store_t *store, int64_t id)
+{
+    return store->ops->user_delete(store, id);
+}
+
+/* Sets last_login_at. Returns IM_ENOTFOUND when the user does not exist. */
+static inline IM_WARN_UNUSED int im_store_user_touch_login(im_store_t *store, int64_t id,
+                                                           int64_t when)
+{
+    return store->ops->user_touch_login(store, id, when);
+}
+
+/* Inserts an active session (revoked_at is ignored and stored as 0). Returns IM_ENOTFOUND
+ * when the user does not exist and IM_ECONFLICT when the id is taken. */
+static inline IM_WARN_UNUSED int im_store_session_create(im_store_t *store,
+                                                         const im_store_session_t *session)
+{
+    return store->ops->session_create(store, session);
+}
+
+static inline IM_WARN_UNUSED int im_store_session_get(im_store_t *store, const char *id,
+                                                      im_store_session_t *out)
+{
+    return store->ops->session_get(store, id, out);
+}
+
+/* Marks a session revoked at `when` (> 0), which makes every refresh token in it unusable.
+ * Revoking it again keeps the first time. Returns IM_ENOTFOUND when there is no such
+ * session. */
+static inline IM_WARN_UNUSED int im_store_session_revoke(im_store_t *store, const char *id,
+                                                         int64_t when)
+{
+    return store->ops->session_revoke(store, id, when);
+}
+
+/* Revokes every active session of a user except except_session_id (NULL: all of them). */
+static inline IM_WARN_UNUSED int im_store_session_revoke_user(im_store_t *store, int64_t user_id,
+                                                              const char *except_session_id,
+                                                              int64_t when)
+{
+    return store->ops->session_revoke_user(store, user_id, except_session_id, when);
+}
+
+/* Inserts an unspent refresh token into a session. token_hash must be 64 lowercase hex
+ * digits (IM_EINVAL otherwise). Returns IM_ENOTFOUND unless the session exists and
+ * belongs to token->user_id, and IM_ECONFLICT when the hash is already stored. */
+static inline IM_WARN_UNUSED int im_store_refresh_insert(im_store_t *store,
+                                                         const im_store_refresh_token_t *token)
+{
+    return store->ops->refresh_insert(store, token);
+}
+
+/* Reads a refresh token with its session's expiry and revocation time. */
+static inline IM_WARN_UNUSED int im_store_refresh_get(im_store_t *store, const char *token_hash,
+                                                      im_store_refresh_token_t *out)
+{
+    return store->ops->refresh_get(store, token_hash, out);
+}
+
+/* Marks a token spent at `when` (> 0) and records replaced_by (a token hash, or NULL or
+ * "" for none), as one compare-and-set. Only one of several concurrent calls on the same
+ * token succeeds. Returns IM_ECONFLICT when the token was already spent, which is how
+ * reuse of a rotated token shows, and IM_ENOTFOUND when no token has that hash, or it or
+ * its session has expired by `when`, or its session is revoked. */
+static inline IM_WARN_UNUSED int im_store_refresh_spend(im_store_t *store, const char *token_hash,
+                                                        const char *replaced_by, int64_t when)
+{
+    return store->ops->refresh_spend(store, token_hash, replaced_by, when);
+}
+
+/* Deletes refresh tokens and sessions (with their tokens) that expired at or before now.
+ * *deleted (may be NULL) gets the number of refresh tokens removed. */
+static inline IM_WARN_UNUSED int im_store_refresh_purge_expired(im_store_t *store, int64_t now,
+                                                                int64_t *deleted)
+{
+    return store->ops->refresh_purge_expired(store, now, deleted);
+}
+
+/* Appends an event to the audit log. Returns IM_EINVAL when details is not valid JSON. */
+static inline IM_WARN_UNUSED int im_store_audit_insert(im_store_t *store,
+                                                       const im_store_audit_event_t *event)
+{
+    return store->ops->audit_insert(store, event);
+}
+
+/* Fills *page with the audit entries that match filter, read in one snapshot together
+ * with the total. Returns IM_EINVAL when the offset or limit is out of range. */
+static inline IM_WARN_UNUSED int im_store_audit_list(im_store_t *store,
+                                                     const im_store_audit_filter_t *filter,
+                                                     im_store_audit_page_t *page)
+{
+    return store->ops->audit_list(store, filter, page);
+}
+
+void im_store_audit_page_release(im_store_audit_page_t *page);
+
+/* Inserts a group and fills group->id. created_at and updated_at default to now when 0.
+ * Returns IM_ECONFLICT when the name is taken (ASCII case ignored). */
+static inline IM_WARN_UNUSED int im_store_group_create(im_store_t *store, im_store_group_t *group)
+{
+    return store->ops->group_create(store, group);
+}
+
+static inline IM_WARN_UNUSED int im_store_group_get(im_store_t *store, int64_t id,
+                                                    im_store_group_t *out)
+{
+    return store->ops->group_get(store, id, out);
+}
+
+static inline IM_WARN_UNUSED int im_store_group_list(im_store_t *store, im_store_group_list_t *list)
+{
+    return store->ops->group_list(store, list);
+}
+
+void im_store_group_list_release(im_store_group_list_t *list);
+
+/* Deletes a group and its memberships. Returns IM_ENOTFOUND when there is no such group. */
+static inline IM_WARN_UNUSED int im_store_group_delete(im_store_t *store, int64_t id)
+{
+    return store->ops->group_delete(store, id);
+}
+
+/* Adds a container name to a group. Adding it twice is not an error. Returns
+ * IM_ENOTFOUND when the group does not exist. */
+static inline IM_WARN_UNUSED int im_store_group_member_add(im_store_t *store, int64_t group_id,
+                                                           const char *container_name)
+{
+    return store->ops->group_member_add(store, group_id, container_name);
+}
+
+/* Removes a container name from a group. Returns IM_ENOTFOUND when it was not a member. */
+static inline IM_WARN_UNUSED int im_store_group_member_remove(im_store_t *store, int64_t group_id,
+                                                              const char *container_name)
+{
+    return store->ops->group_member_remove(store, group_id, container_name);
+}
+
+/* Fills *names with the container names of a group in name order (empty for a group
+ * that does not exist). */
+static inline IM_WARN_UNUSED int im_store_group_member_list(im_store_t *store, int64_t group_id,
+                                                            im_store_strings_t *names)
+{
+    return store->ops->group_member_list(store, group_id, names);
+}
+
+void im_store_strings_release(im_store_strings_t *strings);
+
+/* Stores a copy of the setting's value in *value, which the caller frees with free().
+ * Returns IM_ENOTFOUND when the key is not set. */
+static inline IM_WARN_UNUSED int im_store_setting_get(im_store_t *store, const char *key,
+                                                      char **value)
+{
+    return store->ops->setting_get(store, key, value);
+}
+
+/* Inserts or replaces a setting. `when` is stored as its updated_at (0: now). */
+static inline IM_WARN_UNUSED int im_store_setting_set(im_store_t *store, const char *key,
+                                                      const char *value, int64_t when)
+{
+    return store->ops->setting_set(store, key, value, when);
+}
+
+#endif
