@@ -5,7 +5,6 @@
 
 #include "api/api.h"
 #include "app.h"
-#include "core/log.h"
 #include "core/util.h"
 #include "engine/containers.h"
 #include "engine/engine.h"
@@ -128,6 +127,7 @@ static bool read_list_filter(im_request_t *req, im_container_filter_t *filter, b
                         "stopped");
         return false;
     }
+    // NOTE: list items carry no group_ids yet, so a group_id filter matches no container.
     if (group && group[0]) {
         if (!im_parse_int64(group, 1, INT64_MAX, &filter->group_id)) {
             im_resp_invalid(req, "query", "group_id", "must be a positive integer group id");
@@ -245,7 +245,7 @@ static void audit_action_name(im_container_action_t action, char out[32])
 }
 
 /* Reads the query options an action takes; false after sending a 422. opts->signal points
- * into signal, which holds the normalized name ("SIGTERM"). */
+ * into signal, which receives the normalized name ("SIGTERM"). */
 static bool read_action_options(im_request_t *req, im_container_action_t action,
                                 im_container_action_options_t *opts, char signal[16])
 {
@@ -583,8 +583,8 @@ static json_t *run_bulk_item(im_request_t *req, const bulk_request_t *bulk, cons
                      "message", rc == IM_OK ? message : err);
 }
 
-// Per-container failures are part of the result, so the request itself answers 200 once the
-// body is valid; "success" is true only when every container succeeded.
+// Per-container failures are part of the result, so the request returns 200 once the body is
+// valid. "success" is true only when every container succeeded.
 static void bulk_action(im_request_t *req)
 {
     bulk_request_t bulk;

@@ -1,5 +1,5 @@
-/* /api/v1/docker/info and /docker/version (the engine's own answers), and the image,
- * network and volume prune endpoints (admin, audited). */
+/* /api/v1/docker/info and /docker/version (the engine's own documents, passed through), and
+ * the image, network and volume prune endpoints (admin, audited). */
 #include <string.h>
 
 #include "api/api.h"

@@ -244,7 +244,7 @@ json_t *im_container_map_list_item(json_t *item)
     json_object_set_new(out, "ports", map_list_ports(json_object_get(item, "Ports")));
     json_object_set_new(out, "labels", object_or_empty(labels));
     add_compose_fields(out, labels);
-    // TODO: group membership lives in the store; it is filled in when groups are served.
+    // TODO: group_ids stays empty until group membership from the store is joined in.
     json_object_set_new(out, "group_ids", json_array());
     // The collector fills these from its latest sample.
     json_object_set_new(out, "cpu_usage", json_null());
@@ -550,7 +550,7 @@ json_t *im_container_map_detail(json_t *inspect, bool mask_secrets)
         out, "healthcheck",
         map_healthcheck(json_object_get(config, "Healthcheck"), json_object_get(inspect, "State")));
     add_compose_fields(out, json_object_get(config, "Labels"));
-    // TODO: group membership lives in the store; it is filled in when groups are served.
+    // TODO: group_ids stays empty until group membership from the store is joined in.
     json_object_set_new(out, "group_ids", json_array());
 
     free(short_id);
@@ -1071,8 +1071,8 @@ static void replace_all(const char *text, const char *needle, const char *replac
     im_buf_release(&buf);
 }
 
-/* Engine messages that mean "the container's state forbids this", whatever the HTTP status
- * (Docker 20.10 answers unpause of a running container with a 500). */
+/* Engine messages that mean "the container's state forbids this", whatever the HTTP status.
+ * Docker 20.10 returns a 500 for unpause of a running container, for example. */
 static const struct {
     const char *engine_text;
     const char *state; /* completes "container NAME ..." */
@@ -1610,7 +1610,7 @@ static int build_prune_filters(im_prune_target_t target, const im_prune_options_
     return IM_OK;
 }
 
-/* ImagesDeleted holds {Untagged} and {Deleted} objects; they are passed on in lower case. */
+/* ImagesDeleted contains {Untagged} and {Deleted} objects, passed on in lower case. */
 static json_t *map_deleted_images(json_t *deleted)
 {
     json_t *out = json_array();

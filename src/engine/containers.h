@@ -40,8 +40,8 @@ json_t *im_container_map_list_item(json_t *item);
  * Returns a new reference, or NULL when the document has no Id. */
 json_t *im_container_map_detail(json_t *inspect, bool mask_secrets);
 
-/* Returns a deep copy of an inspect document whose Config.Env values are masked where
- * im_container_env_name_is_secret() says so. */
+/* Returns a deep copy of an inspect document in which the Config.Env values of the names
+ * that im_container_env_name_is_secret() accepts are masked. */
 json_t *im_container_mask_inspect(json_t *inspect);
 
 /* Maps GET /containers/{id}/changes (an array, or null for no changes) to
@@ -142,15 +142,15 @@ typedef struct {
 const char *im_container_action_name(im_container_action_t action);
 /* Returns "started", "stopped", ... for messages. */
 const char *im_container_action_past(im_container_action_t action);
-/* Parses an action name; false when it is none of them. */
+/* Parses an action name; returns false for an unknown name. */
 bool im_container_action_parse(const char *name, im_container_action_t *out);
 
 /* Runs an action on a resolved container (id and name from im_container_resolve()).
- * Returns IM_ECONFLICT when its state forbids the action, with a message such as "container
- * web is not running" (the engine's 304 and 409, and its "is not paused" error); IM_ENOTFOUND
- * when it no longer exists; IM_EINVAL for an invalid option or another 4xx with the engine's
- * message; IM_EUPSTREAM for a 5xx with the engine's message; IM_EUNAVAILABLE when the engine
- * cannot be reached. */
+ * Returns IM_ECONFLICT when the container's state forbids the action, with a message such as
+ * "container web is not running". That covers the engine's 304 and 409, and its "is not
+ * paused" error. Returns IM_ENOTFOUND when the container no longer exists, IM_EINVAL for an
+ * invalid option or another 4xx, IM_EUPSTREAM for a 5xx (both with the engine's message), and
+ * IM_EUNAVAILABLE when the engine cannot be reached. */
 int im_container_action(struct im_engine *e, const char *id, const char *name,
                         im_container_action_t action, const im_container_action_options_t *opts,
                         char *err, size_t errlen) IM_WARN_UNUSED;

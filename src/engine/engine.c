@@ -92,7 +92,7 @@ static int parse_port(const char *value, const char *text, im_engine_address_t *
     int64_t port = 0;
     size_t len = strlen(text);
 
-    // A single trailing slash is harmless ("tcp://host:2375/"); any other path is not.
+    // A single trailing slash ("tcp://host:2375/") is accepted, but no other path.
     char digits[8] = "";
     if (len > 0 && text[len - 1] == '/') {
         len--;
@@ -329,7 +329,7 @@ int im_engine_open(const im_engine_options_t *opts, struct im_engine **out, char
     e->address_text = im_strdup(opts->docker_host && opts->docker_host[0] ? opts->docker_host
                                                                           : IM_ENGINE_DEFAULT_HOST);
 
-    // TLS protects tcp connections only, as with the docker CLI; a unix socket is local.
+    // TLS applies only to tcp connections, because a unix socket is local.
     if (opts->tls_verify && !e->address.is_unix) {
         rc = setup_tls(e, opts->cert_path, err, errlen);
         if (rc) {
@@ -507,7 +507,7 @@ static void release_handle(struct im_engine *e, CURL *curl, bool reusable)
 }
 
 /* Forgets the negotiated version and drops pooled connections after the engine could not be
- * reached, so that the next request starts afresh against whatever engine answers then. */
+ * reached, so that the next request starts afresh against whatever engine listens then. */
 static void mark_unreachable(struct im_engine *e, const char *message)
 {
     CURL *dropped[IM_ENGINE_POOL_SIZE];

@@ -66,10 +66,10 @@ typedef struct {
 } im_engine_reply_t;
 
 /* Parses a DOCKER_HOST value. Accepts unix:///absolute/path (at most 107 bytes) and
- * tcp://host[:port] with a hostname, an IPv4 address or a bracketed IPv6 address; a tcp
- * address without a port gets 2376 when tls is true and 2375 otherwise, as the docker CLI
- * does. NULL or "" means IM_ENGINE_DEFAULT_HOST. Anything else returns IM_EINVAL with a
- * message naming the value and the accepted forms. */
+ * tcp://host[:port] with a hostname, an IPv4 address or a bracketed IPv6 address. As in the
+ * docker CLI, a tcp address without a port gets 2376 when tls is true and 2375 otherwise.
+ * NULL or "" means IM_ENGINE_DEFAULT_HOST. Anything else returns IM_EINVAL with a message
+ * naming the value and the accepted forms. */
 int im_engine_parse_host(const char *docker_host, bool tls, im_engine_address_t *out, char *err,
                          size_t errlen) IM_WARN_UNUSED;
 
@@ -92,7 +92,8 @@ void im_engine_reply_release(im_engine_reply_t *reply);
  * method is GET, HEAD, POST, PUT or DELETE. path is unversioned and already URL-encoded
  * ("/containers/json?all=1"); the negotiated "/v1.NN" prefix is added here. json_body may
  * be NULL; when set it is sent as application/json.
- * Returns IM_OK whenever the engine answered, whatever the HTTP status (see reply->status).
+ * Returns IM_OK whenever the engine sent a response, whatever its HTTP status (see
+ * reply->status).
  * Returns IM_EUNAVAILABLE when the engine cannot be reached, with a message naming the
  * socket path or address that was tried; IM_EUPSTREAM when it timed out after connecting,
  * sent an oversized body or an unusable /version; IM_EINVAL for a malformed method or path.
@@ -124,8 +125,8 @@ void im_engine_reply_message(const im_engine_reply_t *reply, char *out, size_t o
 /* Parses the reply body as JSON; returns a new reference or NULL when it is not JSON. */
 json_t *im_engine_reply_json(const im_engine_reply_t *reply);
 
-/* Sends GET /_ping. Returns IM_OK when the engine answered "OK", IM_EUNAVAILABLE when it
- * cannot be reached, IM_EUPSTREAM for any other answer. */
+/* Sends GET /_ping. Returns IM_OK when the engine replies "OK", IM_EUNAVAILABLE when it
+ * cannot be reached, and IM_EUPSTREAM for any other response. */
 int im_engine_ping(struct im_engine *e, char *err, size_t errlen) IM_WARN_UNUSED;
 
 /* Returns {name, version, api_version, min_api_version, os, arch, kernel_version} of the

@@ -2,7 +2,7 @@
  *
  * The mapping tests run on replies recorded from dockerd 20.10.24 (API 1.41) in
  * fixtures/engine/. The negotiation tests use a scripted engine on a private unix socket,
- * because they need answers a real engine does not give on demand: an API version newer
+ * because they need responses a real engine does not give on demand: an API version newer
  * than InfraMon's, an engine that rejects a version, and an engine that disappears. */
 
 #include <stdarg.h>
@@ -945,7 +945,7 @@ static void test_request_rejects_bad_path(void **state)
     im_engine_close(e);
 }
 
-/* A canned answer of the scripted engine to one method and unversioned path. */
+/* A canned response of the scripted engine to one method and unversioned path. */
 typedef struct {
     const char *method;
     const char *path;
@@ -953,9 +953,9 @@ typedef struct {
     const char *body;
 } canned_t;
 
-/* A scripted engine: one thread answers one request per connection. GET /version returns
- * the configured versions; a versioned path newer than api_version gets the engine's "too
- * new" 400; other versioned paths get their canned answer, or 200 "[]". */
+/* A scripted engine: one thread serves one request per connection. GET /version returns
+ * the configured versions. A path versioned newer than api_version gets the engine's "too
+ * new" 400, and other versioned paths get their canned response or 200 "[]". */
 typedef struct {
     char dir[32];
     char path[64];
@@ -985,7 +985,7 @@ static const canned_t *find_canned(const fake_engine_t *fake, const char *method
 static void write_all(int fd, const char *data, size_t len)
 {
     while (len > 0) {
-        ssize_t n = write(fd, data, len);
+        ssize_t n = send(fd, data, len, MSG_NOSIGNAL); // the client may hang up early
         if (n <= 0) {
             return;
         }
@@ -1294,7 +1294,7 @@ static void test_engine_comes_back(void **state)
     assert_non_null(strstr(err, fake->path));
     im_engine_reply_release(&reply);
 
-    // A different engine version answers on the same socket: the client negotiates again.
+    // A different engine version listens on the same socket, so the client negotiates again.
     fake_set_versions(fake, "1.43", "1.12");
     fake_start(fake);
     request_ok(e, "/containers/json");
@@ -1344,6 +1344,38 @@ static void test_concurrent_requests(void **state)
     }
     assert_int_equal(fake_version_requests(fake), 1);
     im_engine_close(e);
+}
+
+static void test_request_rejects_oversized_body(void **state)
+{
+    fake_engine_t *fake = *state;
+    size_t size = IM_ENGINE_MAX_BODY + 1;
+    char *huge = malloc(size + 1);
+    char err[512] = "";
+    im_engine_reply_t reply;
+
+    assert_non_null(huge);
+    memset(huge, 'x', size);
+    huge[size] = '\0';
+    const canned_t canned[] = {
+        {"GET", "/huge", 200, huge},
+        {"GET", "/small", 200, "{}"},
+        {NULL, NULL, 0, NULL},
+    };
+    fake_set_canned(fake, canned);
+    struct im_engine *e = open_fake(fake, NULL);
+
+    im_engine_reply_init(&reply);
+    assert_int_equal(im_engine_request(e, "GET", "/huge", NULL, &reply, err, sizeof(err)),
+                     IM_EUPSTREAM);
+    assert_non_null(strstr(err, "larger than 64 MiB"));
+    // The client stays usable.
+    assert_int_equal(im_engine_request(e, "GET", "/small", NULL, &reply, err, sizeof(err)), IM_OK);
+    assert_string_equal(reply.body.data, "{}");
+    im_engine_reply_release(&reply);
+    im_engine_close(e);
+    fake_set_canned(fake, NULL);
+    free(huge);
 }
 
 #define ID_ONE "abcd111111111111111111111111111111111111111111111111111111111111"
@@ -1549,6 +1581,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_resolve_rejects_short_prefix, fake_setup,
                                         fake_teardown),
         cmocka_unit_test_setup_teardown(test_action_status_mapping, fake_setup, fake_teardown),
+        cmocka_unit_test_setup_teardown(test_request_rejects_oversized_body, fake_setup,
+                                        fake_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
