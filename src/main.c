@@ -225,8 +225,7 @@ static int cmd_backup(const char *path)
     if (rc == IM_ECONFLICT) {
         fprintf(stderr, "inframon: backup failed: %s already exists\n", path);
     } else if (rc != IM_OK) {
-        fprintf(stderr, "inframon: backup failed (error %d); the server log has details\n",
-                rc);
+        fprintf(stderr, "inframon: backup failed (error %d); the server log has details\n", rc);
     } else {
         printf("backup written to %s\n", path);
     }
