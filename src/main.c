@@ -29,6 +29,7 @@ static const im_route_t *const route_tables[] = {
     im_api_container_routes,
     im_api_docker_routes,
     im_api_system_routes,
+    im_api_openapi_routes,
     NULL,
 };
 

@@ -12,6 +12,7 @@ extern const im_route_t im_api_user_routes[];
 extern const im_route_t im_api_container_routes[];
 extern const im_route_t im_api_docker_routes[];
 extern const im_route_t im_api_system_routes[];
+extern const im_route_t im_api_openapi_routes[];
 
 /* Records one audit-log row for the current request: who (from the principal), from
  * where (client IP, user agent), what (action and target) and the outcome. */

@@ -40,7 +40,11 @@ typedef struct {
     const char *pattern;
     im_role_t min_role;
     im_handler_fn handler;
+    const char *summary; /* one line for the OpenAPI document; may be NULL */
 } im_route_t;
+
+/* Returns the server's NULL-terminated list of route tables (for the OpenAPI document). */
+const im_route_t *const *im_req_route_tables(im_request_t *req);
 
 /* Request accessors. Strings stay valid until the response has been sent. */
 struct im_app *im_req_app(im_request_t *req);

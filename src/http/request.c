@@ -14,6 +14,11 @@ im_app_t *im_req_app(im_request_t *req)
     return req->server->app;
 }
 
+const im_route_t *const *im_req_route_tables(im_request_t *req)
+{
+    return req->server->route_tables;
+}
+
 const char *im_req_method(im_request_t *req)
 {
     return req->method;
