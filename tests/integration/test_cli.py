@@ -1,0 +1,113 @@
+"""The command line: --help, --version, config, migrate, user, and clean shutdown."""
+
+import json
+import subprocess
+
+import harness
+
+
+class CliTest(harness.IntegrationTestCase):
+
+    def run_cli(self, server, *args, input_text=None):
+        if not server.port:
+            server.port = harness.free_port()
+        return subprocess.run([server.binary, *args], cwd=server.workdir,
+                              env=server.environment(), input=input_text,
+                              capture_output=True, text=True, timeout=60)
+
+    def test_help_and_version(self):
+        server = harness.Server()
+        self.addCleanup(server.cleanup)
+        help_text = self.run_cli(server, "--help")
+        self.assertEqual(help_text.returncode, 0)
+        for word in ("serve", "migrate", "backup", "config", "user create", "PORT (8065)"):
+            self.assertIn(word, help_text.stdout)
+        version = self.run_cli(server, "--version")
+        self.assertEqual(version.returncode, 0)
+        self.assertRegex(version.stdout, r"^inframon \d+\.\d+\.\d+")
+        unknown = self.run_cli(server, "frobnicate")
+        self.assertEqual(unknown.returncode, 2)
+        self.assertIn("unknown command", unknown.stderr)
+
+    def test_config_prints_and_validates(self):
+        server = harness.Server()
+        self.addCleanup(server.cleanup)
+        result = self.run_cli(server, "config")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("SECRET_KEY=(set, redacted)", result.stdout)
+        self.assertNotIn(server.secret_key, result.stdout + result.stderr)
+        self.assertIn(f"PORT={server.port}", result.stdout)
+        weak = harness.Server(env={"SECRET_KEY": "weak-key-123"})
+        self.addCleanup(weak.cleanup)
+        result = self.run_cli(weak, "config")
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("SECRET_KEY", result.stderr)
+        bad = harness.Server(env={"PORT": "eighty"})
+        self.addCleanup(bad.cleanup)
+        result = self.run_cli(bad, "config")
+        self.assertEqual(result.returncode, 2)
+        self.assertIn('invalid PORT="eighty"', result.stderr)
+
+    def test_migrate_then_user_commands(self):
+        server = harness.Server()
+        self.addCleanup(server.cleanup)
+        migrate = self.run_cli(server, "migrate")
+        self.assertEqual(migrate.returncode, 0, migrate.stderr)
+        self.assertIn("schema version", migrate.stdout)
+        created = self.run_cli(server, "user", "create", "ops1", "--role", "operator",
+                               input_text="Operator-Pass-1\n")
+        self.assertEqual(created.returncode, 0, created.stderr)
+        listing = self.run_cli(server, "user", "list")
+        self.assertIn("ops1", listing.stdout)
+        self.assertIn("operator", listing.stdout)
+        bad_role = self.run_cli(server, "user", "create", "ops2", "--role", "root",
+                                input_text="Operator-Pass-1\n")
+        self.assertEqual(bad_role.returncode, 2)
+
+        server.start()
+        client = server.login("ops1", "Operator-Pass-1")
+        self.assertEqual(client.get_json("/api/v1/auth/me")["role"], "operator")
+        server.stop()
+
+        passwd = self.run_cli(server, "user", "passwd", "ops1", input_text="Changed-Pass-22\n")
+        self.assertEqual(passwd.returncode, 0, passwd.stderr)
+        disable = self.run_cli(server, "user", "disable", "ops1")
+        self.assertEqual(disable.returncode, 0, disable.stderr)
+        server.start()
+        refused = server.client().post("/api/v1/auth/login",
+                                       {"username": "ops1", "password": "Changed-Pass-22"},
+                                       auth=False)
+        self.assertEqual(refused.status, 401)
+        # The restarted server listens on a new port: reuse the old token there.
+        old_token = server.client(token=client.token)
+        self.assertEqual(old_token.get("/api/v1/auth/me").status, 401)
+
+    def test_sigterm_shuts_down_cleanly(self):
+        server = self.start_server()
+        server.login()
+        self.assertEqual(server.stop(), 0)
+        log = server.log_text()
+        self.assertIn("received SIGTERM, shutting down", log)
+        self.assertIn("stopped: SIGTERM", log)
+
+    def test_json_log_lines(self):
+        server = self.start_server(env={"LOG_FORMAT": "json", "LOG_LEVEL": "info"})
+        server.login()
+        server.stop()
+        lines = [line for line in server.log_text().splitlines() if line.strip()]
+        self.assertTrue(lines)
+        records = [json.loads(line) for line in lines]
+        modules = {record["module"] for record in records}
+        self.assertIn("access", modules)
+        self.assertIn("main", modules)
+        access = [r for r in records if r["module"] == "access"]
+        self.assertIn("/api/v1/auth/login", {r["path"] for r in access})
+        for record in records:
+            self.assertIn("time", record)
+            self.assertIn("level", record)
+        self.assertNotIn(server.admin_password, server.log_text())
+        self.assertNotIn(server.secret_key, server.log_text())
+
+
+if __name__ == "__main__":
+    harness.main()
