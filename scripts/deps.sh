@@ -10,7 +10,7 @@ packages=(
     # build
     build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
     # libraries InfraMon links against
-    libmicrohttpd-dev libwslay-dev libjansson-dev libjwt-dev libcrypt-dev
+    libmicrohttpd-dev libwslay-dev libjansson-dev libjwt-dev libcrypt-dev libyaml-dev
     libssl-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev
     # unit tests
     libcmocka-dev
@@ -18,9 +18,43 @@ packages=(
     docker.io busybox-static docker-compose
     # tools the scripts and integration tests call
     sqlite3 curl iproute2 procps python3
+    # the Prometheus tests: the server and promtool (tests/integration/test_metrics.py)
+    prometheus
+    # the browser tests (tests/e2e) drive Debian's Chromium
+    chromium
 )
 
 log() { printf 'deps: %s\n' "$*"; }
+
+# Installs the npm packages of web/ and tests/e2e/ from their lockfiles. `npm ci` runs only
+# when node_modules is missing or older than package.json or package-lock.json, so a
+# second run takes no time.
+install_npm_packages() {
+    local repo dir
+    repo=$(cd "$(dirname "$0")/.." && pwd -P)
+    if ! command -v npm >/dev/null 2>&1; then
+        log "warning: npm not found: the web UI and the browser tests need Node.js 20 and npm"
+        return 0
+    fi
+    for dir in "$repo/web" "$repo/tests/e2e"; do
+        [ -f "$dir/package-lock.json" ] || continue
+        local stamp=$dir/node_modules/.package-lock.json
+        if [ -f "$stamp" ] && [ "$stamp" -nt "$dir/package-lock.json" ] &&
+            [ "$stamp" -nt "$dir/package.json" ]; then
+            continue
+        fi
+        log "running npm ci in ${dir#"$repo"/}"
+        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) || {
+            log "error: npm ci failed in $dir; see the npm messages above" >&2
+            exit 1
+        }
+    done
+}
+
+if [ "${1:-}" = --npm-only ]; then
+    install_npm_packages
+    exit 0
+fi
 
 missing=()
 for pkg in "${packages[@]}"; do
@@ -32,6 +66,7 @@ done
 
 if [ "${#missing[@]}" -eq 0 ]; then
     log "all ${#packages[@]} packages already installed"
+    install_npm_packages
     exit 0
 fi
 
@@ -80,3 +115,4 @@ if [ "${#still_missing[@]}" -ne 0 ]; then
     exit 1
 fi
 log "all ${#packages[@]} packages installed"
+install_npm_packages

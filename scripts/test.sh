@@ -3,7 +3,8 @@
 # private Docker Engine that this script starts and stops. `make test` runs it.
 #
 # Arguments are passed on to ctest, for example `scripts/test.sh -L unit` or
-# `scripts/test.sh -R engine_smoke`. BUILD_DIR (default build) names the build
+# `scripts/test.sh -R engine_smoke`; with arguments, the sanitizer and fuzz passes
+# described at the end are skipped. BUILD_DIR (default build) names the build
 # folder. With CI=true, warnings are errors (-DIM_WERROR=ON).
 set -euo pipefail
 
@@ -23,6 +24,9 @@ if [ "${CI:-}" = true ]; then
 fi
 
 started=$SECONDS
+# The binary embeds web/dist, and the browser tests need the real UI in it.
+log "building the web UI (make web)"
+make --no-print-directory web
 log "configuring: cmake ${cmake_options[*]}"
 cmake "${cmake_options[@]}" >/dev/null
 log "building in $build_dir"
@@ -63,4 +67,38 @@ log "running: ctest --test-dir $build_dir --output-on-failure --no-tests=error $
 status=0
 ctest --test-dir "$build_dir" --output-on-failure --no-tests=error "$@" || status=$?
 log "ctest finished in $((SECONDS - started)) s with exit status $status"
+
+# Without ctest arguments, two more passes follow: the unit and integration suites again
+# on a build with AddressSanitizer and UndefinedBehaviorSanitizer, and each libFuzzer
+# target for FUZZ_SECONDS (default 15) on a clang build. EXTRA_PASSES=false skips them.
+if [ $# -eq 0 ] && [ "${EXTRA_PASSES:-true}" = true ]; then
+    extra_options=()
+    if [ "${CI:-}" = true ]; then
+        extra_options+=(-DIM_WERROR=ON)
+    fi
+    sanitize_dir=$build_dir-sanitize
+    started=$SECONDS
+    log "building with ASan and UBSan in $sanitize_dir"
+    cmake -S . -B "$sanitize_dir" "${extra_options[@]}" -DIM_SANITIZE=ON >/dev/null
+    cmake --build "$sanitize_dir" --parallel "$(nproc)"
+    log "running the unit and integration suites under ASan and UBSan"
+    # test_deploy_image checks the runtime packages of a release binary, which a
+    # sanitizer build (linked to libasan and libubsan) cannot pass. Two tests run at a
+    # time: under ASan most of the time goes to waiting for the engine.
+    ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
+        UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+        ctest --test-dir "$sanitize_dir" --output-on-failure --no-tests=error --parallel 2 \
+        -L 'unit|integration' -E 'integration.test_deploy_image' || status=1
+    log "sanitizer pass finished in $((SECONDS - started)) s"
+
+    fuzz_dir=$build_dir-fuzz
+    started=$SECONDS
+    log "building the fuzz targets with clang in $fuzz_dir"
+    cmake -S . -B "$fuzz_dir" "${extra_options[@]}" -DCMAKE_C_COMPILER=clang -DIM_FUZZ=ON \
+        -DIM_FUZZ_SECONDS="${FUZZ_SECONDS:-15}" >/dev/null
+    cmake --build "$fuzz_dir" --parallel "$(nproc)" --target fuzz_all
+    log "running each fuzz target for ${FUZZ_SECONDS:-15} s"
+    ctest --test-dir "$fuzz_dir" --output-on-failure --no-tests=error -L fuzz || status=1
+    log "fuzz pass finished in $((SECONDS - started)) s"
+fi
 exit "$status"

@@ -6,7 +6,9 @@
 struct im_store;
 struct im_engine;
 struct im_collector;
+struct im_events;
 struct im_auth;
+struct im_terminal_tickets;
 
 /* Long-lived services shared by every request handler. Created in main.c, read-only after
  * start; each service is thread-safe on its own. */
@@ -15,7 +17,9 @@ typedef struct im_app {
     struct im_store *store;
     struct im_engine *engine;
     struct im_collector *collector;
+    struct im_events *events; /* the engine events feed */
     struct im_auth *auth;
+    struct im_terminal_tickets *terminal_tickets; /* single-use shell tickets (api/exec.c) */
     int64_t started_at;
 } im_app_t;
 

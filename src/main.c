@@ -12,12 +12,16 @@
 #include "app.h"
 #include "auth/auth.h"
 #include "cli.h"
+#include "cli_ops.h"
 #include "collect/collector.h"
+#include "collect/events.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "engine/engine.h"
 #include "http/http.h"
+#include "http/static.h"
+#include "store/backup_schedule.h"
 #include "store/store.h"
 
 #define MAINTENANCE_INTERVAL_SECONDS 60
@@ -25,11 +29,18 @@
 static const im_route_t *const route_tables[] = {
     im_api_health_routes,
     im_api_auth_routes,
+    im_api_audit_routes,
     im_api_user_routes,
     im_api_container_routes,
     im_api_docker_routes,
     im_api_system_routes,
     im_api_openapi_routes,
+    im_api_compose_routes,
+    im_api_stats_routes,
+    im_api_metrics_routes,
+    im_api_logs_routes,
+    im_api_exec_routes,
+    im_http_static_routes, /* last: it takes every path no other route matches */
     NULL,
 };
 
@@ -42,7 +53,12 @@ static void print_help(FILE *out)
           "Commands:\n"
           "  serve                 run the server on HOST:PORT (the default command)\n"
           "  migrate               apply database migrations and exit\n"
-          "  backup FILE           write a consistent online copy of the SQLite database\n"
+          "  backup FILE           write a consistent online copy of the SQLite database;\n"
+          "                        an existing FILE is never overwritten\n"
+          "  rotate-secret         print a new random SECRET_KEY and the steps to switch to\n"
+          "                        it without logging users out\n"
+          "  healthcheck           GET /health on this machine's HOST:PORT; exit 0 when it\n"
+          "                        returns 200, else 1 (for container health checks)\n"
           "  config                validate and print the effective configuration, secrets\n"
           "                        redacted\n"
           "  user create NAME --role ROLE [--email EMAIL]\n"
@@ -63,7 +79,9 @@ static void print_help(FILE *out)
           "  DATABASE_URL (sqlite:///./data/inframon.db), DOCKER_HOST\n"
           "  (unix:///var/run/docker.sock), ACCESS_TOKEN_EXPIRE_MINUTES (30),\n"
           "  REFRESH_TOKEN_EXPIRE_DAYS (7), MAX_REQUEST_SIZE (10485760 bytes),\n"
-          "  COLLECT_INTERVAL_SECONDS (1), LOG_LEVEL (info), LOG_FORMAT (text).\n"
+          "  COLLECT_INTERVAL_SECONDS (1), LOG_LEVEL (info), LOG_FORMAT (text),\n"
+          "  BACKUP_DIR (empty: no scheduled backups), BACKUP_INTERVAL_HOURS (24),\n"
+          "  BACKUP_KEEP (7 files).\n"
           "Every setting is described in docs/configuration.md; `inframon config` prints them.\n",
           out);
 }
@@ -136,6 +154,7 @@ static int serve(void)
 
     im_app_t app = {.config = &config, .started_at = im_now()};
     app.store = open_store(&config);
+    app.terminal_tickets = im_api_terminal_tickets_new();
     if (im_auth_new(&config, app.store, &app.auth) != IM_OK ||
         im_auth_bootstrap_admin(app.auth, err, sizeof(err)) != IM_OK) {
         im_log_error("main", "cannot create the first admin user: %s", err);
@@ -151,7 +170,19 @@ static int serve(void)
         im_log_error("main", "invalid engine settings: %s", err);
         return 1;
     }
+    im_events_options_t events_options = {
+        .docker_host = config.docker_host,
+        .tls_verify = config.docker_tls_verify,
+        .cert_path = config.docker_cert_path,
+        .engine = app.engine,
+    };
+    if (im_events_start(&events_options, &app.events, err, sizeof(err)) != IM_OK) {
+        im_log_error("main", "cannot start the engine events feed: %s", err);
+        return 1;
+    }
     im_collector_options_t collector_options = {
+        .engine = app.engine,
+        .events = app.events,
         .interval_seconds = config.collect_interval_seconds,
         .proc_root = config.host_proc,
         .sys_root = config.host_sys,
@@ -175,6 +206,19 @@ static int serve(void)
     if (im_engine_ping(app.engine, err, sizeof(err)) != IM_OK) {
         im_log_warn("main", "%s; serving host numbers only until it answers", err);
     }
+    im_backup_schedule_t *backups = NULL;
+    if (config.backup_dir[0] != '\0') {
+        im_backup_schedule_options_t backup_options = {
+            .dir = config.backup_dir,
+            .interval_seconds = config.backup_interval_hours * 3600.0,
+            .keep = config.backup_keep,
+        };
+        if (im_backup_schedule_start(app.store, &backup_options, &backups, err, sizeof(err)) !=
+            IM_OK) {
+            im_log_error("main", "scheduled backups are off: %s", err);
+        }
+    }
+    im_api_audit_apply_retention(app.store, config.audit_retention_days);
     im_log_info("main", "ready to accept connections on port %d", config.port);
 
     int sig;
@@ -184,16 +228,23 @@ static int serve(void)
         if (sig == SIGTERM || sig == SIGINT) {
             break;
         }
-        if (sig < 0 && errno == EAGAIN && im_store_maintenance(app.store) != IM_OK) {
-            im_log_warn("main", "database maintenance (WAL checkpoint) failed; retrying in %d s",
-                        MAINTENANCE_INTERVAL_SECONDS);
+        if (sig < 0 && errno == EAGAIN) {
+            if (im_store_maintenance(app.store) != IM_OK) {
+                im_log_warn("main",
+                            "database maintenance (WAL checkpoint) failed; retrying in %d s",
+                            MAINTENANCE_INTERVAL_SECONDS);
+            }
+            im_api_audit_apply_retention(app.store, config.audit_retention_days);
         }
     }
     im_log_info("main", "received %s, shutting down", describe_signal(sig));
     im_http_stop(server);
+    im_backup_schedule_stop(backups);
     im_collector_stop(app.collector);
+    im_events_stop(app.events);
     im_engine_close(app.engine);
     im_auth_free(app.auth);
+    im_api_terminal_tickets_free(app.terminal_tickets);
     im_store_close(app.store);
     im_log_info("main", "stopped: %s", describe_signal(sig));
     im_config_release(&config);
@@ -242,11 +293,36 @@ static int cmd_config(void)
     char err[512];
     im_config_print(&config, stdout);
     int rc = im_config_check_security(&config, err, sizeof(err));
+    if (rc == IM_OK && !im_str_starts_with(config.database_url, "sqlite:")) {
+        snprintf(err, sizeof(err), "DATABASE_URL names PostgreSQL, whose backend is not built "
+                                   "yet: use sqlite:///path/to/inframon.db");
+        rc = IM_EINVAL;
+    }
     if (rc != IM_OK) {
         fprintf(stderr, "inframon: the server would refuse to start: %s\n", err);
     }
     im_config_release(&config);
     return rc == IM_OK ? 0 : 2;
+}
+
+/* Runs rotate-secret or healthcheck. Both read the configuration without the production
+ * key checks. rotate-secret still works when the configuration is invalid. */
+static int cmd_ops(const char *command)
+{
+    im_config_t config;
+    char err[512];
+    int loaded = im_config_load(&config, ".env", err, sizeof(err));
+    if (loaded != IM_OK) {
+        fprintf(stderr, "inframon: configuration error: %s\n", err);
+    }
+    int rc;
+    if (strcmp(command, "rotate-secret") == 0) {
+        rc = im_cli_rotate_secret(loaded == IM_OK ? &config : NULL, stdout);
+    } else {
+        rc = loaded == IM_OK ? im_cli_healthcheck(&config) : 1;
+    }
+    im_config_release(&config);
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -289,6 +365,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(command, "config") == 0) {
         return cmd_config();
+    }
+    if (strcmp(command, "rotate-secret") == 0 || strcmp(command, "healthcheck") == 0) {
+        return cmd_ops(command);
     }
     if (strcmp(command, "user") == 0) {
         im_config_t config;

@@ -5,6 +5,8 @@
 
 #include "api/api.h"
 #include "app.h"
+#include "collect/collector.h"
+#include "collect/events.h"
 #include "core/util.h"
 #include "engine/containers.h"
 #include "engine/engine.h"
@@ -13,6 +15,11 @@
 #define BULK_MAX    100
 #define ERROR_SIZE  1024
 #define TARGET_TYPE "container"
+/* How long a list request waits for engine events already received to reach the snapshot,
+ * and an action for its container to be re-read. Both usually take a few milliseconds. */
+#define EVENTS_WAIT_MS   2000
+#define REFRESH_WAIT_MS  5000
+#define CREATE_SETTLE_MS 2000
 
 static struct im_engine *engine_of(im_request_t *req)
 {
@@ -138,33 +145,141 @@ static bool read_list_filter(im_request_t *req, im_container_filter_t *filter, b
     return true;
 }
 
-// TODO: serve the list from the collector's snapshot once it carries containers, so that
-// this request makes no engine call.
+static void send_list(im_request_t *req, const im_container_filter_t *filter, json_t *items);
+static void fill_stats_from_snapshot(im_request_t *req, json_t *items);
+
+static bool filter_is_empty(const im_container_filter_t *filter)
+{
+    return !filter->status && !filter->search && !filter->compose_project && !filter->has_group_id;
+}
+
+static bool client_has_current(im_request_t *req, const char *etag)
+{
+    const char *if_none_match = im_req_header(req, "If-None-Match");
+    return if_none_match && (strcmp(if_none_match, "*") == 0 || strstr(if_none_match, etag));
+}
+
+/* Serves the list from the collector's snapshot: the pre-serialized body without filters,
+ * else the snapshot's items filtered here. Returns false, having sent nothing, when the
+ * snapshot cannot be trusted (the events feed is down or the list was never read). */
+static bool list_from_snapshot(im_request_t *req, const im_container_filter_t *filter, bool all)
+{
+    im_app_t *app = im_req_app(req);
+
+    if (!app->collector || !app->events || !im_events_connected(app->events, NULL, 0)) {
+        return false;
+    }
+    /* `docker run` sends "create", then "start" once the container runs, and the engine may
+     * reply to the client before the events stream delivers "start". For a short while after
+     * a create the snapshot may show the container as created, so ask the engine. */
+    if (im_monotonic_ms() - im_collector_last_create_ms(app->collector) < CREATE_SETTLE_MS) {
+        return false;
+    }
+    im_collector_wait_events(app->collector, EVENTS_WAIT_MS);
+    const im_collector_snapshot_t *snapshot = im_collector_acquire(app->collector);
+    if (!snapshot || !snapshot->containers_ready) {
+        im_collector_release(snapshot);
+        return false;
+    }
+    if (filter_is_empty(filter)) {
+        const im_collector_body_t *body =
+            all ? &snapshot->containers_all_body : &snapshot->containers_body;
+        im_resp_header(req, "ETag", snapshot->etag);
+        if (client_has_current(req, snapshot->etag)) {
+            im_resp_empty(req, 304);
+        } else {
+            im_resp_bytes(req, 200, "application/json", body->data, body->len);
+        }
+        im_collector_release(snapshot);
+        return true;
+    }
+    json_t *items = json_array();
+    json_t *item = NULL;
+    size_t index = 0;
+    json_array_foreach(snapshot->container_items, index, item)
+    {
+        const char *status = json_string_value(json_object_get(item, "status"));
+        bool listed_by_default =
+            status && (strcmp(status, "running") == 0 || strcmp(status, "paused") == 0 ||
+                       strcmp(status, "restarting") == 0);
+        if (all || filter->status || listed_by_default) {
+            json_array_append(items, item);
+        }
+    }
+    im_collector_release(snapshot);
+    send_list(req, filter, items);
+    return true;
+}
+
 static void list_containers(im_request_t *req)
 {
     im_container_filter_t filter;
     bool all = false;
     json_t *items = NULL;
-    json_t *item = NULL;
-    size_t index = 0;
     char err[ERROR_SIZE] = "";
 
     if (!read_list_filter(req, &filter, &all)) {
         return;
     }
-    // A status filter looks at every container: "exited" would never match running ones.
+    if (list_from_snapshot(req, &filter, all)) {
+        return;
+    }
+    /* Without a live events feed the snapshot may be stale: ask the engine. A status filter
+     * looks at every container, since "exited" would never match running ones. */
     int rc = im_container_list(engine_of(req), all || filter.status, &items, err, sizeof(err));
     if (rc) {
         im_resp_from_rc(req, rc, err);
         return;
     }
+    fill_stats_from_snapshot(req, items);
+    send_list(req, &filter, items);
+}
 
+/* Fills cpu_usage, memory_usage and memory_limit of items listed by the engine from the
+ * collector's latest snapshot. */
+static void fill_stats_from_snapshot(im_request_t *req, json_t *items)
+{
+    static const char *const fields[] = {"cpu_usage", "memory_usage", "memory_limit"};
+    im_app_t *app = im_req_app(req);
+    const im_collector_snapshot_t *snapshot =
+        app->collector ? im_collector_acquire(app->collector) : NULL;
+    json_t *by_id = json_object();
+    json_t *item = NULL;
+    size_t index = 0;
+
+    if (snapshot && snapshot->container_items) {
+        json_array_foreach(snapshot->container_items, index, item)
+        {
+            const char *id = json_string_value(json_object_get(item, "container_id"));
+            if (id) {
+                json_object_set(by_id, id, item);
+            }
+        }
+    }
+    json_array_foreach(items, index, item)
+    {
+        const char *id = json_string_value(json_object_get(item, "container_id"));
+        json_t *sampled = id ? json_object_get(by_id, id) : NULL;
+        for (size_t i = 0; sampled && i < IM_ARRAY_LEN(fields); i++) {
+            json_t *value = json_object_get(sampled, fields[i]);
+            json_object_set(item, fields[i], value ? value : json_null());
+        }
+    }
+    json_decref(by_id);
+    im_collector_release(snapshot);
+}
+
+/* Sends the filtered list; items is stolen. */
+static void send_list(im_request_t *req, const im_container_filter_t *filter, json_t *items)
+{
+    json_t *item = NULL;
+    size_t index = 0;
     json_t *selected = json_array();
     json_int_t running = 0;
     json_int_t stopped = 0;
     json_array_foreach(items, index, item)
     {
-        if (!im_container_matches(item, &filter)) {
+        if (!im_container_matches(item, filter)) {
             continue;
         }
         const char *status = json_string_value(json_object_get(item, "status"));
@@ -326,6 +441,10 @@ static void run_action(im_request_t *req, im_container_action_t action)
     if (rc) {
         im_resp_from_rc(req, rc, err);
         return;
+    }
+    /* The list is served from the collector's snapshot: make it show the new state now. */
+    if (im_req_app(req)->collector) {
+        im_collector_refresh_container(im_req_app(req)->collector, id, REFRESH_WAIT_MS);
     }
     char message[IM_CONTAINER_NAME_SIZE + 64];
     snprintf(message, sizeof(message), "Container %s %s", name, im_container_action_past(action));
@@ -574,6 +693,9 @@ static json_t *run_bulk_item(im_request_t *req, const bulk_request_t *bulk, cons
     im_api_audit(req, audit_name, TARGET_TYPE, id[0] ? id : ref, rc == IM_OK, rc ? err : NULL);
 
     *ok = rc == IM_OK;
+    if (rc == IM_OK && im_req_app(req)->collector) {
+        im_collector_refresh_container(im_req_app(req)->collector, id, REFRESH_WAIT_MS);
+    }
     if (rc == IM_OK) {
         snprintf(message, sizeof(message), "Container %s %s", name,
                  im_container_action_past(bulk->action));

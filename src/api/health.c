@@ -5,6 +5,7 @@
 #include "app.h"
 #include "core/util.h"
 #include "engine/engine.h"
+#include "http/static.h"
 #include "store/store.h"
 
 static void get_health(im_request_t *req)
@@ -38,8 +39,14 @@ static void get_ready(im_request_t *req)
     im_resp_json(req, ready ? 200 : 503, body);
 }
 
+/* The web UI, unless the client asks for JSON (Accept: application/json). */
 static void get_root(im_request_t *req)
 {
+    const char *accept = im_req_header(req, "Accept");
+    if (!accept || !strstr(accept, "application/json")) {
+        im_http_static_index(req);
+        return;
+    }
     im_resp_json(req, 200,
                  json_pack("{s:s, s:s, s:s, s:s}", "name", "InfraMon", "version", IM_VERSION,
                            "description", "Self-hosted Docker monitoring and management server",

@@ -22,8 +22,7 @@ static json_t *path_parameters(const char *pattern)
         memcpy(name, p + 1, len);
         name[len] = '\0';
         json_array_append_new(params, json_pack("{s:s, s:s, s:b, s:{s:s}}", "name", name, "in",
-                                                "path", "required", 1, "schema", "type",
-                                                "string"));
+                                                "path", "required", 1, "schema", "type", "string"));
     }
     return params;
 }
@@ -33,23 +32,26 @@ static json_t *build_document(im_request_t *req)
     json_t *paths = json_object();
     for (const im_route_t *const *table = im_req_route_tables(req); *table; table++) {
         for (const im_route_t *r = *table; r->method; r++) {
+            if (strcmp(r->pattern, "*") == 0) {
+                continue; /* the web UI's catch-all route is not part of the API */
+            }
             json_t *item = json_object_get(paths, r->pattern);
             if (!item) {
                 item = json_object();
                 json_object_set_new(paths, r->pattern, item);
             }
             char method[16];
-            size_t n = strlen(r->method) < sizeof(method) - 1 ? strlen(r->method)
-                                                               : sizeof(method) - 1;
+            size_t n =
+                strlen(r->method) < sizeof(method) - 1 ? strlen(r->method) : sizeof(method) - 1;
             for (size_t i = 0; i < n; i++) {
                 method[i] = (char)(r->method[i] | 0x20);
             }
             method[n] = '\0';
-            json_t *operation = json_pack(
-                "{s:s, s:o, s:s, s:{s:{s:s}}}", "summary",
-                r->summary ? r->summary : r->pattern, "parameters", path_parameters(r->pattern),
-                "x-required-role", im_role_name(r->min_role), "responses", "default",
-                "description", "JSON body; errors are {\"detail\": ...}");
+            json_t *operation = json_pack("{s:s, s:o, s:s, s:{s:{s:s}}}", "summary",
+                                          r->summary ? r->summary : r->pattern, "parameters",
+                                          path_parameters(r->pattern), "x-required-role",
+                                          im_role_name(r->min_role), "responses", "default",
+                                          "description", "JSON body; errors are {\"detail\": ...}");
             if (r->min_role == IM_ROLE_PUBLIC) {
                 json_object_set_new(operation, "security", json_array());
             }
@@ -74,6 +76,7 @@ static void get_openapi(im_request_t *req)
 static const char docs_page[] =
     "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
     "<title>InfraMon API</title><meta name=\"viewport\" content=\"width=device-width\">"
+    "<link rel=\"icon\" href=\"data:,\">"
     "<style>body{font:14px system-ui,sans-serif;margin:2rem;max-width:70rem}"
     "td{padding:.2rem .8rem;border-bottom:1px solid #ccc}code{font-size:13px}</style>"
     "</head><body><h1>InfraMon API</h1>"
@@ -105,8 +108,7 @@ static void get_docs(im_request_t *req)
 
 static void get_docs_script(im_request_t *req)
 {
-    im_resp_bytes(req, 200, "text/javascript; charset=utf-8", docs_script,
-                  sizeof(docs_script) - 1);
+    im_resp_bytes(req, 200, "text/javascript; charset=utf-8", docs_script, sizeof(docs_script) - 1);
 }
 
 const im_route_t im_api_openapi_routes[] = {

@@ -111,6 +111,8 @@ static void get_info(im_request_t *req)
     }
     /* A shallow copy: the snapshot's own object is shared with other readers. */
     json_t *body = json_copy(snapshot->host_info);
+    /* "cgroup", or "engine-stats" when the container cgroup files are unreadable. */
+    json_object_set_new(body, "collector_source", json_string(snapshot->collector_source));
     im_collector_release(snapshot);
     json_object_set_new(body, "engine", engine_summary(im_req_app(req)));
     im_resp_json(req, 200, body);

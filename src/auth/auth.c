@@ -4,9 +4,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
+#include "auth/apitoken.h"
 #include "auth/jwt.h"
 #include "auth/password.h"
+#include "auth/throttle.h"
+#include "auth/totp.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "store/store.h"
@@ -15,6 +20,19 @@
  * exchanged for, so that two tabs refreshing at once do not log the user out. */
 #define REFRESH_GRACE_SECONDS 10
 #define GRACE_SLOTS           64
+
+/* Login throttling, documented on im_auth_login. */
+static const im_throttle_rule_t user_rule = {5, 15, 300, 3600};
+static const im_throttle_rule_t ip_rule = {10, 15, 900, 3600};
+/* The tenth 403 in a row with gaps under 10 minutes raises an event; nothing is blocked. */
+static const im_throttle_rule_t forbidden_rule = {9, 1, 1, 600};
+#define THROTTLE_CAPACITY  4096
+#define FORBIDDEN_CAPACITY 1024
+
+#define TOTP_TOKEN_SECONDS         300
+#define TOTP_USED_SLOTS            64
+#define API_TOKEN_TOUCH_SECONDS    60
+#define SECURITY_EVENTS_PER_MINUTE 20
 
 typedef struct {
     char token_hash[IM_STORE_TOKEN_HASH_LEN + 1];
@@ -32,6 +50,23 @@ struct im_auth {
     pthread_mutex_t refresh_lock;
     grace_entry_t grace[GRACE_SLOTS];
     int grace_next;
+
+    im_throttle_t *user_failures;
+    im_throttle_t *ip_failures;
+    /* "username\nip" of completed logins; a count above 0 means known. */
+    im_throttle_t *known_clients;
+    im_throttle_t *forbidden;
+    im_gate_t hash_gate;
+
+    /* jti of TOTP tokens that completed a login, so each completes only one. */
+    pthread_mutex_t totp_lock;
+    char totp_used[TOTP_USED_SLOTS][48];
+    int totp_used_next;
+
+    pthread_mutex_t event_lock;
+    int64_t event_minute;
+    int events_in_minute;
+    long events_suppressed;
 };
 
 static void pair_copy(im_token_pair_t *dst, const im_token_pair_t *src)
@@ -54,10 +89,23 @@ int im_auth_new(const im_config_t *config, im_store_t *store, im_auth_t **out)
     auth->config = config;
     auth->store = store;
     pthread_mutex_init(&auth->refresh_lock, NULL);
+    pthread_mutex_init(&auth->totp_lock, NULL);
+    pthread_mutex_init(&auth->event_lock, NULL);
+    auth->user_failures = im_throttle_new(&user_rule, THROTTLE_CAPACITY);
+    auth->ip_failures = im_throttle_new(&ip_rule, THROTTLE_CAPACITY);
+    im_throttle_rule_t known_rule = {1000000, 1, 1, config->refresh_token_expire_days * 86400};
+    auth->known_clients = im_throttle_new(&known_rule, THROTTLE_CAPACITY);
+    auth->forbidden = im_throttle_new(&forbidden_rule, FORBIDDEN_CAPACITY);
+    long threads = config->http_threads;
+    if (threads <= 0) {
+        threads = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = threads > 0 ? threads : 2;
+    }
+    im_gate_init(&auth->hash_gate, (int)(threads / 2));
     char random_password[33];
     im_random_token(random_password, sizeof(random_password), 24);
     if (im_password_hash(random_password, IM_BCRYPT_COST, auth->dummy_hash) != IM_OK) {
-        free(auth);
+        im_auth_free(auth);
         return IM_ERR;
     }
     *out = auth;
@@ -73,6 +121,12 @@ void im_auth_free(im_auth_t *auth)
         im_auth_pair_release(&auth->grace[i].pair);
     }
     pthread_mutex_destroy(&auth->refresh_lock);
+    pthread_mutex_destroy(&auth->totp_lock);
+    pthread_mutex_destroy(&auth->event_lock);
+    im_throttle_free(auth->user_failures);
+    im_throttle_free(auth->ip_failures);
+    im_throttle_free(auth->known_clients);
+    im_throttle_free(auth->forbidden);
     free(auth);
 }
 
@@ -167,21 +221,129 @@ out:
     return rc;
 }
 
-int im_auth_login(im_auth_t *auth, const char *username, const char *password,
-                  const im_client_t *client, im_token_pair_t *pair, im_store_user_t *user)
+void im_login_result_release(im_login_result_t *result)
 {
-    int rc = im_store_user_get_by_name(auth->store, username, user);
-    if (rc == IM_ENOTFOUND) {
-        im_password_verify(password, auth->dummy_hash);
-        return IM_EDENIED;
+    free(result->totp_token);
+    im_auth_pair_release(&result->pair);
+    memset(result, 0, sizeof(*result));
+}
+
+void im_auth_security_event(im_auth_t *auth, const char *action, int64_t user_id,
+                            const char *username, const im_client_t *client, const char *message)
+{
+    int64_t minute = im_now() / 60;
+    long suppressed = 0;
+    pthread_mutex_lock(&auth->event_lock);
+    if (minute != auth->event_minute) {
+        auth->event_minute = minute;
+        auth->events_in_minute = 0;
     }
-    if (rc != IM_OK) {
-        return rc;
+    bool record = auth->events_in_minute < SECURITY_EVENTS_PER_MINUTE;
+    if (record) {
+        auth->events_in_minute++;
+        suppressed = auth->events_suppressed;
+        auth->events_suppressed = 0;
+    } else {
+        auth->events_suppressed++;
     }
-    if (!im_password_verify(password, user->password_hash) || !user->is_active) {
-        /* An inactive user gets the same answer as a wrong password: no account probing. */
-        return IM_EDENIED;
+    pthread_mutex_unlock(&auth->event_lock);
+    if (!record) {
+        return;
     }
+    const char *ip = client && client->ip ? client->ip : "unknown";
+    char dropped[96] = "";
+    if (suppressed > 0) {
+        snprintf(dropped, sizeof(dropped), "; %ld earlier events over the rate were not recorded",
+                 suppressed);
+    }
+    im_log_warn("security", "%s: %s (user \"%s\", client %s)%s", action, message,
+                username ? username : "-", ip, dropped);
+    im_store_audit_event_t event = {
+        .user_id = user_id,
+        .username = username,
+        .action = action,
+        .target_type = "user",
+        .target_id = username,
+        .ip_address = client ? client->ip : NULL,
+        .user_agent = client ? client->user_agent : NULL,
+        .success = false,
+        .error_message = message,
+    };
+    if (im_store_audit_insert(auth->store, &event) != IM_OK) {
+        im_log_error("audit", "cannot record security event %s for client %s", action, ip);
+    }
+}
+
+static void user_key(const char *username, char *out, size_t out_size)
+{
+    im_strlcpy(out, username ? username : "", out_size);
+    for (char *p = out; *p; p++) {
+        if (*p >= 'A' && *p <= 'Z') {
+            *p = (char)(*p - 'A' + 'a');
+        }
+    }
+}
+
+static void known_key(const char *user, const char *ip, char *out, size_t out_size)
+{
+    snprintf(out, out_size, "%s\n%s", user, ip ? ip : "");
+}
+
+/* Returns the seconds that the client must wait before trying user again, 0 for none. */
+static int throttle_wait(im_auth_t *auth, const char *user, const char *ip, int64_t now)
+{
+    int ip_wait = im_throttle_wait(auth->ip_failures, ip, now);
+    int user_wait = im_throttle_wait(auth->user_failures, user, now);
+    if (user_wait > 0 && im_throttle_count(auth->ip_failures, ip, now) == 0) {
+        char pair[IM_THROTTLE_KEY_MAX + 1];
+        known_key(user, ip, pair, sizeof(pair));
+        if (im_throttle_count(auth->known_clients, pair, now) > 0) {
+            user_wait = 0;
+        }
+    }
+    return ip_wait > user_wait ? ip_wait : user_wait;
+}
+
+static void throttle_failure(im_auth_t *auth, const char *user, int64_t user_id,
+                             const char *username, const im_client_t *client, int64_t now)
+{
+    bool started = false;
+    im_throttle_fail(auth->user_failures, user, now, &started);
+    if (started) {
+        char message[160];
+        snprintf(message, sizeof(message),
+                 "%d failed logins for this user in a row; further attempts are delayed",
+                 user_rule.free_failures + 1);
+        im_auth_security_event(auth, "security.brute_force_user", user_id, username, client,
+                               message);
+    }
+    im_throttle_fail(auth->ip_failures, client->ip, now, &started);
+    if (started) {
+        char message[160];
+        snprintf(message, sizeof(message),
+                 "%d failed logins from this client IP in a row; further attempts are delayed",
+                 ip_rule.free_failures + 1);
+        im_auth_security_event(auth, "security.brute_force_ip", 0, username, client, message);
+    }
+}
+
+static void throttle_success(im_auth_t *auth, const char *user, const im_client_t *client,
+                             int64_t now)
+{
+    if (im_throttle_count(auth->ip_failures, client->ip, now) == 0) {
+        im_throttle_reset(auth->user_failures, user);
+    }
+    im_throttle_reset(auth->ip_failures, client->ip);
+    char pair[IM_THROTTLE_KEY_MAX + 1];
+    known_key(user, client->ip, pair, sizeof(pair));
+    im_throttle_reset(auth->known_clients, pair);
+    im_throttle_fail(auth->known_clients, pair, now, NULL);
+}
+
+/* Opens a session for user and issues its first pair. */
+static int open_session(im_auth_t *auth, im_store_user_t *user, const im_client_t *client,
+                        im_token_pair_t *pair)
+{
     int64_t now = im_now();
     im_store_session_t session = {0};
     im_random_token(session.id, sizeof(session.id), 18);
@@ -191,7 +353,7 @@ int im_auth_login(im_auth_t *auth, const char *username, const char *password,
     im_strlcpy(session.ip_address, client->ip ? client->ip : "", sizeof(session.ip_address));
     im_strlcpy(session.user_agent, client->user_agent ? client->user_agent : "",
                sizeof(session.user_agent));
-    rc = im_store_session_create(auth->store, &session);
+    int rc = im_store_session_create(auth->store, &session);
     if (rc == IM_OK) {
         rc = issue_pair(auth, user, session.id, session.expires_at, pair, NULL);
     }
@@ -199,6 +361,220 @@ int im_auth_login(im_auth_t *auth, const char *username, const char *password,
         user->last_login_at = now;
     }
     return rc;
+}
+
+static int issue_totp_token(im_auth_t *auth, const im_store_user_t *user, char **token)
+{
+    int64_t now = im_now();
+    im_jwt_claims_t claims = {0};
+    im_strlcpy(claims.sub, user->username, sizeof(claims.sub));
+    claims.user_id = user->id;
+    im_strlcpy(claims.type, "totp", sizeof(claims.type));
+    im_strlcpy(claims.sid, "totp", sizeof(claims.sid));
+    claims.iat = now;
+    claims.exp = now + TOTP_TOKEN_SECONDS;
+    im_random_token(claims.jti, sizeof(claims.jti), 18);
+    return im_jwt_encode(auth->config->secret_key, &claims, token);
+}
+
+void im_auth_login(im_auth_t *auth, const char *username, const char *password,
+                   const im_client_t *client, im_login_result_t *result)
+{
+    memset(result, 0, sizeof(*result));
+    int64_t now = im_now();
+    char user[IM_THROTTLE_KEY_MAX + 1];
+    user_key(username, user, sizeof(user));
+    result->retry_after = throttle_wait(auth, user, client->ip, now);
+    if (result->retry_after > 0) {
+        result->status = IM_LOGIN_THROTTLED;
+        return;
+    }
+    if (!im_gate_enter(&auth->hash_gate)) {
+        result->status = IM_LOGIN_BUSY;
+        result->retry_after = 1;
+        return;
+    }
+    int rc = im_store_user_get_by_name(auth->store, username, &result->user);
+    bool valid = false;
+    if (rc == IM_ENOTFOUND) {
+        im_password_verify(password, auth->dummy_hash);
+    } else if (rc == IM_OK) {
+        /* An inactive user gets the same answer as a wrong password: no account probing. */
+        valid = im_password_verify(password, result->user.password_hash) && result->user.is_active;
+    }
+    im_gate_leave(&auth->hash_gate);
+    if (rc != IM_OK && rc != IM_ENOTFOUND) {
+        result->status = IM_LOGIN_ERROR;
+        return;
+    }
+    if (!valid) {
+        throttle_failure(auth, user, rc == IM_OK ? result->user.id : 0, username, client, now);
+        result->status = IM_LOGIN_DENIED;
+        return;
+    }
+    im_store_totp_t totp;
+    rc = im_store_totp_get(auth->store, result->user.id, &totp);
+    if (rc == IM_OK && totp.enabled_at) {
+        result->status = issue_totp_token(auth, &result->user, &result->totp_token) == IM_OK
+                             ? IM_LOGIN_TOTP_REQUIRED
+                             : IM_LOGIN_ERROR;
+        return;
+    }
+    if (rc != IM_OK && rc != IM_ENOTFOUND) {
+        result->status = IM_LOGIN_ERROR;
+        return;
+    }
+    if (open_session(auth, &result->user, client, &result->pair) != IM_OK) {
+        result->status = IM_LOGIN_ERROR;
+        return;
+    }
+    throttle_success(auth, user, client, now);
+    result->status = IM_LOGIN_OK;
+}
+
+/* Returns true, and remembers jti, when jti has not completed a login yet. */
+static bool totp_token_claim(im_auth_t *auth, const char *jti)
+{
+    bool fresh = true;
+    pthread_mutex_lock(&auth->totp_lock);
+    for (int i = 0; i < TOTP_USED_SLOTS && fresh; i++) {
+        fresh = strcmp(auth->totp_used[i], jti) != 0;
+    }
+    if (fresh) {
+        im_strlcpy(auth->totp_used[auth->totp_used_next], jti, sizeof(auth->totp_used[0]));
+        auth->totp_used_next = (auth->totp_used_next + 1) % TOTP_USED_SLOTS;
+    }
+    pthread_mutex_unlock(&auth->totp_lock);
+    return fresh;
+}
+
+/* Normalises a recovery code (upper case, no dashes or spaces) and hashes it. */
+static bool recovery_code_hash(const char *code, char hash[65])
+{
+    char normal[32];
+    size_t n = 0;
+    for (const char *p = code; *p; p++) {
+        if (*p == '-' || *p == ' ') {
+            continue;
+        }
+        if (n + 1 == sizeof(normal)) {
+            return false;
+        }
+        normal[n++] = (char)(*p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p);
+    }
+    normal[n] = '\0';
+    im_sha256_hex(normal, n, hash);
+    return n > 0;
+}
+
+/* Checks code as a TOTP code or a recovery code; returns IM_OK, IM_EDENIED or a store
+ * error. */
+static int check_second_factor(im_auth_t *auth, const im_store_totp_t *totp, const char *code,
+                               int64_t now, const char **kind)
+{
+    int64_t step = 0;
+    if (strlen(code) == IM_TOTP_DIGITS) {
+        *kind = "totp";
+        if (!im_totp_verify(totp->secret, code, now, totp->last_step, &step)) {
+            return IM_EDENIED;
+        }
+        int rc = im_store_totp_accept_step(auth->store, totp->user_id, step);
+        return rc == IM_ECONFLICT || rc == IM_ENOTFOUND ? IM_EDENIED : rc;
+    }
+    *kind = "recovery_code";
+    char hash[65];
+    if (!recovery_code_hash(code, hash)) {
+        return IM_EDENIED;
+    }
+    int rc = im_store_totp_recovery_use(auth->store, totp->user_id, hash, now);
+    return rc == IM_ENOTFOUND || rc == IM_EINVAL ? IM_EDENIED : rc;
+}
+
+int im_auth_verify_second_factor(im_auth_t *auth, int64_t user_id, const char *code,
+                                 const char **kind)
+{
+    im_store_totp_t totp;
+    const char *ignored;
+    int rc = im_store_totp_get(auth->store, user_id, &totp);
+    if (rc == IM_OK && !totp.enabled_at) {
+        rc = IM_ENOTFOUND;
+    }
+    if (rc == IM_OK) {
+        rc = check_second_factor(auth, &totp, code, im_now(), kind ? kind : &ignored);
+    }
+    return rc;
+}
+
+void im_auth_login_totp(im_auth_t *auth, const char *totp_token, const char *code,
+                        const im_client_t *client, im_login_result_t *result)
+{
+    memset(result, 0, sizeof(*result));
+    const im_config_t *config = auth->config;
+    int64_t now = im_now();
+    char reason[128];
+    im_jwt_claims_t claims;
+    if (im_jwt_decode(config->secret_key, config->secret_key_previous, totp_token, "totp", now,
+                      &claims, reason, sizeof(reason)) != IM_OK) {
+        im_log_info("auth", "second login step rejected from %s: %s", client->ip, reason);
+        im_throttle_fail(auth->ip_failures, client->ip, now, NULL);
+        result->status = IM_LOGIN_DENIED;
+        return;
+    }
+    char user[IM_THROTTLE_KEY_MAX + 1];
+    user_key(claims.sub, user, sizeof(user));
+    result->retry_after = throttle_wait(auth, user, client->ip, now);
+    if (result->retry_after > 0) {
+        result->status = IM_LOGIN_THROTTLED;
+        return;
+    }
+    int rc = im_store_user_get_by_id(auth->store, claims.user_id, &result->user);
+    im_store_totp_t totp;
+    if (rc == IM_OK) {
+        rc = im_store_totp_get(auth->store, claims.user_id, &totp);
+    }
+    if (rc == IM_ENOTFOUND || (rc == IM_OK && (!result->user.is_active || !totp.enabled_at))) {
+        result->status = IM_LOGIN_DENIED;
+        return;
+    }
+    if (rc == IM_OK) {
+        rc = check_second_factor(auth, &totp, code, now, &result->second_factor);
+    }
+    if (rc == IM_EDENIED) {
+        throttle_failure(auth, user, result->user.id, result->user.username, client, now);
+        result->status = IM_LOGIN_DENIED;
+        return;
+    }
+    if (rc != IM_OK) {
+        result->status = IM_LOGIN_ERROR;
+        return;
+    }
+    if (!totp_token_claim(auth, claims.jti)) {
+        im_log_info("auth", "second login step from %s reused a completed token", client->ip);
+        result->status = IM_LOGIN_DENIED;
+        return;
+    }
+    if (open_session(auth, &result->user, client, &result->pair) != IM_OK) {
+        result->status = IM_LOGIN_ERROR;
+        return;
+    }
+    throttle_success(auth, user, client, now);
+    result->status = IM_LOGIN_OK;
+}
+
+void im_auth_note_forbidden(im_auth_t *auth, const im_principal_t *principal,
+                            const im_client_t *client)
+{
+    char key[32];
+    snprintf(key, sizeof(key), "user:%lld", (long long)principal->user_id);
+    bool started = false;
+    im_throttle_fail(auth->forbidden, key, im_now(), &started);
+    if (started) {
+        char message[128];
+        snprintf(message, sizeof(message), "%d requests in a row denied by role (403)",
+                 forbidden_rule.free_failures + 1);
+        im_auth_security_event(auth, "security.repeated_forbidden", principal->user_id,
+                               principal->username, client, message);
+    }
 }
 
 static const grace_entry_t *grace_find(im_auth_t *auth, const char *token_hash, int64_t now)
@@ -273,8 +649,8 @@ int im_auth_refresh(im_auth_t *auth, const char *refresh_token, const im_client_
             im_log_error("auth", "cannot revoke session of user %lld after refresh reuse",
                          (long long)stored.user_id);
         }
-        im_log_warn("auth", "refresh token reuse for user \"%s\" from %s: session revoked",
-                    user->username, client->ip);
+        im_auth_security_event(auth, "security.refresh_reuse", user->id, user->username, client,
+                               "a rotated refresh token was presented again; session revoked");
         rc = IM_EDENIED;
         goto out;
     }
@@ -295,9 +671,81 @@ out:
     return rc;
 }
 
+/* Fills principal from the active user user_id; IM_EDENIED or IM_EUNAVAILABLE with a
+ * reason otherwise. */
+static int principal_from_user(im_auth_t *auth, int64_t user_id, im_principal_t *principal,
+                               char *reason, size_t reason_len)
+{
+    im_store_user_t user;
+    int rc = im_store_user_get_by_id(auth->store, user_id, &user);
+    if (rc == IM_ENOTFOUND || (rc == IM_OK && !user.is_active)) {
+        snprintf(reason, reason_len, "user missing or inactive");
+        return IM_EDENIED;
+    }
+    if (rc) {
+        snprintf(reason, reason_len, "user lookup failed");
+        return IM_EUNAVAILABLE;
+    }
+    im_role_t role;
+    if (!im_role_parse(user.role, &role)) {
+        snprintf(reason, reason_len, "unknown role");
+        return IM_EDENIED;
+    }
+    memset(principal, 0, sizeof(*principal));
+    principal->user_id = user.id;
+    im_strlcpy(principal->username, user.username, sizeof(principal->username));
+    principal->role = role;
+    return IM_OK;
+}
+
+static int verify_api_token(im_auth_t *auth, const char *token, im_principal_t *principal,
+                            char *reason, size_t reason_len)
+{
+    if (!im_apitoken_well_formed(token)) {
+        snprintf(reason, reason_len, "malformed API token");
+        return IM_EDENIED;
+    }
+    char hash[IM_STORE_TOKEN_HASH_LEN + 1];
+    im_sha256_hex(token, strlen(token), hash);
+    im_store_api_token_t stored;
+    int rc = im_store_api_token_get(auth->store, hash, &stored);
+    if (rc == IM_ENOTFOUND) {
+        snprintf(reason, reason_len, "unknown API token");
+        return IM_EDENIED;
+    }
+    if (rc) {
+        snprintf(reason, reason_len, "API token lookup failed");
+        return IM_EUNAVAILABLE;
+    }
+    int64_t now = im_now();
+    if (stored.revoked_at) {
+        snprintf(reason, reason_len, "API token %lld revoked", (long long)stored.id);
+        return IM_EDENIED;
+    }
+    if (stored.expires_at <= now) {
+        snprintf(reason, reason_len, "API token %lld expired", (long long)stored.id);
+        return IM_EDENIED;
+    }
+    rc = principal_from_user(auth, stored.user_id, principal, reason, reason_len);
+    if (rc) {
+        return rc;
+    }
+    snprintf(principal->token_id, sizeof(principal->token_id), "api:%lld", (long long)stored.id);
+    /* NOTE: two requests in the same second can both see an old time and both write it;
+     * the rule bounds writes per token to a few a minute, not exactly one. */
+    if (now - stored.last_used_at >= API_TOKEN_TOUCH_SECONDS &&
+        im_store_api_token_touch(auth->store, stored.id, now) != IM_OK) {
+        im_log_warn("auth", "cannot record the last use of API token %lld", (long long)stored.id);
+    }
+    return IM_OK;
+}
+
 int im_auth_verify_access(im_auth_t *auth, const char *token, im_principal_t *principal,
                           char *reason, size_t reason_len)
 {
+    if (im_apitoken_is_candidate(token)) {
+        return verify_api_token(auth, token, principal, reason, reason_len);
+    }
     const im_config_t *config = auth->config;
     int64_t now = im_now();
     im_jwt_claims_t claims;
@@ -317,25 +765,10 @@ int im_auth_verify_access(im_auth_t *auth, const char *token, im_principal_t *pr
         snprintf(reason, reason_len, "session lookup failed");
         return rc == IM_EUNAVAILABLE ? rc : IM_EUNAVAILABLE;
     }
-    im_store_user_t user;
-    rc = im_store_user_get_by_id(auth->store, claims.user_id, &user);
-    if (rc == IM_ENOTFOUND || (rc == IM_OK && !user.is_active)) {
-        snprintf(reason, reason_len, "user missing or inactive");
-        return IM_EDENIED;
-    }
+    rc = principal_from_user(auth, claims.user_id, principal, reason, reason_len);
     if (rc) {
-        snprintf(reason, reason_len, "user lookup failed");
-        return IM_EUNAVAILABLE;
+        return rc;
     }
-    im_role_t role;
-    if (!im_role_parse(user.role, &role)) {
-        snprintf(reason, reason_len, "unknown role");
-        return IM_EDENIED;
-    }
-    memset(principal, 0, sizeof(*principal));
-    principal->user_id = user.id;
-    im_strlcpy(principal->username, user.username, sizeof(principal->username));
-    principal->role = role;
     im_strlcpy(principal->session_id, claims.sid, sizeof(principal->session_id));
     im_strlcpy(principal->token_id, claims.jti, sizeof(principal->token_id));
     return IM_OK;

@@ -37,10 +37,50 @@ void im_auth_pair_release(im_token_pair_t *pair);
  * stderr (never to the log). */
 int im_auth_bootstrap_admin(im_auth_t *auth, char *err, size_t errlen);
 
-/* Checks the credentials and opens a login session. Returns IM_EDENIED for an unknown user
- * or a wrong password (same work either way), IM_EFORBIDDEN for an inactive user. */
-int im_auth_login(im_auth_t *auth, const char *username, const char *password,
-                  const im_client_t *client, im_token_pair_t *pair, im_store_user_t *user);
+/* The outcome of a login step. */
+typedef enum {
+    IM_LOGIN_OK,            /* pair and user are set */
+    IM_LOGIN_DENIED,        /* unknown user, wrong password or code, inactive user alike */
+    IM_LOGIN_THROTTLED,     /* too many failures: retry_after seconds */
+    IM_LOGIN_BUSY,          /* every password-hashing slot is taken: retry_after seconds */
+    IM_LOGIN_TOTP_REQUIRED, /* the password was right; totp_token and user are set */
+    IM_LOGIN_ERROR,         /* the database failed */
+} im_login_status_t;
+
+typedef struct {
+    im_login_status_t status;
+    int retry_after;
+    char *totp_token;          /* malloc'd */
+    const char *second_factor; /* "totp" or "recovery_code" after a second step */
+    im_token_pair_t pair;
+    im_store_user_t user;
+} im_login_result_t;
+
+void im_login_result_release(im_login_result_t *result);
+
+/* Checks the credentials and, unless the user has TOTP enabled, opens a login session.
+ *
+ * Throttling: failed attempts count against the lower-cased username and against the
+ * client IP. A username may fail 5 times and an IP 10 times without delay. Each further
+ * failure blocks the key for 15 s, doubling up to 5 minutes for a username and 15 minutes
+ * for an IP. A key with no failure for an hour starts from zero. An attempt while blocked
+ * returns IM_LOGIN_THROTTLED without checking the password. So that an attacker cannot keep a
+ * user locked out, the username block does not apply to a client IP that has no failures
+ * of its own and from which this user completed a login within REFRESH_TOKEN_EXPIRE_DAYS.
+ * A completed login clears the IP's failures, and the username's too when that IP had
+ * none. The first blocking failure of a key records one security.brute_force_user or
+ * security.brute_force_ip audit event.
+ *
+ * Password hashing runs on the calling HTTP thread, but at most half of the HTTP threads
+ * (at least one) hash at once. A login that finds no free slot gets IM_LOGIN_BUSY. */
+void im_auth_login(im_auth_t *auth, const char *username, const char *password,
+                   const im_client_t *client, im_login_result_t *result);
+
+/* Completes a login that returned IM_LOGIN_TOTP_REQUIRED with a 6-digit TOTP code or an
+ * unused recovery code. totp_token is valid for 5 minutes and for one completed login.
+ * Failures are throttled and counted as in im_auth_login. */
+void im_auth_login_totp(im_auth_t *auth, const char *totp_token, const char *code,
+                        const im_client_t *client, im_login_result_t *result);
 
 /* Spends refresh_token and issues a new pair in the same session. A token spent within the
  * last few seconds returns the pair it was exchanged for (two tabs refreshing at once);
@@ -48,14 +88,34 @@ int im_auth_login(im_auth_t *auth, const char *username, const char *password,
 int im_auth_refresh(im_auth_t *auth, const char *refresh_token, const im_client_t *client,
                     im_token_pair_t *pair, im_store_user_t *user, bool *reuse_detected);
 
-/* Verifies an access token and fills the principal from the current user record (role and
- * active flag are read fresh, so a demotion takes effect at once). */
+/* Verifies an access token, or a personal API token (IM_APITOKEN_PREFIX), and fills the
+ * principal from the current user record (role and active flag are read fresh, so a
+ * demotion takes effect at once). An API token's last-used time is written at most once
+ * a minute. */
 int im_auth_verify_access(im_auth_t *auth, const char *token, im_principal_t *principal,
                           char *reason, size_t reason_len);
 
 /* Ends the caller's session, and the session of refresh_token (may be NULL) when it belongs
  * to the same user. */
 int im_auth_logout(im_auth_t *auth, const im_principal_t *principal, const char *refresh_token);
+
+/* Checks a TOTP code or an unused recovery code of user_id outside a login (to disable
+ * TOTP). A code is spent when accepted. Returns IM_OK, IM_EDENIED for a wrong code,
+ * IM_ENOTFOUND when the user has no enabled TOTP, or a store error. *kind (may be NULL)
+ * is set to "totp" or "recovery_code". */
+int im_auth_verify_second_factor(im_auth_t *auth, int64_t user_id, const char *code,
+                                 const char **kind);
+
+/* Records that principal got a 403. The tenth 403 of a principal with less than 10
+ * minutes between them records one security.repeated_forbidden audit event. */
+void im_auth_note_forbidden(im_auth_t *auth, const im_principal_t *principal,
+                            const im_client_t *client);
+
+/* Records a security event: one audit row with action (security.*) and a warning log line.
+ * At most 20 events a minute are recorded across the server; the rest are counted and
+ * the count is logged with the next recorded event. */
+void im_auth_security_event(im_auth_t *auth, const char *action, int64_t user_id,
+                            const char *username, const im_client_t *client, const char *message);
 
 /* Revokes every session of user_id except keep_session (may be NULL). */
 int im_auth_revoke_user(im_auth_t *auth, int64_t user_id, const char *keep_session);

@@ -8,9 +8,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "collect/events.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "engine/engine.h"
+
+/* Container ids queued by events between two snapshots; a longer burst falls back to a full
+ * re-list. */
+#define PENDING_MAX 256
+
+typedef struct {
+    char id[65];
+    bool started;
+} pending_t;
 
 /* Identical failures are logged once, then again every this many cycles with a count. */
 #define REPEAT_LOG_EVERY 300
@@ -24,6 +36,20 @@ struct im_collector {
     pthread_mutex_t control_lock; /* guards stopping */
     pthread_cond_t wake;          /* signalled by stop; uses CLOCK_MONOTONIC */
     bool stopping;
+    /* Engine work queued by the events feed and by API actions, guarded by control_lock. */
+    bool relist;
+    pending_t pending[PENDING_MAX];
+    size_t pending_count;
+    uint64_t requested_generation; /* +1 per queued change */
+    int64_t last_create_ms;        /* monotonic time of the latest "create" event */
+    uint64_t applied_generation;   /* requested_generation as of the latest published snapshot */
+    pthread_cond_t applied;        /* signalled when applied_generation moves */
+
+    struct im_engine *engine;
+    struct im_events *events;
+    im_sampler_t *containers; /* collector thread only, except its history lock */
+    bool containers_ready;    /* collector thread only */
+    uint64_t publications;    /* collector thread only: snapshots published */
 
     pthread_mutex_t snapshot_lock; /* guards current and stats; held only for a swap or copy */
     im_collector_snapshot_t *current;
@@ -55,6 +81,11 @@ static void snapshot_free(im_collector_snapshot_t *snapshot)
     json_decref(snapshot->disk);
     json_decref(snapshot->network);
     json_decref(snapshot->host_info);
+    json_decref(snapshot->container_items);
+    free(snapshot->containers);
+    free(snapshot->containers_body.data);
+    free(snapshot->containers_all_body.data);
+    free(snapshot->host_metrics.data);
     free(snapshot->system_body.data);
     free(snapshot->disk_body.data);
     free(snapshot->network_body.data);
@@ -75,6 +106,166 @@ static im_collector_body_t serialize(const json_t *value, const char *endpoint)
     return body;
 }
 
+/* Appends "name{labels} value" lines of node_exporter's host metrics for GET /metrics. */
+static void host_metrics(const im_host_sample_t *cur, im_buf_t *out)
+{
+    long ticks = sysconf(_SC_CLK_TCK);
+    double tick = ticks > 0 ? 1.0 / (double)ticks : 0.01;
+
+    if (cur->has_stat) {
+        im_buf_appendf(out, "# HELP node_cpu_seconds_total Seconds the CPUs spent in each mode.\n"
+                            "# TYPE node_cpu_seconds_total counter\n");
+        for (size_t i = 0; i < cur->stat.cpu_count; i++) {
+            const im_host_cpu_times_t *t = &cur->stat.cpus[i].times;
+            const struct {
+                const char *mode;
+                uint64_t value;
+            } modes[] = {{"user", t->user},       {"nice", t->nice},     {"system", t->system},
+                         {"idle", t->idle},       {"iowait", t->iowait}, {"irq", t->irq},
+                         {"softirq", t->softirq}, {"steal", t->steal}};
+            for (size_t m = 0; m < IM_ARRAY_LEN(modes); m++) {
+                im_buf_appendf(out, "node_cpu_seconds_total{cpu=\"%d\",mode=\"%s\"} %.2f\n",
+                               cur->stat.cpus[i].id, modes[m].mode, (double)modes[m].value * tick);
+            }
+        }
+        im_buf_appendf(out,
+                       "# HELP node_boot_time_seconds Node boot time, in unixtime.\n"
+                       "# TYPE node_boot_time_seconds gauge\n"
+                       "node_boot_time_seconds %" PRId64 "\n",
+                       cur->stat.boot_time);
+    }
+    if (cur->has_mem) {
+        const struct {
+            const char *name;
+            uint64_t value;
+        } mem[] = {{"MemTotal", cur->mem.total},         {"MemFree", cur->mem.free},
+                   {"MemAvailable", cur->mem.available}, {"Buffers", cur->mem.buffers},
+                   {"Cached", cur->mem.cached},          {"SwapTotal", cur->mem.swap_total},
+                   {"SwapFree", cur->mem.swap_free}};
+        for (size_t i = 0; i < IM_ARRAY_LEN(mem); i++) {
+            im_buf_appendf(out,
+                           "# HELP node_memory_%s_bytes Memory information field %s_bytes.\n"
+                           "# TYPE node_memory_%s_bytes gauge\nnode_memory_%s_bytes %" PRIu64 "\n",
+                           mem[i].name, mem[i].name, mem[i].name, mem[i].name, mem[i].value);
+        }
+    }
+    if (cur->has_load) {
+        im_buf_appendf(
+            out,
+            "# HELP node_load1 1m load average.\n# TYPE node_load1 gauge\nnode_load1 %.2f\n"
+            "# HELP node_load5 5m load average.\n# TYPE node_load5 gauge\nnode_load5 %.2f\n"
+            "# HELP node_load15 15m load average.\n# TYPE node_load15 gauge\n"
+            "node_load15 %.2f\n",
+            cur->load.load1, cur->load.load5, cur->load.load15);
+    }
+    if (cur->has_net) {
+        static const char *const names[] = {"receive_bytes", "transmit_bytes"};
+        for (size_t k = 0; k < 2; k++) {
+            im_buf_appendf(out,
+                           "# HELP node_network_%s_total Network device statistic %s.\n"
+                           "# TYPE node_network_%s_total counter\n",
+                           names[k], names[k], names[k]);
+            for (size_t i = 0; i < cur->net.count; i++) {
+                const im_host_iface_t *iface = &cur->net.items[i];
+                im_buf_appendf(out, "node_network_%s_total{device=\"%s\"} %" PRIu64 "\n", names[k],
+                               iface->name, k == 0 ? iface->rx_bytes : iface->tx_bytes);
+            }
+        }
+    }
+    if (cur->has_disks) {
+        static const char *const names[] = {"read_bytes", "written_bytes"};
+        for (size_t k = 0; k < 2; k++) {
+            im_buf_appendf(out,
+                           "# HELP node_disk_%s_total The total number of bytes %s.\n"
+                           "# TYPE node_disk_%s_total counter\n",
+                           names[k], k == 0 ? "read" : "written", names[k]);
+            for (size_t i = 0; i < cur->disks.count; i++) {
+                const im_host_disk_t *disk = &cur->disks.items[i];
+                im_buf_appendf(out, "node_disk_%s_total{device=\"%s\"} %" PRIu64 "\n", names[k],
+                               disk->name, k == 0 ? disk->read_bytes : disk->write_bytes);
+            }
+        }
+    }
+    if (cur->has_mounts) {
+        static const char *const names[] = {"size", "free", "avail"};
+        for (size_t k = 0; k < 3; k++) {
+            im_buf_appendf(out,
+                           "# HELP node_filesystem_%s_bytes Filesystem %s in bytes.\n"
+                           "# TYPE node_filesystem_%s_bytes gauge\n",
+                           names[k], names[k], names[k]);
+            for (size_t i = 0; i < cur->mounts.count; i++) {
+                const im_host_mount_t *m = &cur->mounts.items[i];
+                if (!m->has_usage || strchr(m->device, '"') || strchr(m->mountpoint, '"') ||
+                    strchr(m->device, '\\') || strchr(m->mountpoint, '\\')) {
+                    continue;
+                }
+                uint64_t value = k == 0   ? m->usage.total
+                                 : k == 1 ? m->usage.total - m->usage.used
+                                          : m->usage.free;
+                im_buf_appendf(out,
+                               "node_filesystem_%s_bytes{device=\"%s\",fstype=\"%s\","
+                               "mountpoint=\"%s\"} %" PRIu64 "\n",
+                               names[k], m->device, m->fstype, m->mountpoint, value);
+            }
+        }
+    }
+}
+
+/* Builds the GET /api/v1/containers body from items, keeping running ones only unless all. */
+static im_collector_body_t containers_body(json_t *items, bool all, const char *timestamp)
+{
+    json_t *selected = json_array();
+    json_int_t running = 0;
+    json_int_t stopped = 0;
+    json_t *item = NULL;
+    size_t index = 0;
+
+    json_array_foreach(items, index, item)
+    {
+        const char *status = json_string_value(json_object_get(item, "status"));
+        bool listed_by_default =
+            status && (strcmp(status, "running") == 0 || strcmp(status, "paused") == 0 ||
+                       strcmp(status, "restarting") == 0);
+        if (!all && !listed_by_default) {
+            continue;
+        }
+        if (status && strcmp(status, "running") == 0) {
+            running++;
+        } else if (status && (strcmp(status, "exited") == 0 || strcmp(status, "created") == 0 ||
+                              strcmp(status, "dead") == 0)) {
+            stopped++;
+        }
+        json_array_append(selected, item);
+    }
+    size_t total = json_array_size(selected);
+    char message[64];
+    snprintf(message, sizeof(message), "Found %zu container%s", total, total == 1 ? "" : "s");
+    json_t *body = json_pack("{s:b, s:s, s:s, s:{s:o, s:I, s:I, s:I}}", "success", 1, "message",
+                             message, "timestamp", timestamp, "data", "containers", selected,
+                             "total", (json_int_t)total, "running", running, "stopped", stopped);
+    im_collector_body_t out = serialize(body, "/containers");
+    json_decref(body);
+    return out;
+}
+
+static void add_containers(im_collector_t *collector, im_collector_snapshot_t *snapshot)
+{
+    char timestamp[32];
+
+    snapshot->collector_source = "cgroup";
+    if (!collector->containers) {
+        return;
+    }
+    snapshot->containers_ready = collector->containers_ready;
+    snapshot->collector_source = im_sampler_source(collector->containers);
+    snapshot->engine_stats_calls = im_sampler_engine_stats_calls(collector->containers);
+    snapshot->container_count = im_sampler_figures(collector->containers, &snapshot->containers);
+    snapshot->container_items = im_sampler_list_items(collector->containers);
+    im_time_iso8601(im_now(), timestamp);
+    snapshot->containers_body = containers_body(snapshot->container_items, false, timestamp);
+    snapshot->containers_all_body = containers_body(snapshot->container_items, true, timestamp);
+}
+
 static im_collector_snapshot_t *build_snapshot(im_collector_t *collector, uint64_t sequence)
 {
     const im_host_sample_t *cur = im_host_sampler_current(&collector->sampler);
@@ -92,6 +283,11 @@ static im_collector_snapshot_t *build_snapshot(im_collector_t *collector, uint64
     snapshot->system_body = serialize(snapshot->system, "/stats/system");
     snapshot->disk_body = serialize(snapshot->disk, "/stats/system/disk");
     snapshot->network_body = serialize(snapshot->network, "/stats/system/network");
+    add_containers(collector, snapshot);
+    im_buf_t metrics;
+    im_buf_init(&metrics);
+    host_metrics(cur, &metrics);
+    snapshot->host_metrics.data = im_buf_detach(&metrics, &snapshot->host_metrics.len);
     atomic_init(&snapshot->refs, 1);
     return snapshot;
 }
@@ -160,6 +356,189 @@ static void log_cycle_result(im_collector_t *collector, int rc, const char *erro
     }
 }
 
+/* ---- engine changes ---- */
+
+/* Receives the events feed on its thread: queues the container and wakes the collector. */
+static void on_engine_event(void *ctx, int status, json_t *event)
+{
+    im_collector_t *collector = ctx;
+
+    if (status != IM_OK) {
+        return;
+    }
+    pthread_mutex_lock(&collector->control_lock);
+    if (!event) {
+        collector->relist = true;
+    } else {
+        const char *id = json_string_value(json_object_get(json_object_get(event, "Actor"), "ID"));
+        const char *action = json_string_value(json_object_get(event, "Action"));
+        if (!id || strlen(id) != 64) {
+            id = json_string_value(json_object_get(event, "id"));
+        }
+        if (!id || strlen(id) != 64 || !action) {
+            pthread_mutex_unlock(&collector->control_lock);
+            return;
+        }
+        /* exec_* and top events change nothing the list shows. */
+        if (strncmp(action, "exec_", 5) == 0 || strcmp(action, "top") == 0 ||
+            strcmp(action, "attach") == 0 || strcmp(action, "resize") == 0) {
+            pthread_mutex_unlock(&collector->control_lock);
+            return;
+        }
+        if (collector->pending_count < PENDING_MAX) {
+            pending_t *p = &collector->pending[collector->pending_count++];
+            im_strlcpy(p->id, id, sizeof(p->id));
+            p->started = strcmp(action, "start") == 0;
+            if (strcmp(action, "create") == 0) {
+                collector->last_create_ms = im_monotonic_ms();
+            }
+        } else {
+            collector->relist = true;
+        }
+    }
+    collector->requested_generation++;
+    pthread_cond_signal(&collector->wake);
+    pthread_mutex_unlock(&collector->control_lock);
+}
+
+/* Applies queued changes with engine calls on the collector thread; returns the generation
+ * they bring the snapshot to. */
+static uint64_t apply_pending(im_collector_t *collector)
+{
+    pending_t *work = NULL;
+    size_t count = 0;
+    bool relist = false;
+    char err[512];
+
+    pthread_mutex_lock(&collector->control_lock);
+    uint64_t generation = collector->requested_generation;
+    relist = collector->relist;
+    collector->relist = false;
+    if (collector->pending_count) {
+        count = collector->pending_count;
+        work = im_malloc(count * sizeof(*work));
+        memcpy(work, collector->pending, count * sizeof(*work));
+        collector->pending_count = 0;
+    }
+    pthread_mutex_unlock(&collector->control_lock);
+
+    if (!collector->containers) {
+        free(work);
+        return generation;
+    }
+    if (relist) {
+        if (im_sampler_relist(collector->containers, err, sizeof(err)) == IM_OK) {
+            collector->containers_ready = true;
+        } else {
+            im_log_warn("collector", "listing containers failed: %s", err);
+        }
+    }
+    for (size_t i = 0; i < count && collector->containers_ready; i++) {
+        if (im_sampler_refresh(collector->containers, work[i].id, work[i].started, err,
+                               sizeof(err)) != IM_OK) {
+            im_log_warn("collector", "refreshing container %.12s failed: %s", work[i].id, err);
+        }
+    }
+    free(work);
+    return generation;
+}
+
+static void mark_applied(im_collector_t *collector, uint64_t generation)
+{
+    pthread_mutex_lock(&collector->control_lock);
+    if (generation > collector->applied_generation) {
+        collector->applied_generation = generation;
+    }
+    pthread_cond_broadcast(&collector->applied);
+    pthread_mutex_unlock(&collector->control_lock);
+}
+
+static void push_host_point(im_collector_t *collector, const im_collector_snapshot_t *snapshot)
+{
+    if (!collector->containers) {
+        return;
+    }
+    json_t *system = snapshot->system;
+    im_sampler_point_t point = {
+        .time_ms = im_now_ms(),
+        .cpu_percent = (float)json_number_value(json_object_get(system, "cpu_usage")),
+        .network_rx_rate = (float)json_number_value(json_object_get(system, "network_rx_rate")),
+        .network_tx_rate = (float)json_number_value(json_object_get(system, "network_tx_rate")),
+        .memory_used = (uint64_t)json_integer_value(json_object_get(system, "memory_used")),
+        .memory_limit = (uint64_t)json_integer_value(json_object_get(system, "memory_total")),
+        .network_rx = (uint64_t)json_integer_value(json_object_get(system, "network_rx")),
+        .network_tx = (uint64_t)json_integer_value(json_object_get(system, "network_tx")),
+        .block_read = (uint64_t)json_integer_value(json_object_get(system, "disk_read_bytes")),
+        .block_write = (uint64_t)json_integer_value(json_object_get(system, "disk_write_bytes")),
+    };
+    im_sampler_push_host(collector->containers, &point);
+}
+
+/* Waits until generation is applied or timeout_ms passes; false on timeout. */
+static bool wait_applied(im_collector_t *collector, uint64_t generation, int timeout_ms)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    struct timespec deadline = ns_to_timespec((int64_t)now.tv_sec * 1000000000 + now.tv_nsec +
+                                              (int64_t)timeout_ms * 1000000);
+    bool done = true;
+    pthread_mutex_lock(&collector->control_lock);
+    while (collector->applied_generation < generation && !collector->stopping) {
+        if (pthread_cond_timedwait(&collector->applied, &collector->control_lock, &deadline) ==
+            ETIMEDOUT) {
+            done = collector->applied_generation >= generation;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&collector->control_lock);
+    return done;
+}
+
+bool im_collector_refresh_container(im_collector_t *collector, const char *id, int timeout_ms)
+{
+    if (!collector->containers || strlen(id) != 64) {
+        return true;
+    }
+    pthread_mutex_lock(&collector->control_lock);
+    if (collector->pending_count < PENDING_MAX) {
+        pending_t *p = &collector->pending[collector->pending_count++];
+        im_strlcpy(p->id, id, sizeof(p->id));
+        p->started = true;
+    } else {
+        collector->relist = true;
+    }
+    uint64_t generation = ++collector->requested_generation;
+    pthread_cond_signal(&collector->wake);
+    pthread_mutex_unlock(&collector->control_lock);
+    return wait_applied(collector, generation, timeout_ms);
+}
+
+int64_t im_collector_last_create_ms(im_collector_t *collector)
+{
+    pthread_mutex_lock(&collector->control_lock);
+    int64_t at = collector->last_create_ms;
+    pthread_mutex_unlock(&collector->control_lock);
+    return at;
+}
+
+bool im_collector_wait_events(im_collector_t *collector, int timeout_ms)
+{
+    pthread_mutex_lock(&collector->control_lock);
+    uint64_t generation = collector->requested_generation;
+    pthread_mutex_unlock(&collector->control_lock);
+    return wait_applied(collector, generation, timeout_ms);
+}
+
+size_t im_collector_history(im_collector_t *collector, const char *id, int64_t since_ms,
+                            im_sampler_point_t **out)
+{
+    if (!collector->containers) {
+        *out = NULL;
+        return 0;
+    }
+    return im_sampler_history(collector->containers, id, since_ms, out);
+}
+
 /* Runs one cycle: samples the host, builds and publishes a snapshot. Returns the sampling
  * result, with its message in err. */
 static int collect_cycle(im_collector_t *collector, char *err, size_t errlen)
@@ -169,13 +548,14 @@ static int collect_cycle(im_collector_t *collector, char *err, size_t errlen)
     int rc = im_host_sampler_update(&collector->sampler, err, errlen);
     log_cycle_result(collector, rc, err);
 
-    /* TODO: sample the containers here (cgroup files, with the engine's stats API as the
-     * fallback), add them to the snapshot and queue the cycle's batch for the store. */
+    uint64_t generation = apply_pending(collector);
+    if (collector->containers) {
+        im_sampler_sample(collector->containers);
+    }
+    // TODO: queue the cycle's batch for the store once the database tiers exist.
 
-    pthread_mutex_lock(&collector->snapshot_lock);
-    uint64_t sequence = collector->stats.cycles + 1;
-    pthread_mutex_unlock(&collector->snapshot_lock);
-    im_collector_snapshot_t *snapshot = build_snapshot(collector, sequence);
+    im_collector_snapshot_t *snapshot = build_snapshot(collector, ++collector->publications);
+    push_host_point(collector, snapshot);
 
     int64_t duration_us = (monotonic_ns() - started) / 1000;
     pthread_mutex_lock(&collector->snapshot_lock);
@@ -192,23 +572,49 @@ static int collect_cycle(im_collector_t *collector, char *err, size_t errlen)
 
     snapshot->collected_at_ms = im_now_ms();
     publish(collector, snapshot);
+    mark_applied(collector, generation);
     return rc;
 }
 
-/* Waits until deadline_ns (monotonic) or a stop request. Returns false when stopping. */
-static bool wait_until(im_collector_t *collector, int64_t deadline_ns)
+/* Publishes the queued engine changes without a new reading, so that a container started or
+ * stopped a moment ago shows in the list at once. */
+static void publish_changes(im_collector_t *collector)
+{
+    uint64_t generation = apply_pending(collector);
+    im_collector_snapshot_t *snapshot = build_snapshot(collector, ++collector->publications);
+
+    pthread_mutex_lock(&collector->snapshot_lock);
+    snapshot->stats = collector->stats;
+    pthread_mutex_unlock(&collector->snapshot_lock);
+    snapshot->collected_at_ms = im_now_ms();
+    publish(collector, snapshot);
+    mark_applied(collector, generation);
+}
+
+typedef enum { WAKE_STOP, WAKE_DEADLINE, WAKE_CHANGES } wake_reason_t;
+
+/* Waits until deadline_ns (monotonic), queued engine changes or a stop request. */
+static wake_reason_t wait_until(im_collector_t *collector, int64_t deadline_ns)
 {
     struct timespec deadline = ns_to_timespec(deadline_ns);
+    wake_reason_t reason = WAKE_DEADLINE;
     pthread_mutex_lock(&collector->control_lock);
-    while (!collector->stopping) {
+    for (;;) {
+        if (collector->stopping) {
+            reason = WAKE_STOP;
+            break;
+        }
+        if (collector->requested_generation > collector->applied_generation) {
+            reason = WAKE_CHANGES;
+            break;
+        }
         int rc = pthread_cond_timedwait(&collector->wake, &collector->control_lock, &deadline);
         if (rc == ETIMEDOUT) {
             break;
         }
     }
-    bool keep_running = !collector->stopping;
     pthread_mutex_unlock(&collector->control_lock);
-    return keep_running;
+    return reason;
 }
 
 /* The thread: runs a cycle at every multiple of the interval after start, so the schedule
@@ -219,7 +625,12 @@ static void *collector_main(void *arg)
     char err[512];
     int64_t deadline = monotonic_ns() + collector->interval_ns;
 
-    while (wait_until(collector, deadline)) {
+    wake_reason_t reason;
+    while ((reason = wait_until(collector, deadline)) != WAKE_STOP) {
+        if (reason == WAKE_CHANGES) {
+            publish_changes(collector);
+            continue;
+        }
         collect_cycle(collector, err, sizeof(err));
         deadline += collector->interval_ns;
         int64_t now = monotonic_ns();
@@ -246,6 +657,9 @@ static int init_sync(im_collector_t *collector, char *err, size_t errlen)
     if (rc != 0) {
         snprintf(err, errlen, "cannot create the collector's condition variable: %s", strerror(rc));
         return IM_ERR;
+    }
+    if (rc == 0) {
+        pthread_cond_init(&collector->applied, NULL);
     }
     pthread_mutex_init(&collector->control_lock, NULL);
     pthread_mutex_init(&collector->snapshot_lock, NULL);
@@ -284,11 +698,29 @@ int im_collector_start(const im_collector_options_t *opts, im_collector_t **out,
         rc = IM_EINVAL;
         goto out;
     }
+    if (opts->engine && opts->events) {
+        const im_host_sample_t *first = im_host_sampler_current(&collector->sampler);
+        im_sampler_options_t sampler_opts = {
+            .proc_root = collector->sampler.proc,
+            .sys_root = collector->sampler.sys,
+            .engine = opts->engine,
+            .interval_seconds = interval,
+            .online_cpus = first && first->has_stat ? (int)first->stat.cpu_count : 0,
+            .host_memory_total = first && first->has_mem ? first->mem.total : 0,
+        };
+        collector->engine = opts->engine;
+        collector->events = opts->events;
+        collector->containers = im_sampler_new(&sampler_opts);
+    }
     rc = pthread_create(&collector->thread, NULL, collector_main, collector);
     if (rc != 0) {
         snprintf(err, errlen, "cannot start the collector thread: %s", strerror(rc));
         rc = IM_ERR;
         goto out;
+    }
+    if (collector->events &&
+        im_events_subscribe(collector->events, on_engine_event, collector) != IM_OK) {
+        im_log_warn("collector", "cannot subscribe to engine events: too many subscribers");
     }
     im_log_info("collector",
                 "started: interval %d s, proc root %s, sys root %s, host root %s, first cycle "
@@ -302,7 +734,9 @@ out:
     if (collector) {
         im_collector_release(collector->current);
         im_host_sampler_release(&collector->sampler);
+        im_sampler_free(collector->containers);
         if (sync_ready) {
+            pthread_cond_destroy(&collector->applied);
             pthread_cond_destroy(&collector->wake);
             pthread_mutex_destroy(&collector->control_lock);
             pthread_mutex_destroy(&collector->snapshot_lock);
@@ -317,9 +751,13 @@ void im_collector_stop(im_collector_t *collector)
     if (!collector) {
         return;
     }
+    if (collector->events) {
+        im_events_unsubscribe(collector->events, on_engine_event, collector);
+    }
     pthread_mutex_lock(&collector->control_lock);
     collector->stopping = true;
     pthread_cond_signal(&collector->wake);
+    pthread_cond_broadcast(&collector->applied);
     pthread_mutex_unlock(&collector->control_lock);
     pthread_join(collector->thread, NULL);
 
@@ -330,6 +768,8 @@ void im_collector_stop(im_collector_t *collector)
                 (double)collector->stats.max_duration_us / 1000.0);
     im_collector_release(collector->current);
     im_host_sampler_release(&collector->sampler);
+    im_sampler_free(collector->containers);
+    pthread_cond_destroy(&collector->applied);
     pthread_cond_destroy(&collector->wake);
     pthread_mutex_destroy(&collector->control_lock);
     pthread_mutex_destroy(&collector->snapshot_lock);

@@ -6,22 +6,29 @@
  * snapshot and never wait for a collection. */
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
 
 #include "collect/host.h"
+#include "collect/sampler.h"
+
+struct im_engine;
+struct im_events;
 
 #define IM_COLLECTOR_DEFAULT_INTERVAL_SECONDS 1
 
 typedef struct im_collector im_collector_t;
 
 typedef struct {
-    const char *proc_root; /* NULL or empty: /proc */
-    const char *sys_root;  /* NULL or empty: /sys */
-    const char *host_root; /* NULL or empty: / */
-    int interval_seconds;  /* <= 0: IM_COLLECTOR_DEFAULT_INTERVAL_SECONDS */
+    const char *proc_root;    /* NULL or empty: /proc */
+    const char *sys_root;     /* NULL or empty: /sys */
+    const char *host_root;    /* NULL or empty: / */
+    int interval_seconds;     /* <= 0: IM_COLLECTOR_DEFAULT_INTERVAL_SECONDS */
+    struct im_engine *engine; /* NULL: host numbers only; borrowed */
+    struct im_events *events; /* the engine's events feed; NULL: host numbers only; borrowed */
 } im_collector_options_t;
 
 /* Self-metrics of the collection loop. */
@@ -62,8 +69,19 @@ typedef struct im_collector_snapshot {
      * it in a copy. */
     json_t *host_info;
 
-    /* TODO: container samples (cgroup readers) join the snapshot here; see collect_cycle()
-     * in collector.c for where they are taken. */
+    /* Containers. containers_ready is false until the engine's list was read once. */
+    bool containers_ready;
+    const char *collector_source;     /* "cgroup" or "engine-stats" (static string) */
+    uint64_t engine_stats_calls;      /* stats API calls so far; 0 while cgroups are readable */
+    im_sampler_figures_t *containers; /* every container the engine lists */
+    size_t container_count;
+    /* GET /api/v1/containers bodies without filters: running containers, and all. The items
+     * array has every container, for filtered requests. */
+    json_t *container_items;
+    im_collector_body_t containers_body;
+    im_collector_body_t containers_all_body;
+    /* node_exporter-named host metrics in Prometheus text format, for GET /metrics */
+    im_collector_body_t host_metrics;
 
     atomic_int refs; /* internal: references held by the collector and by readers */
 } im_collector_snapshot_t;
@@ -85,6 +103,24 @@ const im_collector_snapshot_t *im_collector_acquire(im_collector_t *collector);
 
 /* Releases a reference taken by im_collector_acquire(); NULL is accepted. */
 void im_collector_release(const im_collector_snapshot_t *snapshot);
+
+/* Makes the collector re-read one container from the engine now (after an action made
+ * through the API) and waits, at most timeout_ms, until a snapshot that includes the change
+ * is published. Returns false on timeout. */
+bool im_collector_refresh_container(im_collector_t *collector, const char *id, int timeout_ms);
+
+/* Waits, at most timeout_ms, until engine events received so far are in a published
+ * snapshot. Returns false on timeout. */
+bool im_collector_wait_events(im_collector_t *collector, int timeout_ms);
+
+/* Returns the monotonic time (im_monotonic_ms) of the latest container "create" event, 0
+ * before the first. */
+int64_t im_collector_last_create_ms(im_collector_t *collector);
+
+/* Copies the in-memory history of container id (full id; NULL: the host) newer than
+ * since_ms. See im_sampler_history(). */
+size_t im_collector_history(im_collector_t *collector, const char *id, int64_t since_ms,
+                            im_sampler_point_t **out);
 
 /* Copies the current self-metrics. */
 void im_collector_get_stats(im_collector_t *collector, im_collector_stats_t *out);

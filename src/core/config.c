@@ -49,6 +49,8 @@ static int parse_database_url(im_config_t *config, const setting_t *s, const cha
                               size_t errlen);
 static int parse_api_version(im_config_t *config, const setting_t *s, const char *value, char *err,
                              size_t errlen);
+static int parse_backup_interval(im_config_t *config, const setting_t *s, const char *value,
+                                 char *err, size_t errlen);
 
 #define FIELD(f)     offsetof(im_config_t, f), sizeof(((im_config_t *)0)->f)
 #define PTR_FIELD(f) offsetof(im_config_t, f), 0
@@ -79,6 +81,8 @@ static const setting_t settings[] = {
      "a comma-separated or JSON list of CIDRs such as 10.0.0.0/8", parse_proxies},
     {"MAX_REQUEST_SIZE", "10485760", KIND_INT, INT_FIELD(max_request_size), 1024, 1073741824,
      "a byte count from 1024 to 1073741824", NULL},
+    {"MAX_JSON_DEPTH", "64", KIND_INT, INT_FIELD(max_json_depth), 1, 1024,
+     "an integer from 1 to 1024 (levels of nested arrays and objects)", NULL},
     {"CORS_ORIGINS", "[]", KIND_SPECIAL, NO_FIELD, 0, 0,
      "a JSON array of origins such as [\"https://ops.example.com\"]", parse_cors},
     {"DATABASE_URL", "sqlite:///./data/inframon.db", KIND_SPECIAL, NO_FIELD, 0, 0,
@@ -97,6 +101,8 @@ static const setting_t settings[] = {
      "an integer from 1 to 8760", NULL},
     {"RETENTION_DAYS", "90", KIND_INT, INT_FIELD(retention_days), 1, 3650,
      "an integer from 1 to 3650", NULL},
+    {"AUDIT_RETENTION_DAYS", "365", KIND_INT, INT_FIELD(audit_retention_days), 1, 36500,
+     "an integer from 1 to 36500", NULL},
     {"LOG_LEVEL", "info", KIND_SPECIAL, NO_FIELD, 0, 0, "debug, info, warning or error",
      parse_log_level},
     {"LOG_FORMAT", "text", KIND_SPECIAL, NO_FIELD, 0, 0, "text or json", parse_log_format},
@@ -108,6 +114,12 @@ static const setting_t settings[] = {
     {"HOST_ROOT", "/", KIND_STRING, FIELD(host_root), 0, 0, "an absolute path", NULL},
     {"HOST_FS_ROOT", "/", KIND_STRING, FIELD(host_fs_root), 0, 0, "an absolute path", NULL},
     {"WEB_DIR", "", KIND_STRING, FIELD(web_dir), 0, 0, "empty or a folder path", NULL},
+    {"BACKUP_DIR", "", KIND_STRING, FIELD(backup_dir), 0, 0,
+     "empty (scheduled backups off) or a folder path", NULL},
+    {"BACKUP_INTERVAL_HOURS", "24", KIND_SPECIAL, NO_FIELD, 0, 0,
+     "a number of hours from 0.001 to 8760, fractions allowed", parse_backup_interval},
+    {"BACKUP_KEEP", "7", KIND_INT, INT_FIELD(backup_keep), 1, 10000, "an integer from 1 to 10000",
+     NULL},
 };
 
 /* Placeholder secrets copied from examples; a production server must not start with them. */
@@ -143,9 +155,7 @@ static char *trim(char *s)
     return s;
 }
 
-/* Parses one KEY=VALUE line. Quotes (single or double) are stripped; an unquoted value ends
- * at " #". Returns false for a malformed line. */
-static bool parse_env_line(char *line, char **key_out, char **value_out)
+bool im_config_parse_env_line(char *line, char **key_out, char **value_out)
 {
     char *s = trim(line);
     if (*s == '\0' || *s == '#') {
@@ -223,7 +233,7 @@ static int env_file_load(env_file_t *env, const char *path, char *err, size_t er
     while (fgets(line, sizeof(line), f)) {
         lineno++;
         char *key = NULL, *value = NULL;
-        if (!parse_env_line(line, &key, &value)) {
+        if (!im_config_parse_env_line(line, &key, &value)) {
             snprintf(err, errlen, "%s line %d is not KEY=VALUE", path, lineno);
             rc = IM_EINVAL;
             break;
@@ -376,7 +386,7 @@ bool im_ip_parse(const char *text, unsigned char out[16])
     return inet_pton(AF_INET6, text, out) == 1;
 }
 
-static bool parse_cidr(const char *text, im_cidr_t *cidr)
+bool im_cidr_parse(const char *text, im_cidr_t *cidr)
 {
     char addr[64];
     const char *slash = strchr(text, '/');
@@ -412,7 +422,7 @@ static int parse_proxies(im_config_t *config, const setting_t *s, const char *va
     char *save = NULL;
     for (char *tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
         if (config->trusted_proxy_count == IM_CONFIG_MAX_PROXIES ||
-            !parse_cidr(tok, &config->trusted_proxies[config->trusted_proxy_count])) {
+            !im_cidr_parse(tok, &config->trusted_proxies[config->trusted_proxy_count])) {
             rc = IM_EINVAL;
             break;
         }
@@ -449,6 +459,23 @@ static int parse_api_version(im_config_t *config, const setting_t *s, const char
         return IM_EINVAL;
     }
     snprintf(config->docker_api_version, sizeof(config->docker_api_version), "%u.%u", major, minor);
+    return IM_OK;
+}
+
+/* The smallest interval, 0.001 h (3.6 s), exists for tests. Production schedules use hours. */
+static int parse_backup_interval(im_config_t *config, const setting_t *s, const char *value,
+                                 char *err, size_t errlen)
+{
+    char *end = NULL;
+    errno = 0;
+    double hours = strtod(value, &end);
+    /* strtod also reads "nan", "inf" and hex floats, so only plain decimals are accepted. */
+    bool decimal = *value != '\0' && strspn(value, "0123456789.") == strlen(value);
+    if (!decimal || errno != 0 || end == value || *end != '\0' || hours < 0.001 ||
+        hours > 8760) {
+        return IM_EINVAL;
+    }
+    config->backup_interval_hours = hours;
     return IM_OK;
 }
 
@@ -700,6 +727,8 @@ void im_config_print(const im_config_t *config, FILE *out)
                         im_str_starts_with(url, "sqlite:") ? url : "postgresql://(redacted)");
             } else if (strcmp(s->name, "DOCKER_API_VERSION") == 0) {
                 fprintf(out, "%s\n", config->docker_api_version);
+            } else if (strcmp(s->name, "BACKUP_INTERVAL_HOURS") == 0) {
+                fprintf(out, "%g\n", config->backup_interval_hours);
             } else if (strcmp(s->name, "CORS_ORIGINS") == 0) {
                 fputc('[', out);
                 for (int k = 0; k < config->cors_origin_count; k++) {

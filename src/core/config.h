@@ -33,6 +33,7 @@ typedef struct {
     im_cidr_t trusted_proxies[IM_CONFIG_MAX_PROXIES];
     int trusted_proxy_count;
     int64_t max_request_size;
+    int max_json_depth; /* nesting levels of arrays and objects allowed in a request body */
     char *cors_origins[IM_CONFIG_MAX_ORIGINS];
     int cors_origin_count;
     char *database_url;
@@ -43,6 +44,7 @@ typedef struct {
     int collect_interval_seconds;
     int retention_raw_hours;
     int retention_days;
+    int audit_retention_days; /* audit rows older than this are deleted */
     int log_level;  /* im_log_level_t */
     int log_format; /* im_log_format_t */
     int http_threads;
@@ -52,6 +54,9 @@ typedef struct {
     char host_root[512];
     char host_fs_root[512];
     char web_dir[512]; /* empty: serve the embedded UI */
+    char backup_dir[512];         /* empty: scheduled backups are off */
+    double backup_interval_hours; /* fractions allowed, e.g. 0.5 for every 30 minutes */
+    int backup_keep;              /* newest scheduled backups kept in backup_dir */
 } im_config_t;
 
 /* Loads the configuration from the process environment and, for keys the environment does
@@ -70,6 +75,14 @@ void im_config_print(const im_config_t *config, FILE *out);
 
 /* Returns true when addr (16-byte form) falls inside one of the trusted proxy CIDRs. */
 bool im_config_is_trusted_proxy(const im_config_t *config, const unsigned char addr[16]);
+
+/* Parses one .env line in place. Quotes (single or double) are stripped; an unquoted value
+ * ends at " #". A blank or comment line sets *key_out to NULL. Returns false for a
+ * malformed line. The key and value point into line. */
+bool im_config_parse_env_line(char *line, char **key_out, char **value_out);
+
+/* Parses "ADDRESS" or "ADDRESS/PREFIX" (IPv4 or IPv6) into cidr; false when invalid. */
+bool im_cidr_parse(const char *text, im_cidr_t *cidr);
 
 /* Parses a textual IPv4 or IPv6 address into the 16-byte form (IPv4 mapped). */
 bool im_ip_parse(const char *text, unsigned char out[16]);

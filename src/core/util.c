@@ -305,6 +305,10 @@ bool im_time_parse_rfc3339(const char *text, int64_t *unix_nanos)
     tm.tm_min = minute;
     tm.tm_sec = second;
     int64_t seconds = (int64_t)timegm(&tm) - offset;
+    /* Nanoseconds since 1970 fit in int64_t only from 1677 to 2262. */
+    if (seconds >= INT64_MAX / 1000000000LL || seconds <= INT64_MIN / 1000000000LL) {
+        return false;
+    }
     *unix_nanos = seconds * 1000000000LL + nanos;
     return true;
 }

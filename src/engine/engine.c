@@ -1067,6 +1067,28 @@ int im_engine_api_version(struct im_engine *e, char out[IM_ENGINE_VERSION_SIZE],
     return ensure_negotiated(e, out, err, errlen);
 }
 
+int im_engine_prepare_handle(struct im_engine *e, void *curl, const char *path, char **url,
+                             char *err, size_t errlen)
+{
+    char version[IM_ENGINE_VERSION_SIZE] = "";
+
+    *url = NULL;
+    if (!is_valid_path(path)) {
+        snprintf(err, errlen,
+                 "invalid engine request path \"%.200s\": it must start with / and "
+                 "be URL-encoded",
+                 path ? path : "");
+        return IM_EINVAL;
+    }
+    int rc = ensure_negotiated(e, version, err, errlen);
+    if (rc) {
+        return rc;
+    }
+    set_transport(e, curl);
+    *url = im_asprintf("%s/v%s%s", e->base_url, version, path);
+    return IM_OK;
+}
+
 static bool is_unreserved(unsigned char c)
 {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||

@@ -142,6 +142,14 @@ int im_engine_api_version(struct im_engine *e, char out[IM_ENGINE_VERSION_SIZE],
 /* Compares two "MAJOR.MINOR" API versions like strcmp; an unparsable one sorts first. */
 int im_engine_version_compare(const char *a, const char *b);
 
+/* Prepares a CURL easy handle (passed as void * so that this header needs no curl.h) for a
+ * request that the caller performs itself, such as a stream: sets the transport (unix
+ * socket, TCP, TLS files), the connect timeout and the user agent, negotiates the API
+ * version when needed, and stores the versioned URL of path in *url (the caller frees it
+ * after the transfer). Returns IM_EINVAL for an invalid path, or the negotiation's failure. */
+int im_engine_prepare_handle(struct im_engine *e, void *curl, const char *path, char **url,
+                             char *err, size_t errlen) IM_WARN_UNUSED;
+
 /* Appends value to out percent-encoded for a URL query or path segment: everything except
  * the RFC 3986 unreserved characters is encoded. */
 void im_engine_url_escape(im_buf_t *out, const char *value);

@@ -32,6 +32,8 @@ struct im_http_server {
     im_ratelimit_t *limiter;
     atomic_long in_flight;
     atomic_ulong next_request_id;
+    struct im_http_streams *streams; /* open streaming responses (http/stream.h) */
+    struct im_ws_hub *ws_hub;        /* the WebSocket thread (http/websocket.h) */
 };
 
 /* Per-request state, allocated on the first access-handler call and freed when libmicrohttpd

@@ -34,7 +34,8 @@ typedef struct im_request im_request_t;
 typedef void (*im_handler_fn)(im_request_t *req);
 
 /* One route: method, path pattern with {name} segments (relative to the server root, so API
- * routes start with /api/v1), the minimum role, and the handler. */
+ * routes start with /api/v1), the minimum role, and the handler. The pattern "*" matches any
+ * path that no other route's pattern matches (the web UI's files). */
 typedef struct {
     const char *method;
     const char *pattern;
@@ -64,7 +65,17 @@ const im_principal_t *im_req_principal(im_request_t *req);
 /* Returns true when the caller's role is at least min_role. */
 bool im_req_has_role(im_request_t *req, im_role_t min_role);
 
-/* Parses the body as a JSON object (duplicate keys rejected). On failure it sends a 400 or
+/* Returns the deepest nesting of arrays and objects in data, counting only brackets outside
+ * strings. It reads any bytes, valid JSON or not. */
+int im_json_nesting_depth(const char *data, size_t len);
+/* Parses data as a JSON object into *out (a new reference), rejecting an empty body, a
+ * nesting deeper than max_depth (checked before parsing), invalid JSON, duplicate keys and
+ * non-objects. Returns IM_OK, or IM_EINVAL with the reason in err. */
+int im_json_parse_object(const char *data, size_t len, int max_depth, json_t **out, char *err,
+                         size_t errlen);
+
+/* Parses the body as a JSON object (duplicate keys rejected, nesting capped by
+ * MAX_JSON_DEPTH). On failure it sends a 400 or
  * 422 naming the problem and returns NULL; the caller just returns. The reference is
  * borrowed: the request owns it. */
 json_t *im_req_json_object(im_request_t *req);
@@ -74,6 +85,10 @@ json_t *im_req_json_object(im_request_t *req);
 bool im_req_query_int(im_request_t *req, const char *name, int64_t min, int64_t max,
                       int64_t fallback, int64_t *out);
 bool im_req_query_bool(im_request_t *req, const char *name, bool fallback, bool *out);
+/* Calls fn with each decoded value of a query parameter that may repeat (?a=1&a=2), in
+ * order. */
+void im_req_query_each(im_request_t *req, const char *name,
+                       void (*fn)(void *ctx, const char *value), void *ctx);
 
 /* Responses: call exactly one of these per request. */
 void im_resp_json(im_request_t *req, unsigned status, json_t *body /* reference stolen */);

@@ -88,20 +88,12 @@ json_t *im_req_json_object(im_request_t *req)
     if (req->json) {
         return req->json;
     }
-    if (req->body.len == 0) {
-        im_resp_error(req, 400, "request body is empty: expected a JSON object");
-        return NULL;
-    }
-    json_error_t jerr;
-    json_t *value = json_loadb(req->body.data, req->body.len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!value) {
-        im_resp_error(req, 400, "request body is not valid JSON: %s (line %d, column %d)",
-                      jerr.text, jerr.line, jerr.column);
-        return NULL;
-    }
-    if (!json_is_object(value)) {
-        json_decref(value);
-        im_resp_error(req, 400, "request body must be a JSON object");
+    char err[512];
+    json_t *value = NULL;
+    if (im_json_parse_object(req->body.data, req->body.len,
+                             req->server->app->config->max_json_depth, &value, err,
+                             sizeof(err)) != IM_OK) {
+        im_resp_error(req, 400, "%s", err);
         return NULL;
     }
     req->json = value;
@@ -136,6 +128,31 @@ bool im_req_query_bool(im_request_t *req, const char *name, bool fallback, bool 
         return false;
     }
     return true;
+}
+
+typedef struct {
+    const char *name;
+    void (*fn)(void *ctx, const char *value);
+    void *ctx;
+} query_visit_t;
+
+static enum MHD_Result visit_query(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    query_visit_t *visit = cls;
+
+    if (key && strcmp(key, visit->name) == 0) {
+        visit->fn(visit->ctx, value ? value : "");
+    }
+    return MHD_YES;
+}
+
+void im_req_query_each(im_request_t *req, const char *name,
+                       void (*fn)(void *ctx, const char *value), void *ctx)
+{
+    query_visit_t visit = {.name = name, .fn = fn, .ctx = ctx};
+
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, visit_query, &visit);
 }
 
 static void set_response(im_request_t *req, unsigned status, struct MHD_Response *resp,
@@ -223,6 +240,8 @@ void im_resp_from_rc(im_request_t *req, int rc, const char *message)
         {IM_EINVAL, 400, "Invalid request"},
         {IM_EUNAVAILABLE, 503, "Service unavailable"},
         {IM_EUPSTREAM, 502, "The container engine returned an error"},
+        {IM_EDENIED, 401, "Not authenticated"},
+        {IM_EFORBIDDEN, 403, "Forbidden"},
     };
     for (size_t i = 0; i < IM_ARRAY_LEN(map); i++) {
         if (map[i].rc == rc) {

@@ -17,6 +17,9 @@
 #include "auth/auth.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "http/forwarded.h"
+#include "http/stream.h"
+#include "http/websocket.h"
 
 #define MAX_URL_LENGTH     4096
 #define MAX_HEADER_COUNT   100
@@ -56,7 +59,35 @@ static void add_security_headers(struct MHD_Response *resp)
                             "'unsafe-inline'; img-src 'self' data:; connect-src 'self'; "
                             "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
                             "form-action 'self'");
-    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    /* Static files set their own cache lifetime (src/http/static.c). */
+    if (!MHD_get_response_header(resp, "Cache-Control")) {
+        MHD_add_response_header(resp, "Cache-Control", "no-store");
+    }
+}
+
+/* True when the client reached us over HTTPS: TLS on this socket, or a trusted proxy whose
+ * X-Forwarded-Proto (its right-most value, the one the nearest proxy set) is https. */
+static bool request_is_https(im_request_t *req)
+{
+    if (MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION)) {
+        return true;
+    }
+    if (!req->via_trusted_proxy) {
+        return false;
+    }
+    const char *proto =
+        MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "X-Forwarded-Proto");
+    if (!proto) {
+        return false;
+    }
+    const char *last = strrchr(proto, ',');
+    last = last ? last + 1 : proto;
+    while (*last == ' ' || *last == '\t') {
+        last++;
+    }
+    size_t len = strcspn(last, " \t");
+    bool only_spaces_after = last[len + strspn(last + len, " \t")] == '\0';
+    return len == 5 && strncasecmp(last, "https", 5) == 0 && only_spaces_after;
 }
 
 /* Resolves the client address: the socket peer, unless the peer is a trusted proxy, in
@@ -89,32 +120,7 @@ static void resolve_client_ip(im_request_t *req)
     }
     req->via_trusted_proxy = true;
     const char *xff = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "X-Forwarded-For");
-    if (!xff || strlen(xff) > 2048) {
-        return;
-    }
-    char copy[2049];
-    im_strlcpy(copy, xff, sizeof(copy));
-    /* Walk from the right: every hop added by a trusted proxy is skipped. */
-    for (;;) {
-        char *comma = strrchr(copy, ',');
-        char *candidate = comma ? comma + 1 : copy;
-        while (isspace((unsigned char)*candidate)) {
-            candidate++;
-        }
-        char *end = candidate + strlen(candidate);
-        while (end > candidate && isspace((unsigned char)end[-1])) {
-            *--end = '\0';
-        }
-        unsigned char addr[16];
-        if (!im_ip_parse(candidate, addr)) {
-            return; /* a malformed hop: keep the last address we could trust */
-        }
-        im_strlcpy(req->client_ip, candidate, sizeof(req->client_ip));
-        if (!im_config_is_trusted_proxy(config, addr) || !comma) {
-            return;
-        }
-        *comma = '\0';
-    }
+    im_http_forwarded_client(config, xff, req->client_ip, sizeof(req->client_ip));
 }
 
 static void request_free(im_request_t *req)
@@ -143,6 +149,10 @@ static enum MHD_Result queue_response(im_request_t *req)
         im_resp_error(req, 500, "internal error: no response was produced");
     }
     add_security_headers(req->response);
+    if (request_is_https(req)) {
+        MHD_add_response_header(req->response, "Strict-Transport-Security",
+                                "max-age=31536000; includeSubDomains");
+    }
     for (int i = 0; i < req->header_count; i++) {
         MHD_add_response_header(req->response, req->headers[i].name, req->headers[i].value);
     }
@@ -218,11 +228,23 @@ static const im_route_t *find_route(im_request_t *req, bool *path_known)
     *path_known = false;
     for (const im_route_t *const *table = req->server->route_tables; *table; table++) {
         for (const im_route_t *r = *table; r->method; r++) {
-            if (!route_match(r->pattern, req->path, req)) {
+            if (strcmp(r->pattern, "*") == 0 || !route_match(r->pattern, req->path, req)) {
                 continue;
             }
             *path_known = true;
             if (strcmp(r->method, req->method) == 0) {
+                return r;
+            }
+        }
+    }
+    if (*path_known) {
+        return NULL;
+    }
+    /* A "*" route (the web UI's files) takes what no other route's path matches. */
+    req->param_count = 0;
+    for (const im_route_t *const *table = req->server->route_tables; *table; table++) {
+        for (const im_route_t *r = *table; r->method; r++) {
+            if (strcmp(r->pattern, "*") == 0 && strcmp(r->method, req->method) == 0) {
                 return r;
             }
         }
@@ -282,6 +304,8 @@ static void dispatch(im_request_t *req)
     if (route->min_role > IM_ROLE_PUBLIC && req->principal.role < route->min_role) {
         im_resp_error(req, 403, "this action requires the %s role; you have %s",
                       im_role_name(route->min_role), im_role_name(req->principal.role));
+        im_client_t client = {req->client_ip, im_req_user_agent(req)};
+        im_auth_note_forbidden(req->server->app->auth, &req->principal, &client);
         return;
     }
     route->handler(req);
@@ -305,16 +329,23 @@ static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const ch
 }
 
 /* Liveness probes are never rate limited, so an orchestrator cannot trip the limit. */
-static bool rate_limit_exempt(const char *path)
+/* The web UI's files are exempt too: they are served from memory with long cache lifetimes,
+ * and counting them would let one page load spend a large part of a client's budget. */
+static bool rate_limit_exempt(const char *method, const char *path)
 {
-    return strcmp(path, "/health") == 0 || strcmp(path, "/api/v1/health") == 0;
+    if (strcmp(path, "/health") == 0 || strcmp(path, "/api/v1/health") == 0) {
+        return true;
+    }
+    bool read_only = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    return read_only && !im_str_starts_with(path, "/api/") && strcmp(path, "/ready") != 0 &&
+           strcmp(path, "/metrics") != 0 && strcmp(path, "/") != 0;
 }
 
 /* Counts the request against its client's window; false (with a 429 prepared) when over. */
 static bool check_rate_limit(im_request_t *req)
 {
     unsigned char addr[16];
-    if (rate_limit_exempt(req->path) || !im_ip_parse(req->client_ip, addr)) {
+    if (rate_limit_exempt(req->method, req->path) || !im_ip_parse(req->client_ip, addr)) {
         return true;
     }
     im_ratelimit_hit(req->server->limiter, addr, im_monotonic_ms(), &req->rate_limit);
@@ -369,6 +400,10 @@ static bool begin_request(im_request_t *req, const char *url, const char *method
     resolve_client_ip(req);
     if (strlen(url) > MAX_URL_LENGTH) {
         im_resp_error(req, 414, "URL longer than %d bytes", MAX_URL_LENGTH);
+        return false;
+    }
+    if (strlen(url) >= sizeof(req->path)) {
+        im_resp_error(req, 414, "URL path longer than %zu bytes", sizeof(req->path) - 1);
         return false;
     }
     if (!path_is_printable(url)) {
@@ -468,7 +503,19 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     atomic_fetch_sub(&server->in_flight, 1);
 }
 
-static void mhd_logger(void *cls, const char *fmt, va_list ap)
+/* Decodes %XX escapes in the URL and query values as libmicrohttpd does, except that %00
+ * becomes DEL (0x7f): a decoded NUL would silently cut "/a%00/b" down to "/a", while DEL
+ * is rejected as a control character (400) for the path and by validation for values. */
+static size_t unescape_url(void *cls, struct MHD_Connection *conn, char *text)
+{
+    for (char *p = strstr(text, "%00"); p; p = strstr(p + 3, "%00")) {
+        memcpy(p, "%7F", 3);
+    }
+    return MHD_http_unescape(text);
+}
+
+__attribute__((format(printf, 2, 0))) static void mhd_logger(void *cls, const char *fmt,
+                                                               va_list ap)
 {
     char message[512];
     vsnprintf(message, sizeof(message), fmt, ap);
@@ -515,17 +562,28 @@ int im_http_start(im_app_t *app, const im_route_t *const *route_tables, im_http_
         threads = sysconf(_SC_NPROCESSORS_ONLN);
         threads = threads > 0 ? threads : 2;
     }
+    if (im_ws_hub_start(&server->ws_hub, err, errlen) != IM_OK) {
+        im_ratelimit_free(server->limiter);
+        free(server);
+        return IM_ERR;
+    }
+    server->streams = im_http_streams_new();
+    /* libmicrohttpd wants the logger first, so that it also reports problems with the
+     * options after it. */
     server->daemon = MHD_start_daemon(
-        flags, (uint16_t)config->port, NULL, NULL, on_request, server, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)threads,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, server, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned int)CONNECTION_TIMEOUT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)CONNECTION_MEMORY, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)MAX_CONNECTIONS,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL, MHD_OPTION_END);
+        flags, (uint16_t)config->port, NULL, NULL, on_request, server, MHD_OPTION_EXTERNAL_LOGGER,
+        mhd_logger, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)threads, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, server, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)MAX_CONNECTIONS, MHD_OPTION_UNESCAPE_CALLBACK, unescape_url, NULL,
+        MHD_OPTION_END);
     if (!server->daemon) {
         snprintf(err, errlen,
                  "cannot listen on %s:%d: port in use or address not available (set PORT or HOST)",
                  config->host, config->port);
+        im_ws_hub_stop(server->ws_hub);
+        im_http_streams_free(server->streams);
         im_ratelimit_free(server->limiter);
         free(server);
         return IM_ERR;
@@ -541,6 +599,9 @@ void im_http_stop(im_http_server_t *server)
     }
     /* Stop accepting, then give in-flight requests up to 10 s to finish. */
     MHD_quiesce_daemon(server->daemon);
+    /* Streams and WebSocket sessions would keep requests open: end them first. */
+    im_http_streams_shutdown(server->streams, 5000);
+    im_ws_hub_stop(server->ws_hub);
     for (int i = 0; i < 100 && atomic_load(&server->in_flight) > 0; i++) {
         usleep(100 * 1000);
     }
@@ -549,6 +610,7 @@ void im_http_stop(im_http_server_t *server)
         im_log_warn("http", "%ld requests still open after 10 s, closing them", left);
     }
     MHD_stop_daemon(server->daemon);
+    im_http_streams_free(server->streams);
     im_ratelimit_free(server->limiter);
     free(server);
 }

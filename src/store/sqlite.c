@@ -71,6 +71,20 @@ typedef enum {
     STMT_MEMBER_LIST,
     STMT_SETTING_GET,
     STMT_SETTING_SET,
+    STMT_AUDIT_PURGE,
+    STMT_TOTP_GET,
+    STMT_TOTP_REPLACE,
+    STMT_TOTP_ENABLE,
+    STMT_TOTP_ACCEPT_STEP,
+    STMT_TOTP_DELETE,
+    STMT_RECOVERY_DELETE,
+    STMT_RECOVERY_INSERT,
+    STMT_RECOVERY_USE,
+    STMT_API_TOKEN_INSERT,
+    STMT_API_TOKEN_GET,
+    STMT_API_TOKEN_LIST,
+    STMT_API_TOKEN_REVOKE,
+    STMT_API_TOKEN_TOUCH,
     STMT_COUNT
 } stmt_id_t;
 
@@ -93,6 +107,9 @@ typedef enum {
 #define SESSION_COLUMNS "id, user_id, created_at, expires_at, revoked_at, ip_address, user_agent"
 
 #define GROUP_COLUMNS "id, name, description, color, created_at, updated_at"
+
+#define API_TOKEN_COLUMNS                                                                          \
+    "id, user_id, name, token_hash, prefix, created_at, expires_at, last_used_at, revoked_at"
 
 static const char *const statement_sql[STMT_COUNT] = {
     [STMT_BEGIN] = "BEGIN",
@@ -167,6 +184,33 @@ static const char *const statement_sql[STMT_COUNT] = {
     [STMT_SETTING_SET] = "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3) "
                          "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
                          "updated_at = excluded.updated_at",
+
+    [STMT_AUDIT_PURGE] = "DELETE FROM audit_log WHERE timestamp < ?1",
+
+    [STMT_TOTP_GET] = "SELECT user_id, secret, enabled_at, last_step, created_at FROM user_totp "
+                      "WHERE user_id = ?1",
+    [STMT_TOTP_REPLACE] = "INSERT OR REPLACE INTO user_totp (user_id, secret, enabled_at, "
+                          "last_step, created_at) VALUES (?1, ?2, 0, 0, ?3)",
+    [STMT_TOTP_ENABLE] = "UPDATE user_totp SET enabled_at = ?2, last_step = ?3 "
+                         "WHERE user_id = ?1 AND enabled_at = 0",
+    /* The compare-and-set that makes every code single-use. */
+    [STMT_TOTP_ACCEPT_STEP] =
+        "UPDATE user_totp SET last_step = ?2 WHERE user_id = ?1 AND last_step < ?2",
+    [STMT_TOTP_DELETE] = "DELETE FROM user_totp WHERE user_id = ?1",
+    [STMT_RECOVERY_DELETE] = "DELETE FROM totp_recovery_codes WHERE user_id = ?1",
+    [STMT_RECOVERY_INSERT] =
+        "INSERT INTO totp_recovery_codes (user_id, code_hash, used_at) VALUES (?1, ?2, 0)",
+    [STMT_RECOVERY_USE] = "UPDATE totp_recovery_codes SET used_at = ?3 "
+                          "WHERE user_id = ?1 AND code_hash = ?2 AND used_at = 0",
+
+    [STMT_API_TOKEN_INSERT] = "INSERT INTO api_tokens (user_id, name, token_hash, prefix, "
+                              "created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [STMT_API_TOKEN_GET] = "SELECT " API_TOKEN_COLUMNS " FROM api_tokens WHERE token_hash = ?1",
+    [STMT_API_TOKEN_LIST] =
+        "SELECT " API_TOKEN_COLUMNS " FROM api_tokens WHERE user_id = ?1 ORDER BY id DESC",
+    [STMT_API_TOKEN_REVOKE] = "UPDATE api_tokens SET revoked_at = ?3 "
+                              "WHERE id = ?2 AND user_id = ?1 AND revoked_at = 0",
+    [STMT_API_TOKEN_TOUCH] = "UPDATE api_tokens SET last_used_at = ?2 WHERE id = ?1",
 };
 
 /* Statements run once per connection or once per store, outside the cache. */
@@ -2052,6 +2096,404 @@ out:
     return rc;
 }
 
+/* ---- audit retention --------------------------------------------------------------------- */
+
+static void bind_when_only(sqlite3_stmt *stmt, const void *ctx, int *brc)
+{
+    const id_args_t *args = ctx;
+    bind_int64(stmt, 1, args->when, brc);
+}
+
+static int sqlite_audit_purge(im_store_t *base, int64_t before, int64_t *deleted)
+{
+    id_args_t args = {.when = before};
+    int changes = 0;
+    int rc = write_stmt(store_of(base), STMT_AUDIT_PURGE, bind_when_only, &args, &changes,
+                        "audit_purge");
+    if (deleted) {
+        *deleted = rc == IM_OK ? changes : 0;
+    }
+    return rc;
+}
+
+/* ---- TOTP -------------------------------------------------------------------------------- */
+
+static int sqlite_totp_get(im_store_t *base, int64_t user_id, im_store_totp_t *out)
+{
+    const char *op = "totp_get";
+    sqlite_store_t *store = store_of(base);
+    conn_t *conn = conn_borrow(store);
+    sqlite3_stmt *stmt = NULL;
+    int rc = stmt_get(conn, STMT_TOTP_GET, &stmt, op);
+    if (rc) {
+        goto out;
+    }
+    int brc = SQLITE_OK;
+    bind_int64(stmt, 1, user_id, &brc);
+    rc = binds_checked(conn, brc, op);
+    if (rc == IM_OK) {
+        rc = step_row(conn, stmt, op);
+    }
+    if (rc == IM_OK) {
+        memset(out, 0, sizeof(*out));
+        out->user_id = sqlite3_column_int64(stmt, 0);
+        column_copy(stmt, 1, out->secret, sizeof(out->secret));
+        out->enabled_at = sqlite3_column_int64(stmt, 2);
+        out->last_step = sqlite3_column_int64(stmt, 3);
+        out->created_at = sqlite3_column_int64(stmt, 4);
+    }
+
+out:
+    stmt_done(stmt);
+    conn_return(store, conn);
+    return rc;
+}
+
+/* Runs a statement whose only parameter is a user id inside the caller's transaction. */
+static int run_for_user(conn_t *conn, stmt_id_t id, int64_t user_id, const char *op)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = stmt_get(conn, id, &stmt, op);
+    if (rc == IM_OK) {
+        int brc = SQLITE_OK;
+        bind_int64(stmt, 1, user_id, &brc);
+        rc = binds_checked(conn, brc, op);
+    }
+    if (rc == IM_OK) {
+        rc = step_done(conn, stmt, op);
+    }
+    stmt_done(stmt);
+    return rc;
+}
+
+static int sqlite_totp_setup(im_store_t *base, const im_store_totp_t *totp)
+{
+    const char *op = "totp_setup";
+    int rc = check_text(totp->secret, IM_STORE_TOTP_SECRET_MAX, "secret", op);
+    if (rc) {
+        return rc;
+    }
+    sqlite_store_t *store = store_of(base);
+    conn_t *conn = writer_acquire(store);
+    sqlite3_stmt *stmt = NULL;
+    rc = run_simple(conn, STMT_BEGIN_IMMEDIATE, op);
+    if (rc == IM_OK) {
+        rc = run_for_user(conn, STMT_RECOVERY_DELETE, totp->user_id, op);
+    }
+    if (rc == IM_OK) {
+        rc = stmt_get(conn, STMT_TOTP_REPLACE, &stmt, op);
+    }
+    if (rc) {
+        goto out;
+    }
+    int brc = SQLITE_OK;
+    bind_int64(stmt, 1, totp->user_id, &brc);
+    bind_text(stmt, 2, totp->secret, &brc);
+    bind_int64(stmt, 3, totp->created_at ? totp->created_at : im_now(), &brc);
+    rc = binds_checked(conn, brc, op);
+    if (rc == IM_OK) {
+        rc = step_done(conn, stmt, op);
+    }
+    if (rc == IM_OK) {
+        rc = run_simple(conn, STMT_COMMIT, op);
+    }
+
+out:
+    stmt_done(stmt);
+    tx_abort(conn, op);
+    writer_release(store, conn);
+    return rc;
+}
+
+static int insert_recovery_codes(conn_t *conn, int64_t user_id, const char *const *code_hashes,
+                                 size_t code_count, const char *op)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = stmt_get(conn, STMT_RECOVERY_INSERT, &stmt, op);
+    for (size_t i = 0; rc == IM_OK && i < code_count; i++) {
+        if (!is_token_hash(code_hashes[i])) {
+            rc = IM_EINVAL;
+            break;
+        }
+        int brc = SQLITE_OK;
+        bind_int64(stmt, 1, user_id, &brc);
+        bind_text(stmt, 2, code_hashes[i], &brc);
+        rc = binds_checked(conn, brc, op);
+        if (rc == IM_OK) {
+            rc = step_done(conn, stmt, op);
+        }
+        stmt_done(stmt);
+    }
+    stmt_done(stmt);
+    return rc;
+}
+
+static int sqlite_totp_enable(im_store_t *base, int64_t user_id, int64_t when, int64_t step,
+                              const char *const *code_hashes, size_t code_count)
+{
+    const char *op = "totp_enable";
+    sqlite_store_t *store = store_of(base);
+    conn_t *conn = writer_acquire(store);
+    sqlite3_stmt *stmt = NULL;
+    int rc = run_simple(conn, STMT_BEGIN_IMMEDIATE, op);
+    if (rc == IM_OK) {
+        rc = stmt_get(conn, STMT_TOTP_ENABLE, &stmt, op);
+    }
+    if (rc) {
+        goto out;
+    }
+    int brc = SQLITE_OK;
+    bind_int64(stmt, 1, user_id, &brc);
+    bind_int64(stmt, 2, when ? when : im_now(), &brc);
+    bind_int64(stmt, 3, step, &brc);
+    rc = binds_checked(conn, brc, op);
+    if (rc == IM_OK) {
+        rc = step_done(conn, stmt, op);
+    }
+    if (rc == IM_OK && sqlite3_changes(conn->db) == 0) {
+        rc = IM_ENOTFOUND;
+    }
+    if (rc == IM_OK) {
+        rc = run_for_user(conn, STMT_RECOVERY_DELETE, user_id, op);
+    }
+    if (rc == IM_OK) {
+        rc = insert_recovery_codes(conn, user_id, code_hashes, code_count, op);
+    }
+    if (rc == IM_OK) {
+        rc = run_simple(conn, STMT_COMMIT, op);
+    }
+
+out:
+    stmt_done(stmt);
+    tx_abort(conn, op);
+    writer_release(store, conn);
+    return rc;
+}
+
+static int sqlite_totp_accept_step(im_store_t *base, int64_t user_id, int64_t step)
+{
+    const char *op = "totp_accept_step";
+    sqlite_store_t *store = store_of(base);
+    id_args_t args = {.id = user_id, .when = step};
+    int changes = 0;
+    int rc = write_stmt(store, STMT_TOTP_ACCEPT_STEP, bind_id_when, &args, &changes, op);
+    if (rc == IM_OK && changes == 0) {
+        im_store_totp_t row;
+        rc = sqlite_totp_get(base, user_id, &row);
+        rc = rc == IM_OK ? IM_ECONFLICT : rc;
+    }
+    return rc;
+}
+
+static int sqlite_totp_delete(im_store_t *base, int64_t user_id)
+{
+    const char *op = "totp_delete";
+    sqlite_store_t *store = store_of(base);
+    conn_t *conn = writer_acquire(store);
+    int rc = run_simple(conn, STMT_BEGIN_IMMEDIATE, op);
+    if (rc == IM_OK) {
+        rc = run_for_user(conn, STMT_RECOVERY_DELETE, user_id, op);
+    }
+    if (rc == IM_OK) {
+        rc = run_for_user(conn, STMT_TOTP_DELETE, user_id, op);
+    }
+    if (rc == IM_OK && sqlite3_changes(conn->db) == 0) {
+        rc = IM_ENOTFOUND;
+    }
+    if (rc == IM_OK) {
+        rc = run_simple(conn, STMT_COMMIT, op);
+    }
+    tx_abort(conn, op);
+    writer_release(store, conn);
+    return rc;
+}
+
+typedef struct {
+    int64_t user_id;
+    const char *hash;
+    int64_t when;
+} recovery_args_t;
+
+static void bind_recovery_use(sqlite3_stmt *stmt, const void *ctx, int *brc)
+{
+    const recovery_args_t *args = ctx;
+    bind_int64(stmt, 1, args->user_id, brc);
+    bind_text(stmt, 2, args->hash, brc);
+    bind_int64(stmt, 3, args->when, brc);
+}
+
+static int sqlite_totp_recovery_use(im_store_t *base, int64_t user_id, const char *code_hash,
+                                    int64_t when)
+{
+    if (!is_token_hash(code_hash)) {
+        return IM_EINVAL;
+    }
+    recovery_args_t args = {user_id, code_hash, when ? when : im_now()};
+    return write_one(store_of(base), STMT_RECOVERY_USE, bind_recovery_use, &args,
+                     "totp_recovery_use");
+}
+
+/* ---- API tokens -------------------------------------------------------------------------- */
+
+static void read_api_token(sqlite3_stmt *stmt, im_store_api_token_t *token)
+{
+    memset(token, 0, sizeof(*token));
+    token->id = sqlite3_column_int64(stmt, 0);
+    token->user_id = sqlite3_column_int64(stmt, 1);
+    column_copy(stmt, 2, token->name, sizeof(token->name));
+    column_copy(stmt, 3, token->token_hash, sizeof(token->token_hash));
+    column_copy(stmt, 4, token->prefix, sizeof(token->prefix));
+    token->created_at = sqlite3_column_int64(stmt, 5);
+    token->expires_at = sqlite3_column_int64(stmt, 6);
+    token->last_used_at = sqlite3_column_int64(stmt, 7);
+    token->revoked_at = sqlite3_column_int64(stmt, 8);
+}
+
+static int sqlite_api_token_create(im_store_t *base, im_store_api_token_t *token)
+{
+    const char *op = "api_token_create";
+    int rc = check_text(token->name, IM_STORE_API_TOKEN_NAME_MAX, "name", op);
+    if (rc == IM_OK) {
+        rc = check_text(token->prefix, IM_STORE_API_TOKEN_PREFIX_MAX, "prefix", op);
+    }
+    if (rc == IM_OK && !is_token_hash(token->token_hash)) {
+        rc = IM_EINVAL;
+    }
+    if (rc) {
+        return rc;
+    }
+    int64_t created_at = token->created_at ? token->created_at : im_now();
+    sqlite_store_t *store = store_of(base);
+    conn_t *conn = writer_acquire(store);
+    sqlite3_stmt *stmt = NULL;
+    rc = stmt_get(conn, STMT_API_TOKEN_INSERT, &stmt, op);
+    if (rc) {
+        goto out;
+    }
+    int brc = SQLITE_OK;
+    bind_int64(stmt, 1, token->user_id, &brc);
+    bind_text(stmt, 2, token->name, &brc);
+    bind_text(stmt, 3, token->token_hash, &brc);
+    bind_text(stmt, 4, token->prefix, &brc);
+    bind_int64(stmt, 5, created_at, &brc);
+    bind_int64(stmt, 6, token->expires_at, &brc);
+    rc = binds_checked(conn, brc, op);
+    if (rc == IM_OK) {
+        rc = step_done(conn, stmt, op);
+    }
+    if (rc == IM_OK) {
+        token->id = sqlite3_last_insert_rowid(conn->db);
+        token->created_at = created_at;
+    }
+
+out:
+    stmt_done(stmt);
+    writer_release(store, conn);
+    return rc;
+}
+
+static int sqlite_api_token_get(im_store_t *base, const char *token_hash, im_store_api_token_t *out)
+{
+    const char *op = "api_token_get";
+    if (!is_token_hash(token_hash)) {
+        return IM_ENOTFOUND;
+    }
+    sqlite_store_t *store = store_of(base);
+    conn_t *conn = conn_borrow(store);
+    sqlite3_stmt *stmt = NULL;
+    int rc = stmt_get(conn, STMT_API_TOKEN_GET, &stmt, op);
+    if (rc) {
+        goto out;
+    }
+    int brc = SQLITE_OK;
+    bind_text(stmt, 1, token_hash, &brc);
+    rc = binds_checked(conn, brc, op);
+    if (rc == IM_OK) {
+        rc = step_row(conn, stmt, op);
+    }
+    if (rc == IM_OK) {
+        read_api_token(stmt, out);
+    }
+
+out:
+    stmt_done(stmt);
+    conn_return(store, conn);
+    return rc;
+}
+
+static int sqlite_api_token_list(im_store_t *base, int64_t user_id, im_store_api_token_list_t *list)
+{
+    const char *op = "api_token_list";
+    memset(list, 0, sizeof(*list));
+    sqlite_store_t *store = store_of(base);
+    conn_t *conn = conn_borrow(store);
+    sqlite3_stmt *stmt = NULL;
+    size_t capacity = 0;
+    int rc = stmt_get(conn, STMT_API_TOKEN_LIST, &stmt, op);
+    if (rc) {
+        goto out;
+    }
+    int brc = SQLITE_OK;
+    bind_int64(stmt, 1, user_id, &brc);
+    rc = binds_checked(conn, brc, op);
+    while (rc == IM_OK) {
+        rc = step_row(conn, stmt, op);
+        if (rc == IM_ENOTFOUND) {
+            rc = IM_OK;
+            break;
+        }
+        if (rc) {
+            break;
+        }
+        if (list->count == capacity) {
+            capacity = capacity ? capacity * 2 : 8;
+            list->tokens = im_realloc(list->tokens, capacity * sizeof(*list->tokens));
+        }
+        read_api_token(stmt, &list->tokens[list->count++]);
+    }
+
+out:
+    stmt_done(stmt);
+    conn_return(store, conn);
+    if (rc) {
+        im_store_api_token_list_release(list);
+    }
+    return rc;
+}
+
+void im_store_api_token_list_release(im_store_api_token_list_t *list)
+{
+    free(list->tokens);
+    memset(list, 0, sizeof(*list));
+}
+
+typedef struct {
+    int64_t user_id;
+    int64_t id;
+    int64_t when;
+} revoke_args_t;
+
+static void bind_api_token_revoke(sqlite3_stmt *stmt, const void *ctx, int *brc)
+{
+    const revoke_args_t *args = ctx;
+    bind_int64(stmt, 1, args->user_id, brc);
+    bind_int64(stmt, 2, args->id, brc);
+    bind_int64(stmt, 3, args->when, brc);
+}
+
+static int sqlite_api_token_revoke(im_store_t *base, int64_t user_id, int64_t id, int64_t when)
+{
+    revoke_args_t args = {user_id, id, when ? when : im_now()};
+    return write_one(store_of(base), STMT_API_TOKEN_REVOKE, bind_api_token_revoke, &args,
+                     "api_token_revoke");
+}
+
+static int sqlite_api_token_touch(im_store_t *base, int64_t id, int64_t when)
+{
+    id_args_t args = {.id = id, .when = when ? when : im_now()};
+    return write_one(store_of(base), STMT_API_TOKEN_TOUCH, bind_id_when, &args, "api_token_touch");
+}
+
 /* ---- dispatch ---------------------------------------------------------------------------- */
 
 static const im_store_ops_t sqlite_ops = {
@@ -2089,6 +2531,18 @@ static const im_store_ops_t sqlite_ops = {
     .group_member_list = sqlite_group_member_list,
     .setting_get = sqlite_setting_get,
     .setting_set = sqlite_setting_set,
+    .audit_purge = sqlite_audit_purge,
+    .totp_get = sqlite_totp_get,
+    .totp_setup = sqlite_totp_setup,
+    .totp_enable = sqlite_totp_enable,
+    .totp_accept_step = sqlite_totp_accept_step,
+    .totp_delete = sqlite_totp_delete,
+    .totp_recovery_use = sqlite_totp_recovery_use,
+    .api_token_create = sqlite_api_token_create,
+    .api_token_get = sqlite_api_token_get,
+    .api_token_list = sqlite_api_token_list,
+    .api_token_revoke = sqlite_api_token_revoke,
+    .api_token_touch = sqlite_api_token_touch,
 };
 
 /* NOTE: im_store_open and the *_release helpers do not depend on SQLite. They belong in a

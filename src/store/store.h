@@ -34,6 +34,9 @@
 #define IM_STORE_GROUP_NAME_MAX        100
 #define IM_STORE_GROUP_DESCRIPTION_MAX 500
 #define IM_STORE_GROUP_COLOR_MAX       31
+#define IM_STORE_TOTP_SECRET_MAX       63
+#define IM_STORE_API_TOKEN_NAME_MAX    100
+#define IM_STORE_API_TOKEN_PREFIX_MAX  15
 /* Maximum rows in one page of a list operation. */
 #define IM_STORE_PAGE_LIMIT_MAX 1000
 
@@ -171,6 +174,35 @@ typedef struct {
     size_t count;
 } im_store_strings_t;
 
+/* A user's TOTP second factor. A row exists from setup on; it protects logins only once
+ * enabled_at is set. */
+typedef struct {
+    int64_t user_id;
+    char secret[IM_STORE_TOTP_SECRET_MAX + 1]; /* base32 */
+    int64_t enabled_at;                        /* 0: set up but not confirmed yet */
+    int64_t last_step;                         /* time step of the last accepted code */
+    int64_t created_at;
+} im_store_totp_t;
+
+/* A personal API token, known only by the SHA-256 hex of the token text. */
+typedef struct {
+    int64_t id;
+    int64_t user_id;
+    char name[IM_STORE_API_TOKEN_NAME_MAX + 1];
+    char token_hash[IM_STORE_TOKEN_HASH_LEN + 1];
+    char prefix[IM_STORE_API_TOKEN_PREFIX_MAX + 1]; /* the first characters, for display */
+    int64_t created_at;
+    int64_t expires_at;
+    int64_t last_used_at; /* 0: never used */
+    int64_t revoked_at;   /* 0: active */
+} im_store_api_token_t;
+
+/* The API tokens of one user, newest first. */
+typedef struct {
+    im_store_api_token_t *tokens; /* free with im_store_api_token_list_release */
+    size_t count;
+} im_store_api_token_list_t;
+
 struct im_store;
 typedef struct im_store im_store_t;
 
@@ -220,6 +252,23 @@ typedef struct {
 
     int (*setting_get)(im_store_t *store, const char *key, char **value);
     int (*setting_set)(im_store_t *store, const char *key, const char *value, int64_t when);
+
+    int (*audit_purge)(im_store_t *store, int64_t before, int64_t *deleted);
+
+    int (*totp_get)(im_store_t *store, int64_t user_id, im_store_totp_t *out);
+    int (*totp_setup)(im_store_t *store, const im_store_totp_t *totp);
+    int (*totp_enable)(im_store_t *store, int64_t user_id, int64_t when, int64_t step,
+                       const char *const *code_hashes, size_t code_count);
+    int (*totp_accept_step)(im_store_t *store, int64_t user_id, int64_t step);
+    int (*totp_delete)(im_store_t *store, int64_t user_id);
+    int (*totp_recovery_use)(im_store_t *store, int64_t user_id, const char *code_hash,
+                             int64_t when);
+
+    int (*api_token_create)(im_store_t *store, im_store_api_token_t *token);
+    int (*api_token_get)(im_store_t *store, const char *token_hash, im_store_api_token_t *out);
+    int (*api_token_list)(im_store_t *store, int64_t user_id, im_store_api_token_list_t *list);
+    int (*api_token_revoke)(im_store_t *store, int64_t user_id, int64_t id, int64_t when);
+    int (*api_token_touch)(im_store_t *store, int64_t id, int64_t when);
 } im_store_ops_t;
 
 /* The base of every backend's store object; a backend embeds it as its first member. */
@@ -493,6 +542,101 @@ static inline IM_WARN_UNUSED int im_store_setting_set(im_store_t *store, const c
                                                       const char *value, int64_t when)
 {
     return store->ops->setting_set(store, key, value, when);
+}
+
+/* Deletes audit rows older than `before` (timestamp < before). *deleted (may be NULL)
+ * gets the number of rows removed. */
+static inline IM_WARN_UNUSED int im_store_audit_purge(im_store_t *store, int64_t before,
+                                                      int64_t *deleted)
+{
+    return store->ops->audit_purge(store, before, deleted);
+}
+
+/* Reads the TOTP row of a user. Returns IM_ENOTFOUND when the user never set one up. */
+static inline IM_WARN_UNUSED int im_store_totp_get(im_store_t *store, int64_t user_id,
+                                                   im_store_totp_t *out)
+{
+    return store->ops->totp_get(store, user_id, out);
+}
+
+/* Stores a new, not yet enabled secret for totp->user_id, replacing any earlier row and
+ * deleting the user's recovery codes. Returns IM_ENOTFOUND when the user does not exist. */
+static inline IM_WARN_UNUSED int im_store_totp_setup(im_store_t *store, const im_store_totp_t *totp)
+{
+    return store->ops->totp_setup(store, totp);
+}
+
+/* Enables a set-up secret at `when`, records `step` as used, and replaces the user's
+ * recovery codes with code_hashes (SHA-256 hex each), all in one transaction. Returns
+ * IM_ENOTFOUND when there is no row or it is already enabled. */
+static inline IM_WARN_UNUSED int im_store_totp_enable(im_store_t *store, int64_t user_id,
+                                                      int64_t when, int64_t step,
+                                                      const char *const *code_hashes,
+                                                      size_t code_count)
+{
+    return store->ops->totp_enable(store, user_id, when, step, code_hashes, code_count);
+}
+
+/* Records step as the last accepted code step, as one compare-and-set. Returns
+ * IM_ECONFLICT when a code of this step or a later one was accepted already (a replay)
+ * and IM_ENOTFOUND when the user has no TOTP row. */
+static inline IM_WARN_UNUSED int im_store_totp_accept_step(im_store_t *store, int64_t user_id,
+                                                           int64_t step)
+{
+    return store->ops->totp_accept_step(store, user_id, step);
+}
+
+/* Deletes a user's TOTP row and recovery codes. Returns IM_ENOTFOUND when there was none. */
+static inline IM_WARN_UNUSED int im_store_totp_delete(im_store_t *store, int64_t user_id)
+{
+    return store->ops->totp_delete(store, user_id);
+}
+
+/* Marks an unused recovery code used at `when`. Returns IM_ENOTFOUND when the user has no
+ * unused code with that hash. */
+static inline IM_WARN_UNUSED int im_store_totp_recovery_use(im_store_t *store, int64_t user_id,
+                                                            const char *code_hash, int64_t when)
+{
+    return store->ops->totp_recovery_use(store, user_id, code_hash, when);
+}
+
+/* Inserts an API token and fills token->id. created_at defaults to now when 0. Returns
+ * IM_EINVAL for a bad hash or name, IM_ENOTFOUND when the user does not exist and
+ * IM_ECONFLICT when the hash is already stored. */
+static inline IM_WARN_UNUSED int im_store_api_token_create(im_store_t *store,
+                                                           im_store_api_token_t *token)
+{
+    return store->ops->api_token_create(store, token);
+}
+
+/* Reads an API token by its hash, revoked and expired ones included. */
+static inline IM_WARN_UNUSED int im_store_api_token_get(im_store_t *store, const char *token_hash,
+                                                        im_store_api_token_t *out)
+{
+    return store->ops->api_token_get(store, token_hash, out);
+}
+
+static inline IM_WARN_UNUSED int im_store_api_token_list(im_store_t *store, int64_t user_id,
+                                                         im_store_api_token_list_t *list)
+{
+    return store->ops->api_token_list(store, user_id, list);
+}
+
+void im_store_api_token_list_release(im_store_api_token_list_t *list);
+
+/* Revokes token id of user_id at `when`. Returns IM_ENOTFOUND when that user has no
+ * active token with that id. */
+static inline IM_WARN_UNUSED int im_store_api_token_revoke(im_store_t *store, int64_t user_id,
+                                                           int64_t id, int64_t when)
+{
+    return store->ops->api_token_revoke(store, user_id, id, when);
+}
+
+/* Sets last_used_at. Returns IM_ENOTFOUND when the token does not exist. */
+static inline IM_WARN_UNUSED int im_store_api_token_touch(im_store_t *store, int64_t id,
+                                                          int64_t when)
+{
+    return store->ops->api_token_touch(store, id, when);
 }
 
 #endif

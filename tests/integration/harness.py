@@ -63,7 +63,7 @@ INFRAMON_CONFIG_VARIABLES = (
     "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_API_VERSION",
     "COLLECT_INTERVAL_SECONDS", "RETENTION_RAW_HOURS", "RETENTION_DAYS",
     "LOG_LEVEL", "LOG_FORMAT", "HTTP_THREADS", "WEB_DIR", "HOST_PROC", "HOST_SYS",
-    "HOST_ROOT", "HOST_FS_ROOT",
+    "HOST_ROOT", "HOST_FS_ROOT", "BACKUP_DIR", "BACKUP_INTERVAL_HOURS", "BACKUP_KEEP",
 )
 
 STARTUP_TIMEOUT_SECONDS = 30.0
@@ -112,6 +112,17 @@ def random_secret(length: int = 48) -> str:
 def unique_name(kind: str) -> str:
     """Return a container or network name unique to this test run."""
     return f"{NAME_PREFIX}-{kind}-{uuid.uuid4().hex[:10]}"
+
+
+def poll(predicate, timeout: float = 20.0, interval: float = 0.2):
+    """Return the first truthy value of predicate() before timeout, else its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return predicate()
 
 
 class Response:

@@ -10,13 +10,7 @@ ENGINE_SCRIPT = os.path.join(os.path.dirname(__file__), "..", "engine", "engine.
 
 
 def wait_until(predicate, timeout=15.0, interval=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return predicate()
+    return harness.poll(predicate, timeout, interval)
 
 
 class ContainerApiTest(harness.IntegrationTestCase):

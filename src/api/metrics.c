@@ -1,0 +1,284 @@
+/* GET /metrics: Prometheus text format 0.0.4 with cAdvisor's container metric names,
+ * node_exporter's host metric names and inframon_* self-metrics, all from the collector's
+ * latest snapshot. A bearer token is required unless METRICS_PUBLIC=true. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "app.h"
+#include "collect/collector.h"
+#include "collect/events.h"
+#include "core/util.h"
+
+/* Appends a label value with \, " and newline escaped as the text format requires. */
+static void append_label_value(im_buf_t *out, const char *value)
+{
+    for (const char *c = value; *c; c++) {
+        if (*c == '\\' || *c == '"') {
+            im_buf_append(out, "\\", 1);
+            im_buf_append(out, c, 1);
+        } else if (*c == '\n') {
+            im_buf_append(out, "\\n", 2);
+        } else {
+            im_buf_append(out, c, 1);
+        }
+    }
+}
+
+static void append_labels(im_buf_t *out, const im_sampler_figures_t *f)
+{
+    im_buf_appendf(out, "{id=\"/docker/%s\",image=\"", f->id);
+    append_label_value(out, f->image);
+    im_buf_appendf(out, "\",name=\"");
+    append_label_value(out, f->name);
+    im_buf_appendf(out, "\"}");
+}
+
+typedef enum { VALUE_DOUBLE, VALUE_U64 } value_kind_t;
+
+typedef struct {
+    const char *name;
+    const char *type;
+    const char *help;
+} family_t;
+
+/* Emits one family over every sampled container; pick returns the value of one. */
+static void container_family(im_buf_t *out, const im_collector_snapshot_t *snapshot,
+                             const family_t *family, double (*pick)(const im_sampler_figures_t *f))
+{
+    im_buf_appendf(out, "# HELP %s %s\n# TYPE %s %s\n", family->name, family->help, family->name,
+                   family->type);
+    for (size_t i = 0; i < snapshot->container_count; i++) {
+        const im_sampler_figures_t *f = &snapshot->containers[i];
+        if (!f->sampled) {
+            continue;
+        }
+        im_buf_appendf(out, "%s", family->name);
+        append_labels(out, f);
+        im_buf_appendf(out, " %.17g\n", pick(f));
+    }
+}
+
+static double cpu_seconds(const im_sampler_figures_t *f)
+{
+    return (double)f->counters.cpu_usage_ns / 1e9;
+}
+
+static double cpu_user_seconds(const im_sampler_figures_t *f)
+{
+    return (double)f->counters.cpu_user_ns / 1e9;
+}
+
+static double cpu_system_seconds(const im_sampler_figures_t *f)
+{
+    return (double)f->counters.cpu_system_ns / 1e9;
+}
+
+static double cfs_periods(const im_sampler_figures_t *f)
+{
+    return (double)f->counters.cpu_periods;
+}
+
+static double cfs_throttled_periods(const im_sampler_figures_t *f)
+{
+    return (double)f->counters.cpu_throttled_periods;
+}
+
+static double cfs_throttled_seconds(const im_sampler_figures_t *f)
+{
+    return (double)f->counters.cpu_throttled_ns / 1e9;
+}
+
+static double memory_usage(const im_sampler_figures_t *f)
+{
+    return (double)f->counters.memory_usage;
+}
+
+static double memory_working_set(const im_sampler_figures_t *f)
+{
+    return (double)f->memory_used;
+}
+
+static double memory_rss(const im_sampler_figures_t *f)
+{
+    return (double)f->counters.memory_rss;
+}
+
+static double memory_cache(const im_sampler_figures_t *f)
+{
+    return (double)f->counters.memory_cache;
+}
+
+static double memory_swap(const im_sampler_figures_t *f)
+{
+    return (double)f->counters.memory_swap;
+}
+
+static double memory_limit(const im_sampler_figures_t *f)
+{
+    return (double)f->counters.memory_limit;
+}
+
+static double network_rx(const im_sampler_figures_t *f)
+{
+    return (double)f->network_rx;
+}
+
+static double network_tx(const im_sampler_figures_t *f)
+{
+    return (double)f->network_tx;
+}
+
+static double fs_reads(const im_sampler_figures_t *f)
+{
+    return (double)f->counters.blkio_read_bytes;
+}
+
+static double fs_writes(const im_sampler_figures_t *f)
+{
+    return (double)f->counters.blkio_write_bytes;
+}
+
+static double processes(const im_sampler_figures_t *f)
+{
+    return (double)f->counters.pids;
+}
+
+static double last_seen(const im_sampler_figures_t *f)
+{
+    return (double)(f->sampled_at_ms / 1000);
+}
+
+static void container_metrics(im_buf_t *out, const im_collector_snapshot_t *snapshot)
+{
+    static const struct {
+        family_t family;
+        double (*pick)(const im_sampler_figures_t *f);
+    } families[] = {
+        {{"container_cpu_usage_seconds_total", "counter",
+          "Cumulative cpu time consumed in seconds."},
+         cpu_seconds},
+        {{"container_cpu_user_seconds_total", "counter",
+          "Cumulative user cpu time consumed in seconds."},
+         cpu_user_seconds},
+        {{"container_cpu_system_seconds_total", "counter",
+          "Cumulative system cpu time consumed in seconds."},
+         cpu_system_seconds},
+        {{"container_cpu_cfs_periods_total", "counter",
+          "Number of elapsed enforcement period intervals."},
+         cfs_periods},
+        {{"container_cpu_cfs_throttled_periods_total", "counter",
+          "Number of throttled period intervals."},
+         cfs_throttled_periods},
+        {{"container_cpu_cfs_throttled_seconds_total", "counter",
+          "Total time duration the container has been throttled."},
+         cfs_throttled_seconds},
+        {{"container_memory_usage_bytes", "gauge",
+          "Current memory usage in bytes, including all memory regardless of when it was "
+          "accessed."},
+         memory_usage},
+        {{"container_memory_working_set_bytes", "gauge", "Current working set in bytes."},
+         memory_working_set},
+        {{"container_memory_rss", "gauge", "Size of RSS in bytes."}, memory_rss},
+        {{"container_memory_cache", "gauge", "Number of bytes of page cache memory."},
+         memory_cache},
+        {{"container_memory_swap", "gauge", "Container swap usage in bytes."}, memory_swap},
+        {{"container_spec_memory_limit_bytes", "gauge",
+          "Memory limit for the container, 0 for none."},
+         memory_limit},
+        {{"container_network_receive_bytes_total", "counter",
+          "Cumulative count of bytes received."},
+         network_rx},
+        {{"container_network_transmit_bytes_total", "counter",
+          "Cumulative count of bytes transmitted."},
+         network_tx},
+        {{"container_fs_reads_bytes_total", "counter", "Cumulative count of bytes read."},
+         fs_reads},
+        {{"container_fs_writes_bytes_total", "counter", "Cumulative count of bytes written."},
+         fs_writes},
+        {{"container_processes", "gauge", "Number of processes running inside the container."},
+         processes},
+        {{"container_last_seen", "gauge", "Last time a container was seen by the exporter."},
+         last_seen},
+    };
+    for (size_t i = 0; i < IM_ARRAY_LEN(families); i++) {
+        container_family(out, snapshot, &families[i].family, families[i].pick);
+    }
+}
+
+static void self_metrics(im_buf_t *out, const im_collector_snapshot_t *snapshot, im_app_t *app)
+{
+    const im_collector_stats_t *s = &snapshot->stats;
+    size_t running = 0;
+
+    for (size_t i = 0; i < snapshot->container_count; i++) {
+        running += strcmp(snapshot->containers[i].status, "running") == 0 ? 1 : 0;
+    }
+    im_buf_appendf(out,
+                   "# HELP inframon_collector_cycles_total Completed collection cycles.\n"
+                   "# TYPE inframon_collector_cycles_total counter\n"
+                   "inframon_collector_cycles_total %" PRIu64 "\n"
+                   "# HELP inframon_collector_failed_cycles_total Cycles in which a host reader "
+                   "failed.\n"
+                   "# TYPE inframon_collector_failed_cycles_total counter\n"
+                   "inframon_collector_failed_cycles_total %" PRIu64 "\n"
+                   "# HELP inframon_collector_overruns_total Cycles longer than the interval.\n"
+                   "# TYPE inframon_collector_overruns_total counter\n"
+                   "inframon_collector_overruns_total %" PRIu64 "\n"
+                   "# HELP inframon_collector_duration_seconds Duration of the latest cycle.\n"
+                   "# TYPE inframon_collector_duration_seconds gauge\n"
+                   "inframon_collector_duration_seconds %.6f\n"
+                   "# HELP inframon_collector_duration_seconds_max Longest cycle since start.\n"
+                   "# TYPE inframon_collector_duration_seconds_max gauge\n"
+                   "inframon_collector_duration_seconds_max %.6f\n"
+                   "# HELP inframon_engine_stats_calls_total Engine stats API calls made by the "
+                   "collector (0 while cgroup files are readable).\n"
+                   "# TYPE inframon_engine_stats_calls_total counter\n"
+                   "inframon_engine_stats_calls_total %" PRIu64 "\n"
+                   "# HELP inframon_engine_events_connected 1 while the engine events stream is "
+                   "open.\n"
+                   "# TYPE inframon_engine_events_connected gauge\n"
+                   "inframon_engine_events_connected %d\n"
+                   "# HELP inframon_containers Containers the engine lists, by state.\n"
+                   "# TYPE inframon_containers gauge\n"
+                   "inframon_containers{state=\"running\"} %zu\n"
+                   "inframon_containers{state=\"other\"} %zu\n",
+                   s->cycles, s->failed_cycles, s->overruns, (double)s->last_duration_us / 1e6,
+                   (double)s->max_duration_us / 1e6, snapshot->engine_stats_calls,
+                   app->events && im_events_connected(app->events, NULL, 0) ? 1 : 0, running,
+                   snapshot->container_count - running);
+}
+
+static void get_metrics(im_request_t *req)
+{
+    im_app_t *app = im_req_app(req);
+    im_buf_t out;
+
+    if (!app->config->metrics_public && !im_req_principal(req)) {
+        im_resp_error(req, 401,
+                      "Not authenticated: /metrics needs a bearer token unless "
+                      "METRICS_PUBLIC=true");
+        return;
+    }
+    const im_collector_snapshot_t *snapshot =
+        app->collector ? im_collector_acquire(app->collector) : NULL;
+    if (!snapshot) {
+        im_resp_error(req, 503, "metrics are not available: the collector is not running");
+        return;
+    }
+    im_buf_init(&out);
+    container_metrics(&out, snapshot);
+    if (snapshot->host_metrics.data) {
+        im_buf_append(&out, snapshot->host_metrics.data, snapshot->host_metrics.len);
+    }
+    self_metrics(&out, snapshot, app);
+    im_collector_release(snapshot);
+    im_resp_bytes(req, 200, "text/plain; version=0.0.4; charset=utf-8", out.data, out.len);
+    im_buf_release(&out);
+}
+
+const im_route_t im_api_metrics_routes[] = {
+    {"GET", "/metrics", IM_ROLE_PUBLIC, get_metrics},
+    {NULL, NULL, IM_ROLE_PUBLIC, NULL},
+};

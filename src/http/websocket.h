@@ -1,0 +1,69 @@
+#ifndef IM_HTTP_WEBSOCKET_H
+#define IM_HTTP_WEBSOCKET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http/http.h"
+
+/*
+ * WebSocket (RFC 6455) sessions: wslay framing over the socket that a libmicrohttpd upgrade
+ * hands over. One I/O thread (the hub) serves every session with epoll, together with one
+ * optional peer file descriptor per session (such as a hijacked engine connection) that the
+ * hub polls for reading.
+ *
+ * Every handler callback runs on the hub thread, and im_ws_send/im_ws_close may only be
+ * called from them. The hub pings each client every IM_WS_PING_SECONDS and closes a
+ * session whose client sent nothing for IM_WS_IDLE_SECONDS.
+ */
+
+#define IM_WS_PING_SECONDS 25
+#define IM_WS_IDLE_SECONDS 90
+#define IM_WS_MAX_MESSAGE  (64 * 1024)
+/* While more than this is queued for a slow client, the peer fd is not read. */
+#define IM_WS_MAX_QUEUED (1024 * 1024)
+
+typedef struct im_ws_session im_ws_session_t;
+typedef struct im_ws_hub im_ws_hub_t;
+
+typedef struct {
+    /* The session is running (the 101 reply has been sent). May be NULL. */
+    void (*on_open)(im_ws_session_t *ws, void *ctx);
+    /* A complete text or binary message from the client. */
+    void (*on_message)(im_ws_session_t *ws, void *ctx, bool binary, const uint8_t *data,
+                       size_t len);
+    /* The peer fd is readable or has hung up: read it without blocking. */
+    void (*on_peer_readable)(im_ws_session_t *ws, void *ctx);
+    /* Last call for the session, from either side's close, an error or the server
+     * stopping; the handler closes its peer and frees ctx here. */
+    void (*on_close)(im_ws_session_t *ws, void *ctx);
+} im_ws_handler_t;
+
+/* Checks the upgrade headers of req (GET, Upgrade: websocket, Connection containing
+ * upgrade, Sec-WebSocket-Version 13, a Sec-WebSocket-Key of 16 bytes in base64). Returns
+ * false after sending 400, or 426 for another version. */
+bool im_ws_check_request(im_request_t *req);
+
+/* Prepares the 101 Switching Protocols reply. When libmicrohttpd hands the socket over,
+ * the session joins the hub with handler and ctx, and peer_fd (-1 for none) is polled.
+ * From then on, on_close is always called once.
+ * NOTE: when the client vanishes between this reply and the upgrade, libmicrohttpd never
+ * hands the socket over and ctx is not freed. */
+void im_ws_respond(im_request_t *req, const im_ws_handler_t *handler, void *ctx, int peer_fd);
+
+/* Queues a message for the client. Returns IM_OK, or IM_ECONFLICT when the session is
+ * closing. */
+int im_ws_send(im_ws_session_t *ws, bool binary, const void *data, size_t len);
+
+/* Starts the closing handshake with a status code (1000 normal) and a short reason. */
+void im_ws_close(im_ws_session_t *ws, uint16_t code, const char *reason);
+
+/* ---- for the server ---------------------------------------------------------------------- */
+
+/* Starts the hub thread. Returns IM_ERR with a message when it cannot. */
+int im_ws_hub_start(im_ws_hub_t **out, char *err, size_t errlen);
+/* Closes every session (status 1001), stops the thread and frees the hub. NULL is allowed. */
+void im_ws_hub_stop(im_ws_hub_t *hub);
+
+#endif

@@ -1,0 +1,320 @@
+/* Tests of the cgroup and network namespace readers and of the container arithmetic, on
+ * fixture trees described in fixtures/cgroup/README.md. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "collect/cgroup.h"
+#include "collect/sampler.h"
+#include "core/util.h"
+
+#define FIXTURES "fixtures/cgroup"
+#define BURN_ID  "f2af6f5074d976d1befc2b8ab7621dd6b4019f3d3c4f7113b5ea5a1003a1a4ec"
+#define MEM_ID   "f73547d8fd1922b0f292e34f28d082f56e978952c9bafbb3850351523679822d"
+#define V2_ID    "3f1c0a5e9d2b4c6f8a7e1d0b9c8a7f6e5d4c3b2a1f0e9d8c7b6a5f4e3d2c1b0a"
+
+/* Fails with both values printed when actual and expected differ by more than tolerance. */
+#define assert_close(actual, expected, tolerance)                                                  \
+    do {                                                                                           \
+        double actual_value = (actual);                                                            \
+        double expected_value = (expected);                                                        \
+        if (fabs(actual_value - expected_value) > (tolerance)) {                                   \
+            fail_msg("%s = %f, expected %f (tolerance %f)", #actual, actual_value, expected_value, \
+                     (double)(tolerance));                                                         \
+        }                                                                                          \
+    } while (0)
+
+/* Reads "key value" from fixtures/cgroup/arithmetic.txt. */
+static double fixture_value(const char *key)
+{
+    FILE *f = fopen(FIXTURES "/arithmetic.txt", "r");
+    char line[256];
+    double value = NAN;
+
+    assert_non_null(f);
+    while (fgets(line, sizeof(line), f)) {
+        size_t len = strlen(key);
+        if (strncmp(line, key, len) == 0 && line[len] == ' ') {
+            value = strtod(line + len + 1, NULL);
+        }
+    }
+    fclose(f);
+    if (isnan(value)) {
+        fail_msg("arithmetic.txt has no %s", key);
+    }
+    return value;
+}
+
+static void v1_detected_in_real_tree(void **state)
+{
+    im_cgroup_layout_t layout;
+    (void)state;
+
+    im_cgroup_detect(FIXTURES "/v1/fx-burn/sys", &layout);
+    assert_int_equal(layout.version, IM_CGROUP_V1);
+    assert_string_equal(layout.base, FIXTURES "/v1/fx-burn/sys/fs/cgroup");
+}
+
+static void v1_cpu_burner(void **state)
+{
+    im_cgroup_layout_t layout;
+    im_cgroup_sample_t s;
+    char err[256];
+    (void)state;
+
+    im_cgroup_detect(FIXTURES "/v1/fx-burn/sys", &layout);
+    assert_int_equal(im_cgroup_read(&layout, BURN_ID, NULL, &s, err, sizeof(err)), IM_OK);
+    assert_true(s.has_cpu);
+    assert_int_equal(s.cpu_usage_ns, 12378571460ULL);
+    /* cpuacct.stat is in USER_HZ ticks: 1226 and 11 at 100 Hz. */
+    assert_int_equal(s.cpu_user_ns, 12260000000ULL);
+    assert_int_equal(s.cpu_system_ns, 110000000ULL);
+    assert_int_equal(s.cpu_periods, 0);
+    assert_true(s.cpu_limit_cores == 0.0); /* cpu.cfs_quota_us is -1 */
+    assert_true(s.has_memory);
+    assert_int_equal(s.memory_usage, 462848);
+    assert_int_equal(s.memory_limit, 0); /* 9223372036854771712 means no limit */
+    assert_true(s.has_pids);
+    assert_int_equal(s.pids, 2);
+    assert_true(s.has_blkio);
+    assert_int_equal(s.blkio_read_bytes, 0);
+    assert_int_equal(s.blkio_write_bytes, 0);
+}
+
+static void v1_memory_holder(void **state)
+{
+    im_cgroup_layout_t layout;
+    im_cgroup_sample_t s;
+    char err[256];
+    (void)state;
+
+    im_cgroup_detect(FIXTURES "/v1/fx-mem/sys", &layout);
+    assert_int_equal(im_cgroup_read(&layout, MEM_ID, NULL, &s, err, sizeof(err)), IM_OK);
+    assert_int_equal(s.memory_usage, 67989504);
+    assert_int_equal(s.memory_limit, 268435456);
+    assert_int_equal(s.memory_inactive_file, 0);
+    assert_int_equal(s.memory_cache, 67117056);
+    assert_int_equal(s.memory_rss, 106496);
+    assert_int_equal(s.memory_swap, 0);
+    /* The 64 MiB written to /dev/shm is shmem, not inactive file: it counts as used. */
+    assert_true(im_cgroup_memory_used(&s) >= 64ULL * 1024 * 1024);
+}
+
+static void v1_cached_dirs_reused(void **state)
+{
+    im_cgroup_layout_t layout;
+    im_cgroup_dirs_t dirs = {0};
+    im_cgroup_sample_t first;
+    im_cgroup_sample_t second;
+    char err[256];
+    (void)state;
+
+    im_cgroup_detect(FIXTURES "/v1/fx-mem/sys", &layout);
+    assert_int_equal(im_cgroup_read(&layout, MEM_ID, &dirs, &first, err, sizeof(err)), IM_OK);
+    assert_non_null(dirs.paths[IM_CGROUP_DIR_MEMORY]);
+    assert_non_null(strstr(dirs.paths[IM_CGROUP_DIR_PIDS], MEM_ID));
+    assert_int_equal(im_cgroup_read(&layout, MEM_ID, &dirs, &second, err, sizeof(err)), IM_OK);
+    assert_memory_equal(&first, &second, sizeof(first));
+    im_cgroup_dirs_release(&dirs);
+    assert_null(dirs.paths[IM_CGROUP_DIR_MEMORY]);
+}
+
+static void v1_unknown_container(void **state)
+{
+    im_cgroup_layout_t layout;
+    im_cgroup_sample_t s;
+    char err[256];
+    (void)state;
+
+    im_cgroup_detect(FIXTURES "/v1/fx-mem/sys", &layout);
+    assert_int_equal(im_cgroup_read(&layout, BURN_ID, NULL, &s, err, sizeof(err)), IM_ENOTFOUND);
+    assert_non_null(strstr(err, "f2af6f5074d9"));
+}
+
+static void v2_systemd_scope(void **state)
+{
+    im_cgroup_layout_t layout;
+    im_cgroup_sample_t s;
+    char err[256];
+    (void)state;
+
+    im_cgroup_detect(FIXTURES "/v2/sys", &layout);
+    assert_int_equal(layout.version, IM_CGROUP_V2);
+    assert_int_equal(im_cgroup_read(&layout, V2_ID, NULL, &s, err, sizeof(err)), IM_OK);
+    assert_int_equal(s.cpu_usage_ns, 7250000000ULL);
+    assert_int_equal(s.cpu_user_ns, 6000000000ULL);
+    assert_int_equal(s.cpu_system_ns, 1250000000ULL);
+    assert_int_equal(s.cpu_periods, 400);
+    assert_int_equal(s.cpu_throttled_periods, 25);
+    assert_int_equal(s.cpu_throttled_ns, 1500000000ULL);
+    assert_close(s.cpu_limit_cores, 0.5, 1e-9);
+    assert_int_equal(s.memory_usage, 73400320);
+    assert_int_equal(s.memory_limit, 268435456);
+    assert_int_equal(s.memory_inactive_file, 16777216);
+    assert_int_equal(s.memory_rss, 52428800);
+    assert_int_equal(s.memory_cache, 20971520);
+    assert_int_equal(s.memory_swap, 4096);
+    assert_int_equal(s.blkio_read_bytes, 1459200 + 4096);
+    assert_int_equal(s.blkio_write_bytes, 314773504 + 8192);
+    assert_int_equal(s.pids, 3);
+    assert_int_equal(im_cgroup_memory_used(&s), 73400320 - 16777216);
+}
+
+static void missing_hierarchy(void **state)
+{
+    im_cgroup_layout_t layout;
+    (void)state;
+
+    im_cgroup_detect(FIXTURES "/no-such-tree", &layout);
+    assert_int_equal(layout.version, IM_CGROUP_NONE);
+}
+
+static void net_dev_skips_loopback(void **state)
+{
+    FILE *f = fopen(FIXTURES "/net/pid", "r");
+    int pid = 0;
+    im_cgroup_net_t net;
+    char err[256];
+    (void)state;
+
+    assert_non_null(f);
+    assert_int_equal(fscanf(f, "%d", &pid), 1);
+    fclose(f);
+    assert_int_equal(im_cgroup_read_net(FIXTURES "/net/proc", pid, &net, err, sizeof(err)), IM_OK);
+    assert_true(net.has_net);
+    assert_int_equal(net.rx_bytes, 1378);
+    assert_int_equal(net.rx_packets, 15);
+    assert_int_equal(net.tx_bytes, 336);
+    assert_int_equal(net.tx_packets, 4);
+}
+
+static void net_dev_malformed(void **state)
+{
+    im_cgroup_net_t net = {0};
+    (void)state;
+
+    im_cgroup_parse_net_dev("garbage\n eth0: 1 2 3\nlo: 5 5 5 5 5 5 5 5 5 5 5 5 5 5 5 5\n", &net);
+    assert_int_equal(net.rx_bytes, 0);
+    assert_int_equal(net.tx_bytes, 0);
+}
+
+static void cpu_percent_matches_docker_stats(void **state)
+{
+    (void)state;
+    double percent = im_cgroup_cpu_percent(
+        (uint64_t)fixture_value("cpu_usage_before_ns"),
+        (uint64_t)fixture_value("cpu_usage_after_ns"),
+        (int64_t)(fixture_value("wall_after_ns") - fixture_value("wall_before_ns")));
+
+    /* The CLI's one-second window lies inside the bracket of a steady burner. */
+    assert_close(percent, fixture_value("docker_stats_cpu_percent"), 2.0);
+}
+
+static void memory_matches_docker_stats(void **state)
+{
+    im_cgroup_sample_t s = {0};
+    (void)state;
+
+    s.memory_usage = (uint64_t)fixture_value("memory_usage");
+    s.memory_inactive_file = (uint64_t)fixture_value("memory_inactive_file");
+    s.memory_limit = (uint64_t)fixture_value("memory_limit");
+    double mib = (double)im_cgroup_memory_used(&s) / (1024.0 * 1024.0);
+    double percent = (double)im_cgroup_memory_used(&s) / (double)s.memory_limit * 100.0;
+    /* The CLI prints 3 significant digits for MiB and 2 decimals for the percentage. */
+    assert_close(mib, fixture_value("docker_stats_memory_mib"), 0.05);
+    assert_close(percent, fixture_value("docker_stats_memory_percent"), 0.005);
+}
+
+static void engine_stats_reply_mapped(void **state)
+{
+    json_error_t error;
+    json_t *stats = json_load_file(FIXTURES "/engine_stats_burn.json", 0, &error);
+    im_cgroup_sample_t s;
+    im_cgroup_net_t net;
+    (void)state;
+
+    assert_non_null(stats);
+    im_sampler_map_engine_stats(stats, &s, &net);
+    assert_true(s.has_cpu);
+    assert_int_equal(s.cpu_usage_ns, 20014064183ULL);
+    assert_int_equal(s.pids, 2);
+    /* The docker CLI computes cpu delta / system delta * online CPUs * 100 from precpu_stats.
+     * The collector's formula over the same delta must give the same figure. */
+    json_t *cpu = json_object_get(stats, "cpu_stats");
+    json_t *precpu = json_object_get(stats, "precpu_stats");
+    uint64_t prev = (uint64_t)json_integer_value(
+        json_object_get(json_object_get(precpu, "cpu_usage"), "total_usage"));
+    int64_t system_delta = json_integer_value(json_object_get(cpu, "system_cpu_usage")) -
+                           json_integer_value(json_object_get(precpu, "system_cpu_usage"));
+    int64_t cpus = json_integer_value(json_object_get(cpu, "online_cpus"));
+    double docker = (double)(s.cpu_usage_ns - prev) / (double)system_delta * (double)cpus * 100.0;
+    assert_close(im_cgroup_cpu_percent(prev, s.cpu_usage_ns, system_delta / cpus), docker, 1e-9);
+    assert_close(docker, 60.2, 0.05);
+    json_decref(stats);
+}
+
+static void engine_stats_memory_mapped(void **state)
+{
+    json_error_t error;
+    json_t *stats = json_load_file(FIXTURES "/engine_stats_mem.json", 0, &error);
+    im_cgroup_sample_t s;
+    im_cgroup_net_t net;
+    (void)state;
+
+    assert_non_null(stats);
+    im_sampler_map_engine_stats(stats, &s, &net);
+    assert_true(s.has_memory);
+    assert_int_equal(s.memory_limit, 268435456);
+    assert_true(im_cgroup_memory_used(&s) >= 64ULL * 1024 * 1024);
+    json_decref(stats);
+}
+
+static void arithmetic_edge_cases(void **state)
+{
+    im_cgroup_sample_t s = {0};
+    (void)state;
+
+    assert_true(im_cgroup_cpu_percent(100, 50, 1000) == 0.0); /* restarted container */
+    assert_true(im_cgroup_cpu_percent(0, 1000, 0) == 0.0);    /* no time passed */
+    assert_close(im_cgroup_cpu_percent(0, 2000000000, 1000000000), 200.0, 1e-9); /* two cores */
+    assert_true(im_cgroup_rate(10, 5, 1000000000) == 0.0);
+    assert_close(im_cgroup_rate(0, 500, 500000000), 1000.0, 1e-9);
+    s.memory_usage = 0;
+    s.memory_rss = 10;
+    s.memory_cache = 5;
+    assert_int_equal(im_cgroup_memory_used(&s), 15); /* usage 0: rss + cache */
+    s.memory_usage = 100;
+    s.memory_inactive_file = 200;
+    assert_int_equal(im_cgroup_memory_used(&s), 100); /* inactive above usage */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(v1_detected_in_real_tree),
+        cmocka_unit_test(v1_cpu_burner),
+        cmocka_unit_test(v1_memory_holder),
+        cmocka_unit_test(v1_cached_dirs_reused),
+        cmocka_unit_test(v1_unknown_container),
+        cmocka_unit_test(v2_systemd_scope),
+        cmocka_unit_test(missing_hierarchy),
+        cmocka_unit_test(net_dev_skips_loopback),
+        cmocka_unit_test(net_dev_malformed),
+        cmocka_unit_test(cpu_percent_matches_docker_stats),
+        cmocka_unit_test(memory_matches_docker_stats),
+        cmocka_unit_test(engine_stats_reply_mapped),
+        cmocka_unit_test(engine_stats_memory_mapped),
+        cmocka_unit_test(arithmetic_edge_cases),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,136 @@
+import { useEffect, useState } from 'preact/hooks';
+import { notify, Toasts } from './components/common';
+import { roleAtLeast } from './lib/actions';
+import { api, type User } from './lib/api';
+import { navigate, onLinkClick, usePath } from './lib/router';
+import { applyTheme, effectiveTheme, loadTheme, type ThemeChoice } from './lib/theme';
+import { ContainerDetail } from './pages/ContainerDetail';
+import { Containers } from './pages/Containers';
+import { Dashboard } from './pages/Dashboard';
+import { Login } from './pages/Login';
+import { Users } from './pages/Users';
+
+const THEME_NEXT: Record<ThemeChoice, ThemeChoice> = { system: 'light', light: 'dark', dark: 'system' };
+
+function ThemeToggle() {
+  const [choice, setChoice] = useState<ThemeChoice>(loadTheme());
+  useEffect(() => {
+    applyTheme(choice);
+    if (choice !== 'system') {
+      return;
+    }
+    const query = window.matchMedia('(prefers-color-scheme: dark)');
+    const follow = () => applyTheme('system');
+    query.addEventListener('change', follow);
+    return () => query.removeEventListener('change', follow);
+  }, [choice]);
+  const label = choice === 'system' ? `Theme: system (${effectiveTheme('system')})` : `Theme: ${choice}`;
+  return (
+    <button type="button" class="theme-toggle" onClick={() => setChoice(THEME_NEXT[choice])} title="Switch between system, light and dark themes">
+      {label}
+    </button>
+  );
+}
+
+function NavLink({ href, label, path }: { href: string; label: string; path: string }) {
+  const current = href === '/' ? path === '/' : path.startsWith(href);
+  return (
+    <a href={href} onClick={onLinkClick} aria-current={current ? 'page' : undefined}>
+      {label}
+    </a>
+  );
+}
+
+function NotFound() {
+  return (
+    <section>
+      <h1>Page not found</h1>
+      <p>
+        There is no page at <code>{location.pathname}</code>.{' '}
+        <a href="/" onClick={onLinkClick}>
+          Go to the dashboard
+        </a>
+        .
+      </p>
+    </section>
+  );
+}
+
+export function App() {
+  const [user, setUser] = useState<User | null>(null);
+  const [booting, setBooting] = useState(true);
+  const path = usePath();
+
+  useEffect(() => {
+    api.onUser = setUser;
+    api.onSessionEnd = () => {
+      setUser(null);
+      notify('error', 'Your session has ended. Sign in again.');
+    };
+    // The refresh cookie of an earlier page load restores the session after a reload.
+    void api.resume().finally(() => setBooting(false));
+  }, []);
+
+  if (booting) {
+    return <p class="muted boot">Loading InfraMon…</p>;
+  }
+  if (!user) {
+    return (
+      <>
+        <Login />
+        <Toasts />
+      </>
+    );
+  }
+
+  const logout = async () => {
+    await api.logout();
+    setUser(null);
+    navigate('/');
+  };
+  const isAdmin = roleAtLeast(user.role, 'admin');
+  const detail = /^\/containers\/([^/]+)$/.exec(path);
+  let page;
+  if (path === '/') {
+    page = <Dashboard />;
+  } else if (path === '/containers') {
+    page = <Containers role={user.role} />;
+  } else if (detail) {
+    page = <ContainerDetail key={detail[1]} id={decodeURIComponent(detail[1])} role={user.role} />;
+  } else if (path === '/admin/users' && isAdmin) {
+    page = <Users me={user} />;
+  } else {
+    page = <NotFound />;
+  }
+
+  return (
+    <>
+      <a class="skip" href="#main">
+        Skip to content
+      </a>
+      <header class="topbar">
+        <a href="/" class="brand" onClick={onLinkClick}>
+          InfraMon
+        </a>
+        <nav aria-label="Main">
+          <NavLink href="/" label="Dashboard" path={path} />
+          <NavLink href="/containers" label="Containers" path={path} />
+          {isAdmin && <NavLink href="/admin/users" label="Users" path={path} />}
+        </nav>
+        <div class="user">
+          <ThemeToggle />
+          <span class="who" title={`Signed in as ${user.username} with the ${user.role} role`}>
+            {user.username} <span class="badge">{user.role}</span>
+          </span>
+          <button type="button" onClick={logout}>
+            Sign out
+          </button>
+        </div>
+      </header>
+      <main id="main" tabIndex={-1}>
+        {page}
+      </main>
+      <Toasts />
+    </>
+  );
+}
