@@ -127,7 +127,10 @@ static im_store_t *open_store(const im_config_t *config)
 
 static const char *describe_signal(int sig)
 {
-    return sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "signal";
+    if (sig == SIGTERM) {
+        return "SIGTERM";
+    }
+    return sig == SIGINT ? "SIGINT" : "signal";
 }
 
 static int serve(void)
@@ -204,7 +207,7 @@ static int serve(void)
                 IM_VERSION, (int)getpid(), config.host, config.port, db,
                 im_engine_address(app.engine));
     if (im_engine_ping(app.engine, err, sizeof(err)) != IM_OK) {
-        im_log_warn("main", "%s; serving host numbers only until it answers", err);
+        im_log_warn("main", "%s; serving host numbers only until the engine responds", err);
     }
     im_backup_schedule_t *backups = NULL;
     if (config.backup_dir[0] != '\0') {
@@ -294,8 +297,9 @@ static int cmd_config(void)
     im_config_print(&config, stdout);
     int rc = im_config_check_security(&config, err, sizeof(err));
     if (rc == IM_OK && !im_str_starts_with(config.database_url, "sqlite:")) {
-        snprintf(err, sizeof(err), "DATABASE_URL names PostgreSQL, whose backend is not built "
-                                   "yet: use sqlite:///path/to/inframon.db");
+        snprintf(err, sizeof(err),
+                 "DATABASE_URL names PostgreSQL, whose backend is not built "
+                 "yet: use sqlite:///path/to/inframon.db");
         rc = IM_EINVAL;
     }
     if (rc != IM_OK) {

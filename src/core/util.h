@@ -13,7 +13,7 @@
 #define IM_ECONFLICT    -3 /* the object exists or its state forbids the request */
 #define IM_EINVAL       -4 /* invalid input */
 #define IM_EUNAVAILABLE -5 /* a dependency (engine, database) cannot be reached */
-#define IM_EUPSTREAM    -6 /* a dependency answered with an error */
+#define IM_EUPSTREAM    -6 /* a dependency returned an error */
 #define IM_EDENIED      -7 /* authentication failed */
 #define IM_EFORBIDDEN   -8 /* authenticated, but not allowed */
 

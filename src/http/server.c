@@ -362,7 +362,8 @@ static bool check_rate_limit(im_request_t *req)
     return false;
 }
 
-/* Echoes an allowed Origin; answers a CORS preflight. False when a response was prepared. */
+/* Echoes an allowed Origin and responds to a CORS preflight. Returns false when a response
+ * was prepared. */
 static bool apply_cors(im_request_t *req)
 {
     const im_config_t *config = req->server->app->config;
@@ -462,7 +463,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_data_size) {
         int64_t limit = server->app->config->max_request_size;
         if ((int64_t)(req->body.len + *upload_data_size) > limit) {
-            /* A chunked body cannot be answered mid-stream: close the connection. */
+            /* A chunked body cannot get a 413 mid-stream, so the connection is closed. */
             im_log_warn("http",
                         "request %s from %s: chunked body passed MAX_REQUEST_SIZE "
                         "(%lld bytes), closing the connection",

@@ -17,7 +17,7 @@ static void address(unsigned char out[16], unsigned n)
     assert_true(im_ip_parse(text, out));
 }
 
-static void limit_reached_then_refused(void **state)
+static void limit_reached_then_rejected(void **state)
 {
     im_ratelimit_t *rl = im_ratelimit_new(100, 60, 1024);
     unsigned char a[16];
@@ -93,21 +93,21 @@ static void address_spray_stays_bounded(void **state)
     /* A busy client still gets limited while the spray goes on around it. */
     unsigned char busy[16];
     address(busy, 999999);
-    int refused = 0;
+    int rejected = 0;
     for (unsigned i = 0; i < 50; i++) {
         im_ratelimit_hit(rl, busy, 300000 + i, &r);
-        refused += !r.allowed;
+        rejected += !r.allowed;
         address(a, 500000 + i);
         im_ratelimit_hit(rl, a, 300000 + i, &r);
     }
-    assert_true(refused >= 40);
+    assert_true(rejected >= 40);
     im_ratelimit_free(rl);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(limit_reached_then_refused),
+        cmocka_unit_test(limit_reached_then_rejected),
         cmocka_unit_test(clients_counted_separately),
         cmocka_unit_test(window_slides),
         cmocka_unit_test(address_spray_stays_bounded),
