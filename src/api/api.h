@@ -22,6 +22,7 @@ im_terminal_tickets_t *im_api_terminal_tickets_new(void);
 void im_api_terminal_tickets_free(im_terminal_tickets_t *tickets);
 extern const im_route_t im_api_openapi_routes[];
 extern const im_route_t im_api_compose_routes[];
+extern const im_route_t im_api_event_routes[];
 extern const im_route_t im_api_stats_routes[];
 extern const im_route_t im_api_metrics_routes[];
 
