@@ -11,7 +11,8 @@
 #define AUDIT_PAGE_SIZE_DEFAULT 50
 #define AUDIT_PAGE_SIZE_MAX     100
 #define AUDIT_PAGE_MAX          1000000
-/* A CSV export holds at most this many rows, newest first; X-Total-Count tells the rest. */
+/* A CSV export contains at most this many rows, newest first. X-Total-Count gives the full
+ * count. */
 #define AUDIT_CSV_MAX_ROWS    100000
 #define AUDIT_FILTER_TEXT_MAX 256
 

@@ -161,7 +161,7 @@ static bool is_form(im_request_t *req)
     return type && strncasecmp(type, "application/x-www-form-urlencoded", 33) == 0;
 }
 
-/* Sends the answer to a login step and records it in the audit log. */
+/* Sends the response to a login step and records it in the audit log. */
 static void send_login_result(im_request_t *req, im_login_result_t *result, const char *username,
                               const im_client_t *client)
 {

@@ -329,8 +329,8 @@ static json_t *reversed(json_t *array)
 }
 
 /* Pulls each distinct image of the project through the engine and reports per image.
- * NOTE: the result comes back as one JSON answer when every pull has finished, not as a
- * per-image progress stream, and the request holds an HTTP worker thread meanwhile. */
+ * NOTE: the result comes back as one JSON response when every pull has finished, not as a
+ * per-image progress stream, and the request keeps an HTTP worker thread busy meanwhile. */
 static void pull_images(im_request_t *req, json_t *items, const char *project, json_t *results,
                         int *failed)
 {

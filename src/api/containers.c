@@ -153,12 +153,6 @@ static bool filter_is_empty(const im_container_filter_t *filter)
     return !filter->status && !filter->search && !filter->compose_project && !filter->has_group_id;
 }
 
-static bool client_has_current(im_request_t *req, const char *etag)
-{
-    const char *if_none_match = im_req_header(req, "If-None-Match");
-    return if_none_match && (strcmp(if_none_match, "*") == 0 || strstr(if_none_match, etag));
-}
-
 /* Serves the list from the collector's snapshot: the pre-serialized body without filters,
  * else the snapshot's items filtered here. Returns false, having sent nothing, when the
  * snapshot cannot be trusted (the events feed is down or the list was never read). */
@@ -185,7 +179,7 @@ static bool list_from_snapshot(im_request_t *req, const im_container_filter_t *f
         const im_collector_body_t *body =
             all ? &snapshot->containers_all_body : &snapshot->containers_body;
         im_resp_header(req, "ETag", snapshot->etag);
-        if (client_has_current(req, snapshot->etag)) {
+        if (im_req_etag_matches(req, snapshot->etag)) {
             im_resp_empty(req, 304);
         } else {
             im_resp_bytes(req, 200, "application/json", body->data, body->len);

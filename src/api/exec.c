@@ -70,7 +70,7 @@ void im_api_terminal_tickets_free(im_terminal_tickets_t *tickets)
     free(tickets);
 }
 
-/* Stores a new ticket; false when every slot holds a live one. */
+/* Stores a new ticket; false when every slot contains a live one. */
 static bool ticket_issue(im_terminal_tickets_t *tickets, const im_principal_t *who,
                          const char *exec_id, const char *container_id, char out[TICKET_TEXT_SIZE])
 {
@@ -400,7 +400,7 @@ static void exec_command(im_request_t *req)
         im_resp_from_rc(req, rc, err);
         goto out;
     }
-    // NOTE: this holds an HTTP worker thread for up to the time limit.
+    // NOTE: this keeps an HTTP worker thread busy for up to the time limit.
     char *path = im_asprintf("/exec/%s/start", exec_id);
     im_engine_stream_callbacks_t cb = {
         .on_response = exec_response, .on_data = exec_data, .ctx = &out};

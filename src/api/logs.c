@@ -23,7 +23,7 @@
 #define DEFAULT_TAIL "100"
 #define TAIL_MAX     10000000
 #define SEARCH_MAX   256
-/* Total regexec time one request may spend; past it, matching stops and the reply says so. */
+/* Total regexec time one request may spend; past it, matching stops and the reply reports it. */
 #define SEARCH_BUDGET_NS ((int64_t)2 * 1000 * 1000 * 1000)
 /* A JSON reply keeps at most this much text, dropping the oldest lines beyond it. */
 #define JSON_MAX_BYTES ((size_t)32 * 1024 * 1024)

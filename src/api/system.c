@@ -19,16 +19,6 @@ static const im_collector_snapshot_t *acquire_snapshot(im_request_t *req)
     return snapshot;
 }
 
-/* True when the request's If-None-Match lists the snapshot's entity tag (or is "*"). */
-static bool client_has_current(im_request_t *req, const im_collector_snapshot_t *snapshot)
-{
-    const char *if_none_match = im_req_header(req, "If-None-Match");
-    if (!if_none_match) {
-        return false;
-    }
-    return strcmp(if_none_match, "*") == 0 || strstr(if_none_match, snapshot->etag) != NULL;
-}
-
 /* Sends one of the snapshot's pre-serialized bodies, or 304 when the client has it. */
 static void send_body(im_request_t *req,
                       const im_collector_body_t *(*pick)(const im_collector_snapshot_t *snapshot))
@@ -41,7 +31,7 @@ static void send_body(im_request_t *req,
     im_resp_header(req, "ETag", snapshot->etag);
     if (!body->data) {
         im_resp_error(req, 500, "the host statistics body could not be serialized");
-    } else if (client_has_current(req, snapshot)) {
+    } else if (im_req_etag_matches(req, snapshot->etag)) {
         im_resp_empty(req, 304);
     } else {
         im_resp_bytes(req, 200, "application/json", body->data, body->len);

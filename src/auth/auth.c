@@ -399,7 +399,7 @@ void im_auth_login(im_auth_t *auth, const char *username, const char *password,
     if (rc == IM_ENOTFOUND) {
         im_password_verify(password, auth->dummy_hash);
     } else if (rc == IM_OK) {
-        /* An inactive user gets the same answer as a wrong password: no account probing. */
+        /* An inactive user gets the same response as a wrong password: no account probing. */
         valid = im_password_verify(password, result->user.password_hash) && result->user.is_active;
     }
     im_gate_leave(&auth->hash_gate);

@@ -66,7 +66,7 @@ bool im_time_parse_rfc3339(const char *text, int64_t *unix_nanos);
 
 /* Parses a whole string as a base-10 integer in [min, max]; false on any junk. */
 bool im_parse_int64(const char *text, int64_t min, int64_t max, int64_t *out);
-/* Parses "true/false/1/0/yes/no/on/off" (any case); false when it is none of those. */
+/* Parses "true/false/1/0/yes/no/on/off" (any case); false when it matches none of them. */
 bool im_parse_bool(const char *text, bool *out);
 
 /* Copies src into dst of size dst_size, truncating and always NUL-terminating. */

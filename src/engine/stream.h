@@ -17,7 +17,7 @@ struct im_engine;
  * hours and must not take a handle from the request pool.
  *
  * Hijacked connections (exec start with stdin attached) are opened with
- * im_engine_hijack_open: the engine answers 101 UPGRADED, and then raw bytes flow both
+ * im_engine_hijack_open: the engine responds with 101 UPGRADED, and then raw bytes flow both
  * ways on the socket.
  */
 

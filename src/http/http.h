@@ -90,6 +90,10 @@ bool im_req_query_bool(im_request_t *req, const char *name, bool fallback, bool 
 void im_req_query_each(im_request_t *req, const char *name,
                        void (*fn)(void *ctx, const char *value), void *ctx);
 
+/* Returns true when the request's If-None-Match is "*" or contains etag (a quoted entity tag,
+ * so a substring match cannot hit another tag), so a 304 can be sent instead of the body. */
+bool im_req_etag_matches(im_request_t *req, const char *etag);
+
 /* Responses: call exactly one of these per request. */
 void im_resp_json(im_request_t *req, unsigned status, json_t *body /* reference stolen */);
 void im_resp_bytes(im_request_t *req, unsigned status, const char *content_type, const void *data,

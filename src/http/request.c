@@ -78,6 +78,15 @@ const im_principal_t *im_req_principal(im_request_t *req)
     return req->authenticated ? &req->principal : NULL;
 }
 
+bool im_req_etag_matches(im_request_t *req, const char *etag)
+{
+    const char *header = im_req_header(req, "If-None-Match");
+    if (!header) {
+        return false;
+    }
+    return strcmp(header, "*") == 0 || strstr(header, etag) != NULL;
+}
+
 bool im_req_has_role(im_request_t *req, im_role_t min_role)
 {
     return req->authenticated && req->principal.role >= min_role;

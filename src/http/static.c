@@ -69,19 +69,6 @@ static void set_response(im_request_t *req, unsigned status, struct MHD_Response
     }
 }
 
-/* True when If-None-Match lists etag (weak or strong) or is "*". */
-static bool etag_matches(im_request_t *req, const char *etag)
-{
-    const char *header = im_req_header(req, "If-None-Match");
-    if (!header) {
-        return false;
-    }
-    if (strcmp(header, "*") == 0) {
-        return true;
-    }
-    return strstr(header, etag) != NULL;
-}
-
 /* True when the client accepts gzip: the token appears and is not given q=0. */
 static bool accepts_gzip(im_request_t *req)
 {
@@ -109,7 +96,7 @@ static void send_not_modified(im_request_t *req, const char *etag, const char *c
 static void send_asset(im_request_t *req, const im_web_asset_t *asset)
 {
     const char *cache = asset->immutable ? CACHE_IMMUTABLE : CACHE_REVALIDATE;
-    if (etag_matches(req, asset->etag)) {
+    if (im_req_etag_matches(req, asset->etag)) {
         send_not_modified(req, asset->etag, cache);
         return;
     }
@@ -231,7 +218,7 @@ static int send_web_dir_file(im_request_t *req, const char *root, const char *pa
     char etag[64];
     snprintf(etag, sizeof(etag), "\"%llx-%llx\"", (unsigned long long)st.st_size,
              (unsigned long long)st.st_mtim.tv_sec * 1000000000ULL + st.st_mtim.tv_nsec);
-    if (etag_matches(req, etag)) {
+    if (im_req_etag_matches(req, etag)) {
         free(data);
         send_not_modified(req, etag, CACHE_REVALIDATE);
         return IM_OK;

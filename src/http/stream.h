@@ -12,7 +12,7 @@
  * producer on another thread.
  *
  * The response is a libmicrohttpd callback response of unknown size. When its queue is
- * empty, the reader suspends the connection and returns, so a waiting stream holds no HTTP
+ * empty, the reader suspends the connection and returns, so a waiting stream occupies no HTTP
  * worker thread; the producer's next write resumes it. The queue has a byte cap: with
  * IM_HTTP_STREAM_DROP_OLDEST the oldest whole writes are dropped and a marker takes their
  * place, with IM_HTTP_STREAM_BLOCK the producer waits until the client has read enough.

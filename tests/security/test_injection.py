@@ -34,7 +34,7 @@ class SqlMetacharacterTest(harness.IntegrationTestCase):
         super().setUp()
         # Failed logins are throttled per client address and per username. Behind a
         # trusted proxy each attempt below comes from its own address, so the throttle
-        # never answers in place of the login check under test.
+        # never responds in place of the login check under test.
         self.server = self.start_server({"TRUSTED_PROXIES": "127.0.0.1/32"})
         self.admin = self.server.login()
         self.address = 0

@@ -60,7 +60,7 @@ class RateLimitTest(harness.IntegrationTestCase):
         self.assertEqual(client.request("POST", "/containers", auth=False).status, 429)
 
     def test_spoofed_forwarded_for_ignored(self):
-        # No TRUSTED_PROXIES: the socket peer is the client whatever the header says.
+        # No TRUSTED_PROXIES: the socket peer is the client whatever the header contains.
         server = self.start_server({"RATE_LIMIT_MAX_REQUESTS": "100"})
         client = server.client()
         for i in range(100):
