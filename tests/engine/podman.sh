@@ -16,7 +16,7 @@
 # The service runs in a network namespace of its own (unshare --net), so container
 # networks and their firewall rules never touch the host's. The socket is a file under
 # DIR and reachable from the host namespace. Needs root, podman (4.3 in Debian 12),
-# catatonit (for --init), runc and busybox-static.
+# catatonit (for --init), runc, busybox-static and the docker client.
 set -euo pipefail
 
 unset DOCKER_CONTEXT DOCKER_TLS_VERIFY DOCKER_CERT_PATH
@@ -81,21 +81,8 @@ EOF
 }
 
 import_test_image() {
-    local dir=$1 root
-    root=$dir/image-root
-    rm -rf "$root"
-    mkdir -p "$root"/{bin,etc,dev,proc,sys,tmp,root,var/log,www}
-    chmod 1777 "$root/tmp"
-    cp /bin/busybox "$root/bin/busybox"
-    chroot "$root" /bin/busybox --install -s /bin
-    printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$root/etc/passwd"
-    printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
-    printf 'inframon test page\n' >"$root/www/index.html"
-    tar --numeric-owner -C "$root" -cf - . |
-        docker_cli "$dir" import --change 'ENV PATH=/bin' --change 'CMD ["/bin/sh"]' \
-            - "$TEST_IMAGE" >/dev/null
-    rm -rf "$root"
-    log "imported $TEST_IMAGE"
+    local dir=$1
+    "$(dirname "$0")/engine.sh" import-image "$dir" "unix://$(socket_path "$dir")"
 }
 
 cmd_start() {
