@@ -48,7 +48,8 @@ typedef struct {
     char tail[16];
     int64_t since_ns; /* 0: none */
     int64_t until_ns; /* 0: none */
-    int64_t after_ns; /* Last-Event-ID: skip lines at or before it; 0: none */
+    int64_t after_ns;    /* Last-Event-ID: skip lines before it; 0: none */
+    int64_t after_count; /* Last-Event-ID: lines stamped exactly after_ns to skip */
     const char *search;
     bool use_regex;
     regex_t regex;
@@ -186,6 +187,23 @@ static void query_release(log_query_t *q)
     }
 }
 
+/* Parses an event id: "T" for the first line stamped T (nanoseconds), "T-N" for the Nth.
+ * Podman stamps lines to the whole second, so several lines share T. */
+static bool parse_event_id(const char *id, int64_t *ts_ns, int64_t *position)
+{
+    char text[48];
+    im_strlcpy(text, id, sizeof(text));
+    char *dash = strchr(text, '-');
+    *position = 1;
+    if (dash) {
+        *dash = '\0';
+        if (!im_parse_int64(dash + 1, 1, INT64_MAX, position)) {
+            return false;
+        }
+    }
+    return strlen(id) < sizeof(text) && im_parse_int64(text, 1, INT64_MAX, ts_ns);
+}
+
 /* Reads and checks every query parameter; false after sending a 422. */
 static bool read_query(im_request_t *req, log_query_t *q)
 {
@@ -205,9 +223,10 @@ static bool read_query(im_request_t *req, log_query_t *q)
     if (!last_event_id) {
         last_event_id = im_req_query(req, "last_event_id");
     }
-    if (last_event_id && !im_parse_int64(last_event_id, 1, INT64_MAX, &q->after_ns)) {
+    if (last_event_id && !parse_event_id(last_event_id, &q->after_ns, &q->after_count)) {
         im_resp_invalid(req, "header", "Last-Event-ID",
-                        "must be the id of an event of this stream (nanoseconds)");
+                        "must be the id of an event of this stream: nanoseconds, optionally "
+                        "followed by -N");
         return false;
     }
     if (!q->want_stdout && !q->want_stderr) {
@@ -265,6 +284,10 @@ typedef struct {
      * follow on Podman can repeat a matching line of the backlog's last second. */
     int64_t after_count;
     int64_t skipped_at_after;
+    /* The stamp of the latest line read and its position among the lines with that stamp
+     * (1 for the first), which make up its event id. */
+    int64_t position_ts_ns;
+    int64_t position;
     int64_t search_spent_ns;
     bool search_exhausted;
 } line_filter_t;
@@ -300,6 +323,20 @@ static bool split_timestamp(im_stream_kind_t stream, const char *line, size_t le
     out->text = space ? space + 1 : line + len;
     out->len = space ? len - ts_len - 1 : 0;
     return true;
+}
+
+/* Advances the position of a line stamped ts_ns among the lines with the same stamp. */
+static void note_position(line_filter_t *f, int64_t ts_ns)
+{
+    if (!ts_ns) {
+        return;
+    }
+    if (ts_ns == f->position_ts_ns) {
+        f->position++;
+    } else {
+        f->position_ts_ns = ts_ns;
+        f->position = 1;
+    }
 }
 
 /* Returns true when the line passes the resume point, the time range and the search. */
@@ -506,7 +543,7 @@ static bool collect_container(im_request_t *req, const log_query_t *q, const con
                               int source, line_store_t *store, bool *search_exhausted)
 {
     char err[ERROR_SIZE] = "";
-    collect_ctx_t ctx = {.filter = {.q = q, .after_ns = q->after_ns},
+    collect_ctx_t ctx = {.filter = {.q = q, .after_ns = q->after_ns, .after_count = q->after_count},
                          .store = store,
                          .source = source,
                          .tty = c->tty};
@@ -665,7 +702,10 @@ static void format_event(source_t *s, const log_line_t *line)
 {
     im_buf_t *out = &s->out;
 
-    if (line->ts_ns) {
+    if (line->ts_ns && s->filter.position > 1 && s->filter.position_ts_ns == line->ts_ns) {
+        im_buf_appendf(out, "id: %lld-%lld\n", (long long)line->ts_ns,
+                       (long long)s->filter.position);
+    } else if (line->ts_ns) {
         im_buf_appendf(out, "id: %lld\n", (long long)line->ts_ns);
     }
     im_buf_appendf(out, "data: {\"stream\":\"%s\",\"timestamp\":", stream_name(line->stream));
@@ -709,6 +749,7 @@ static int stream_line(void *ctx, im_stream_kind_t stream, const char *text, siz
     log_line_t line;
 
     split_timestamp(stream, text, len, &line);
+    note_position(&s->filter, line.ts_ns);
     if (!line_selected(&s->filter, &line)) {
         return 0;
     }
@@ -790,6 +831,10 @@ static void start_sources(follow_t *f, struct im_engine *engine, bool follow_mod
         int64_t since = s->filter.after_ns ? s->filter.after_ns : f->query.since_ns;
         const char *tail = s->filter.after_ns || f->merged ? "all" : f->query.tail;
         char *path = engine_logs_path(s->ref.id, &f->query, follow_mode, since, tail);
+        // The engine sends the lines stamped `since` again, so positions count afresh.
+        s->filter.position_ts_ns = 0;
+        s->filter.position = 0;
+        s->filter.skipped_at_after = 0;
         im_engine_stream_callbacks_t cb = {.on_response = stream_response,
                                            .on_data = stream_data,
                                            .on_idle = stream_idle,
@@ -823,6 +868,7 @@ static follow_t *follow_new(const log_query_t *q, const container_ref_t *refs, s
         s->ref = refs[i];
         s->filter.q = &f->query;
         s->filter.after_ns = q->after_ns;
+        s->filter.after_count = q->after_count;
         im_buf_init(&s->out);
         im_demux_init_lines(&s->demux, IM_DEMUX_AUTO, 0, stream_line, s);
         im_demux_strip_continuation(&s->demux);
@@ -849,6 +895,7 @@ static void write_backlog(follow_t *f, line_store_t *store, int64_t collected_at
         log_line_t line = {
             .stream = item->stream, .ts_ns = item->ts_ns, .text = item->text, .len = item->len};
         memcpy(line.timestamp, item->timestamp, sizeof(line.timestamp));
+        note_position(&s->filter, item->ts_ns);
         if (f->download) {
             format_text(s, &line, true);
         } else {
