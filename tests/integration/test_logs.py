@@ -261,6 +261,23 @@ class LogsTest(harness.IntegrationTestCase):
         again.close()
         self.assertEqual(first_again["data"]["text"], following[-1]["data"]["text"])
 
+    def test_event_id_forms(self):
+        name = self.docker.run_detached("sh", "-c", "for i in 0 1 2 3; do echo n $i; done")
+        self.wait_exited(name)
+        lines = self.logs(name, tail="all")["lines"]
+        second = rfc3339_to_nanoseconds(lines[1]["timestamp"])
+        # "STAMP-1" is the first line with that stamp, the same as plain "STAMP".
+        for event_id in (str(second), f"{second}-1"):
+            with self.subTest(event_id=event_id):
+                reply = self.client.get_json(f"/api/v1/containers/{name}/logs",
+                                             headers={"Last-Event-ID": event_id})
+                self.assertEqual([l["text"] for l in reply["lines"]], ["n 2", "n 3"])
+        for event_id in ("abc", f"{second}-0", f"{second}-x", "-5", f"{second}-1-2"):
+            with self.subTest(event_id=event_id):
+                response = self.client.get(f"/api/v1/containers/{name}/logs",
+                                           headers={"Last-Event-ID": event_id})
+                self.assertEqual(response.status, 422, response.text)
+
     def test_download_streams_attachment(self):
         name = self.docker.run_detached("sh", "-c", "seq 1 50000; echo done >&2")
         self.wait_exited(name)
@@ -397,6 +414,12 @@ class LogsTest(harness.IntegrationTestCase):
         self.assertEqual(self.client.get("/api/v1/logs", params={"group_id": 999999}).status,
                          404)
         self.assertEqual(self.client.get("/api/v1/logs", params={"group_id": "x"}).status, 422)
+
+
+def rfc3339_to_nanoseconds(text: str) -> int:
+    """Convert 2026-01-02T03:04:05.123456789Z to nanoseconds since the epoch."""
+    seconds, _, nanoseconds = rfc3339_to_unix(text).partition(".")
+    return int(seconds) * 1000000000 + int(nanoseconds)
 
 
 def rfc3339_to_unix(text: str) -> str:
