@@ -28,7 +28,7 @@
 /* Progress events past this many queued bytes replace the oldest ones with a dropped event. */
 #define PULL_QUEUE_MAX ((size_t)1024 * 1024)
 #define NOT_PULLABLE                                                                               \
-    "the container was created from an image id, not a repository name, so there is nothing "    \
+    "the container was created from an image id, not a repository name, so there is nothing "      \
     "to pull"
 
 /* Lists every container and groups them; sends the error and returns NULL on failure. */
@@ -548,8 +548,7 @@ static json_t *pull_one(pull_job_t *job, const char *image)
 {
     char err[512] = "";
     if (is_image_id(image)) {
-        return json_pack("{s:s, s:b, s:s}", "image", image, "success", 0, "message",
-                         NOT_PULLABLE);
+        return json_pack("{s:s, s:b, s:s}", "image", image, "success", 0, "message", NOT_PULLABLE);
     }
     char *path = pull_path(image);
     im_engine_stream_callbacks_t cb = {.on_data = pull_data, .on_idle = pull_idle, .ctx = job};
@@ -631,11 +630,10 @@ static void *pull_thread(void *arg)
         audit_pull(job, false, "cancelled: the client disconnected");
     } else {
         audit_pull(job, failed == 0, failed ? "one or more images failed" : NULL);
-        send_event(job,
-                   "summary", json_pack("{s:b, s:s, s:s, s:i, s:i, s:o}", "success", failed == 0,
-                                        "project", job->project, "action", "pull", "total",
-                                        (int)json_array_size(results), "failed", failed,
-                                        "results", json_incref(results)));
+        send_event(job, "summary",
+                   json_pack("{s:b, s:s, s:s, s:i, s:i, s:o}", "success", failed == 0, "project",
+                             job->project, "action", "pull", "total", (int)json_array_size(results),
+                             "failed", failed, "results", json_incref(results)));
     }
     json_decref(results);
     im_http_stream_end(job->stream);

@@ -229,9 +229,9 @@ static json_t *group_json(const im_store_group_t *group, const im_store_strings_
         json_t *status = json_object_get(item, "status");
         json_array_append_new(ids, json_string(names->items[i]));
         json_array_append_new(members,
-                              json_pack("{s:s, s:O, s:O}", "name", names->items[i],
-                                        "container_id", container_id ? container_id : json_null(),
-                                        "status", status ? status : json_null()));
+                              json_pack("{s:s, s:O, s:O}", "name", names->items[i], "container_id",
+                                        container_id ? container_id : json_null(), "status",
+                                        status ? status : json_null()));
     }
     return json_pack("{s:I, s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "id", (json_int_t)group->id,
                      "name", group->name, "description", group->description, "color",
@@ -341,8 +341,7 @@ static bool apply_fields(im_request_t *req, json_t *body, bool required_name,
                             IM_STORE_GROUP_DESCRIPTION_MAX);
             return false;
         }
-        im_strlcpy(group->description, description ? description : "",
-                   sizeof(group->description));
+        im_strlcpy(group->description, description ? description : "", sizeof(group->description));
     }
     if (has_color) {
         if (color && !valid_color(color)) {
@@ -413,8 +412,8 @@ static void create_group(im_request_t *req)
     int rc = im_store_group_create(store_of(req), &group);
     char target[32];
     snprintf(target, sizeof(target), "%" PRId64, group.id);
-    im_api_audit(req, "group.create", TARGET_TYPE, rc == IM_OK ? target : group.name,
-                 rc == IM_OK, rc == IM_ECONFLICT ? "group name taken" : NULL);
+    im_api_audit(req, "group.create", TARGET_TYPE, rc == IM_OK ? target : group.name, rc == IM_OK,
+                 rc == IM_ECONFLICT ? "group name taken" : NULL);
     if (rc == IM_ECONFLICT) {
         im_resp_error(req, 409, "a group named \"%s\" already exists", group.name);
         return;
@@ -643,24 +642,24 @@ static void group_stats(im_request_t *req)
         }
         add_figure(item, "cpu_usage", &cpu);
         add_figure(item, "memory_usage", &memory);
-        json_array_append_new(
-            containers,
-            json_pack("{s:O, s:O, s:O, s:O, s:O, s:O}", "container_id",
-                      json_object_get(item, "container_id"), "name", json_object_get(item, "name"),
-                      "status", json_object_get(item, "status"), "cpu_usage",
-                      json_object_get(item, "cpu_usage"), "memory_usage",
-                      json_object_get(item, "memory_usage"), "memory_limit",
-                      json_object_get(item, "memory_limit")));
+        json_array_append_new(containers,
+                              json_pack("{s:O, s:O, s:O, s:O, s:O, s:O}", "container_id",
+                                        json_object_get(item, "container_id"), "name",
+                                        json_object_get(item, "name"), "status",
+                                        json_object_get(item, "status"), "cpu_usage",
+                                        json_object_get(item, "cpu_usage"), "memory_usage",
+                                        json_object_get(item, "memory_usage"), "memory_limit",
+                                        json_object_get(item, "memory_limit")));
     }
     json_decref(by_name);
     im_store_strings_release(&names);
 
-    json_t *out = json_pack(
-        "{s:I, s:s, s:I, s:I, s:I, s:f, s:I, s:o, s:o}", "group_id", (json_int_t)group.id,
-        "group_name", group.name, "total_containers", (json_int_t)json_array_size(containers),
-        "running_containers", running, "stopped_containers", stopped, "total_cpu_usage", cpu,
-        "total_memory_usage", (json_int_t)memory, "containers", containers,
-        "missing_containers", missing);
+    json_t *out =
+        json_pack("{s:I, s:s, s:I, s:I, s:I, s:f, s:I, s:o, s:o}", "group_id", (json_int_t)group.id,
+                  "group_name", group.name, "total_containers",
+                  (json_int_t)json_array_size(containers), "running_containers", running,
+                  "stopped_containers", stopped, "total_cpu_usage", cpu, "total_memory_usage",
+                  (json_int_t)memory, "containers", containers, "missing_containers", missing);
     im_resp_json(req, 200, out);
 }
 

@@ -48,7 +48,7 @@ typedef struct {
     char tail[16];
     int64_t since_ns; /* 0: none */
     int64_t until_ns; /* 0: none */
-    int64_t after_ns;    /* Last-Event-ID: skip lines before it; 0: none */
+    int64_t after_ns; /* Last-Event-ID: skip lines before it; 0: none */
     int64_t after_count; /* Last-Event-ID: lines stamped exactly after_ns to skip */
     const char *search;
     bool use_regex;

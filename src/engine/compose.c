@@ -478,8 +478,8 @@ json_t *im_pull_progress_apply(im_pull_progress_t *progress, const char *message
     const char *status = json_string_value(json_object_get(parsed, "status"));
     const char *layer = json_string_value(json_object_get(parsed, "id"));
     json_t *detail = json_object_get(parsed, "progressDetail");
-    const char *error = json_string_value(
-        json_object_get(json_object_get(parsed, "errorDetail"), "message"));
+    const char *error =
+        json_string_value(json_object_get(json_object_get(parsed, "errorDetail"), "message"));
     if (!error) {
         error = json_string_value(json_object_get(parsed, "error"));
     }
@@ -507,11 +507,11 @@ json_t *im_pull_progress_apply(im_pull_progress_t *progress, const char *message
     }
     json_t *current = json_object_get(detail, "current");
     json_t *total = json_object_get(detail, "total");
-    json_t *event = json_pack(
-        "{s:s?, s:s?, s:O, s:O, s:I, s:I, s:s?}", "status", status, "layer", layer, "current",
-        json_is_integer(current) ? current : json_null(), "total",
-        json_is_integer(total) ? total : json_null(), "image_current", image_current,
-        "image_total", image_total, "error", error);
+    json_t *event =
+        json_pack("{s:s?, s:s?, s:O, s:O, s:I, s:I, s:s?}", "status", status, "layer", layer,
+                  "current", json_is_integer(current) ? current : json_null(), "total",
+                  json_is_integer(total) ? total : json_null(), "image_current", image_current,
+                  "image_total", image_total, "error", error);
     json_decref(parsed);
     return event;
 }
