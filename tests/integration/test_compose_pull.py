@@ -122,6 +122,27 @@ class PullTestCase(harness.IntegrationTestCase):
         self.assertTrue(response.getheader("Content-Type").startswith("text/event-stream"))
         return conn, response
 
+    def publish_new_content(self, image: str) -> None:
+        """Give the project a container of image, then push new content under the same
+        tag, with a random layer, and remove the tag locally, so that a pull must
+        download that layer."""
+        self.addCleanup(self.remove_image, image)
+        # The project's container runs the old content of the tag.
+        self.docker.run("tag", harness.TEST_IMAGE, image)
+        self.service_container(image, "web")
+        builder = self.docker.run_detached(
+            "sh", "-c", f"head -c {LAYER_BYTES} /dev/urandom > /blob && sleep 300")
+        harness.poll(lambda: self.docker.run("exec", builder, "test", "-s", "/blob",
+                                             check=False).returncode == 0)
+        self.docker.run("commit", builder, image)
+        self.docker.run("push", image)
+        self.docker.remove_container(builder)
+        self.remove_image(image)
+        self.assertFalse(self.image_present(image))
+
+    def image_present(self, image: str) -> bool:
+        return self.docker.run("image", "inspect", image, check=False).returncode == 0
+
     def stream_pull(self) -> list:
         conn, response = self.open_pull()
         try:
@@ -134,20 +155,7 @@ class ComposePullTest(PullTestCase):
 
     def test_pull_streams_download_progress(self):
         image = self.image("app")
-        self.addCleanup(self.remove_image, image)
-        # The project's container runs the old content of the tag.
-        self.docker.run("tag", harness.TEST_IMAGE, image)
-        self.service_container(image, "web")
-        # The registry gets new content with a random layer that the engine lacks.
-        builder = self.docker.run_detached(
-            "sh", "-c", f"head -c {LAYER_BYTES} /dev/urandom > /blob && sleep 300")
-        harness.poll(lambda: self.docker.run("exec", builder, "test", "-s", "/blob",
-                                             check=False).returncode == 0)
-        self.docker.run("commit", builder, image)
-        self.docker.run("push", image)
-        self.docker.remove_container(builder)
-        self.remove_image(image)
-        self.assertNotEqual(self.docker.run("image", "inspect", image, check=False).returncode, 0)
+        self.publish_new_content(image)
 
         events = self.stream_pull()
         progress = [data for name, data in events if name == "progress"]
@@ -169,7 +177,7 @@ class ComposePullTest(PullTestCase):
         self.assertEqual(events[-1][1]["failed"], 0)
         self.assertEqual(events[-1][1]["total"], 1)
         # The engine now has the registry's content under the tag.
-        self.assertEqual(self.docker.run("image", "inspect", image, check=False).returncode, 0)
+        self.assertTrue(self.image_present(image))
 
         audit = self.client.get_json("/api/v1/audit-logs",
                                      params={"action": "compose.pull", "page_size": 10})
@@ -216,10 +224,7 @@ class ComposePullCancelTest(PullTestCase):
 
     def test_waiting_pulls_free_workers_and_cancel(self):
         image = self.image("stalled")
-        self.addCleanup(self.remove_image, image)
-        self.docker.run("tag", harness.TEST_IMAGE, image)
-        self.docker.run("push", image)
-        self.service_container(image, "web")
+        self.publish_new_content(image)
         # A stopped registry accepts connections but never responds, so pulls wait.
         os.kill(self.registry.process.pid, signal.SIGSTOP)
         self.addCleanup(os.kill, self.registry.process.pid, signal.SIGCONT)
@@ -243,6 +248,11 @@ class ComposePullCancelTest(PullTestCase):
         for row in rows:
             self.assertFalse(row["success"])
             self.assertIn("cancelled", row["error_message"])
+        # The engine dropped the pulls with their connections: once the registry
+        # responds again, the image still does not arrive.
+        os.kill(self.registry.process.pid, signal.SIGCONT)
+        time.sleep(3)
+        self.assertFalse(self.image_present(image), "the engine went on pulling")
 
 
 if __name__ == "__main__":
