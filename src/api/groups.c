@@ -163,14 +163,16 @@ static bool path_group_id(im_request_t *req, int64_t *id)
     return true;
 }
 
-/* Reads group id and its member names; sends 404 or 503 and returns false on failure. */
+/* Reads group id and its member names; sends 404 or 503 and returns false on failure, with
+ * the reason in *failure for the audit log. */
 static bool load_group(im_request_t *req, int64_t id, im_store_group_t *group,
-                       im_store_strings_t *names)
+                       im_store_strings_t *names, const char **failure)
 {
     int rc = im_store_group_get(store_of(req), id, group);
     if (rc == IM_OK) {
         rc = im_store_group_member_list(store_of(req), id, names);
     }
+    *failure = store_failure(rc);
     if (rc == IM_ENOTFOUND) {
         im_resp_error(req, 404, "group %" PRId64 " not found", id);
         return false;
@@ -386,11 +388,12 @@ static void list_groups(im_request_t *req)
 
 static void get_group(im_request_t *req)
 {
+    const char *failure = NULL;
     int64_t id;
     im_store_group_t group;
     im_store_strings_t names = {0};
 
-    if (!path_group_id(req, &id) || !load_group(req, id, &group, &names)) {
+    if (!path_group_id(req, &id) || !load_group(req, id, &group, &names, &failure)) {
         return;
     }
     send_group(req, 200, &group, &names);
@@ -428,6 +431,7 @@ static void create_group(im_request_t *req)
 
 static void update_group(im_request_t *req)
 {
+    const char *failure = NULL;
     int64_t id;
     im_store_group_t group;
     im_store_strings_t names = {0};
@@ -437,8 +441,8 @@ static void update_group(im_request_t *req)
         return;
     }
     const char *target = im_req_param(req, "id");
-    if (!load_group(req, id, &group, &names)) {
-        im_api_audit(req, "group.update", TARGET_TYPE, target, false, "group not found");
+    if (!load_group(req, id, &group, &names, &failure)) {
+        im_api_audit(req, "group.update", TARGET_TYPE, target, false, failure);
         return;
     }
     if (!apply_fields(req, body, false, &group)) {
@@ -545,6 +549,7 @@ static bool resolve_members(im_request_t *req, json_t *refs, im_store_strings_t 
 
 static void set_group_containers(im_request_t *req)
 {
+    const char *load_failure = NULL;
     int64_t id;
     im_store_group_t group;
     im_store_strings_t old_names = {0};
@@ -565,8 +570,8 @@ static void set_group_containers(im_request_t *req)
                      "invalid container_ids");
         return;
     }
-    if (!load_group(req, id, &group, &old_names)) {
-        im_api_audit(req, "group.containers.set", TARGET_TYPE, target, false, "group not found");
+    if (!load_group(req, id, &group, &old_names, &load_failure)) {
+        im_api_audit(req, "group.containers.set", TARGET_TYPE, target, false, load_failure);
         return;
     }
     im_store_strings_release(&old_names);
@@ -606,11 +611,12 @@ static void add_figure(json_t *item, const char *field, double *sum)
 
 static void group_stats(im_request_t *req)
 {
+    const char *failure = NULL;
     int64_t id;
     im_store_group_t group;
     im_store_strings_t names = {0};
 
-    if (!path_group_id(req, &id) || !load_group(req, id, &group, &names)) {
+    if (!path_group_id(req, &id) || !load_group(req, id, &group, &names, &failure)) {
         return;
     }
     bool ready = false;
