@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { auditQuery, EMPTY_AUDIT_FILTER, localToRfc3339, pageCount } from './audit';
 import { addEvents, eventDetail, eventTone, type EngineEvent } from './events';
-import { colourIndex, idsFromSearch, MERGE_MAX, mergedQuery, TAG_COLOURS } from './mergedlogs';
+import { colourIndex, idsFromSearch, insertByTime, MERGE_MAX, mergedQuery, TAG_COLOURS, timeKey } from './mergedlogs';
 import { settingSection } from './settings';
 import { tokenState, type ApiToken } from './tokens';
 
@@ -114,5 +114,34 @@ describe('settingSection', () => {
     expect(settingSection('AUDIT_RETENTION_DAYS')).toBe('Collection and retention');
     expect(settingSection('BACKUP_KEEP')).toBe('Backups');
     expect(settingSection('SOMETHING_NEW')).toBe('Other');
+  });
+});
+
+describe('merged log order', () => {
+  it('orders trimmed fractions by time', () => {
+    const a = timeKey('2026-12-04T10:00:00.1Z')!;
+    const b = timeKey('2026-12-04T10:00:00.12Z')!;
+    const c = timeKey('2026-12-04T10:00:01Z')!;
+    expect(a < b).toBe(true);
+    expect(b < c).toBe(true);
+    expect(timeKey('2026-12-04T11:00:00.5+01:00')).toBe(timeKey('2026-12-04T10:00:00.5Z'));
+    expect(timeKey(null)).toBeNull();
+    expect(timeKey('yesterday')).toBeNull();
+  });
+  it('interleaves a block of one container into the other by time', () => {
+    const line = (name: string, second: number) => ({ name, timestamp: `2026-12-04T10:00:0${second}.5Z` });
+    let list = insertByTime([], [line('web', 1), line('web', 3), line('web', 5)], 100);
+    list = insertByTime(list, [line('worker', 2), line('worker', 4), line('worker', 6)], 100);
+    expect(list.map((k) => `${k.line.name}${k.line.timestamp.slice(18, 19)}`)).toEqual(['web1', 'worker2', 'web3', 'worker4', 'web5', 'worker6']);
+  });
+  it('keeps arrival order for equal times and places untimed lines after the last', () => {
+    type Row = { n: number; timestamp: string | null };
+    let list = insertByTime<Row>([], [{ n: 1, timestamp: '2026-12-04T10:00:01Z' }, { n: 2, timestamp: '2026-12-04T10:00:01Z' }], 100);
+    list = insertByTime(list, [{ n: 3, timestamp: null }], 100);
+    expect(list.map((k) => k.line.n)).toEqual([1, 2, 3]);
+  });
+  it('keeps the newest max lines', () => {
+    const batch = [1, 2, 3, 4].map((s) => ({ timestamp: `2026-12-04T10:00:0${s}Z` }));
+    expect(insertByTime([], batch, 2).map((k) => k.line.timestamp)).toEqual(['2026-12-04T10:00:03Z', '2026-12-04T10:00:04Z']);
   });
 });

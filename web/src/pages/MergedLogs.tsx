@@ -6,14 +6,14 @@ import { ErrorBox, StateBadge } from '../components/common';
 import { parseAnsi, stripAnsi } from '../lib/ansi';
 import { api, ApiError } from '../lib/api';
 import { formatTime, formatUtc } from '../lib/format';
-import { colourIndex, idsFromSearch, MERGE_MAX, mergedQuery } from '../lib/mergedlogs';
+import { colourIndex, idsFromSearch, insertByTime, MERGE_MAX, mergedQuery, type Keyed } from '../lib/mergedlogs';
 import { usePoll } from '../lib/poll';
 import { readLogStream, type StreamedLine } from '../lib/logstream';
 import type { ContainerList } from '../lib/types';
 import './pages.css';
 
-// The view keeps the newest lines only; the per-container page has the virtualised view
-// for very long logs.
+// The view keeps the newest lines only, in time order across containers; the
+// per-container page has the virtualised view for very long logs.
 const MAX_LINES = 5000;
 
 function LineText({ text }: { text: string }) {
@@ -34,7 +34,7 @@ export default function MergedLogs() {
   const [tail, setTail] = useState('100');
   const [follow, setFollow] = useState(true);
   const [search, setSearch] = useState('');
-  const [lines, setLines] = useState<StreamedLine[]>([]);
+  const [lines, setLines] = useState<Keyed<StreamedLine>[]>([]);
   const [status, setStatus] = useState('');
   const [error, setError] = useState<string | null>(null);
   const box = useRef<HTMLDivElement>(null);
@@ -60,7 +60,7 @@ export default function MergedLogs() {
     const controller = new AbortController();
     // With one container the server leaves lines untagged.
     const tag = (line: StreamedLine): StreamedLine => (line.container_id || line.stream === 'system' ? line : { ...line, container_id: ids[0] });
-    const append = (batch: StreamedLine[]) => setLines((prev) => [...prev, ...batch.map(tag)].slice(-MAX_LINES));
+    const append = (batch: StreamedLine[]) => setLines((prev) => insertByTime(prev, batch.map(tag), MAX_LINES));
     const run = async () => {
       if (!follow) {
         setStatus('Loading…');
@@ -83,7 +83,7 @@ export default function MergedLogs() {
   }, [ids, tail, follow]);
 
   const needle = search.trim().toLowerCase();
-  const shown = needle ? lines.filter((l) => stripAnsi(l.text).toLowerCase().includes(needle)) : lines;
+  const shown = needle ? lines.filter(({ line }) => stripAnsi(line.text).toLowerCase().includes(needle)) : lines;
 
   // Stay at the bottom while lines arrive, unless the user scrolled up.
   useEffect(() => {
@@ -97,7 +97,7 @@ export default function MergedLogs() {
     setIds((prev) => (prev.includes(id) ? prev.filter((x) => x !== id) : prev.length >= MERGE_MAX ? prev : [...prev, id]));
 
   return (
-    <section aria-labelledby="merged-title" class="with-sidebar">
+    <section aria-labelledby="merged-title" class="with-sidebar wide-sidebar">
       <nav class="sidebar" aria-label="Containers to merge">
         <h2>Containers</h2>
         <ErrorBox message={containers.error && `Cannot load containers: ${containers.error}`} />
@@ -168,10 +168,10 @@ export default function MergedLogs() {
                 }
               }}
             >
-              {shown.map((line, i) => {
+              {shown.map(({ line }, i) => {
                 const name = line.container_name ?? names.get(line.container_id ?? '') ?? line.container_id?.slice(0, 12) ?? '';
                 return (
-                  <div key={i} class={`merged-line log-${line.stream}`} data-container={name}>
+                  <div key={i} class={`merged-line log-${line.stream}`} data-container={name} data-time={line.timestamp ?? undefined}>
                     <span class={`tag tag-${colourIndex(ids, line.container_id)}`}>[{name || 'system'}]</span>
                     {line.timestamp && (
                       <span class="log-time" title={formatUtc(line.timestamp)}>

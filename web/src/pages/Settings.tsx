@@ -53,7 +53,7 @@ export default function Settings() {
               <div class="card" key={section}>
                 <h2>{section}</h2>
                 <div class="table-wrap">
-                  <table aria-label={`${section} settings`}>
+                  <table class="kv-table" aria-label={`${section} settings`}>
                     <tbody>
                       {rows.map((s) => (
                         <tr key={s.name} data-setting={s.name}>
