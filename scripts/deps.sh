@@ -16,6 +16,8 @@ packages=(
     libcmocka-dev
     # the private test engine (tests/engine/engine.sh) and its sample project
     docker.io busybox-static docker-compose
+    # a loopback registry for the compose pull tests (tests/integration/test_compose_pull.py)
+    docker-registry
     # tools the scripts and integration tests call
     sqlite3 curl iproute2 procps python3
     # the Prometheus tests: the server and promtool (tests/integration/test_metrics.py)

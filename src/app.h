@@ -9,6 +9,7 @@ struct im_collector;
 struct im_events;
 struct im_auth;
 struct im_terminal_tickets;
+struct im_group_index;
 
 /* Long-lived services shared by every request handler. Created in main.c, read-only after
  * start; each service is thread-safe on its own. */
@@ -20,6 +21,7 @@ typedef struct im_app {
     struct im_events *events; /* the engine events feed */
     struct im_auth *auth;
     struct im_terminal_tickets *terminal_tickets; /* single-use shell tickets (api/exec.c) */
+    struct im_group_index *group_index; /* cached group membership (api/groups.c) */
     int64_t started_at;
 } im_app_t;
 

@@ -42,6 +42,7 @@ static const im_route_t *const route_tables[] = {
     im_api_settings_routes,
     im_api_logs_routes,
     im_api_exec_routes,
+    im_api_group_routes,
     im_http_static_routes, /* last: it takes every path no other route matches */
     NULL,
 };
@@ -160,6 +161,7 @@ static int serve(void)
     im_app_t app = {.config = &config, .started_at = im_now()};
     app.store = open_store(&config);
     app.terminal_tickets = im_api_terminal_tickets_new();
+    app.group_index = im_api_group_index_new();
     if (im_auth_new(&config, app.store, &app.auth) != IM_OK ||
         im_auth_bootstrap_admin(app.auth, err, sizeof(err)) != IM_OK) {
         im_log_error("main", "cannot create the first admin user: %s", err);
@@ -250,6 +252,7 @@ static int serve(void)
     im_engine_close(app.engine);
     im_auth_free(app.auth);
     im_api_terminal_tickets_free(app.terminal_tickets);
+    im_api_group_index_free(app.group_index);
     im_store_close(app.store);
     im_log_info("main", "stopped: %s", describe_signal(sig));
     im_config_release(&config);

@@ -27,6 +27,26 @@ extern const im_route_t im_api_stats_routes[];
 extern const im_route_t im_api_metrics_routes[];
 extern const im_route_t im_api_settings_routes[];
 
+extern const im_route_t im_api_group_routes[];
+
+/* Container group membership (api/groups.c): an in-memory copy of the store's member names,
+ * reloaded after each membership write through the groups API, so that container lists add
+ * group_ids without a database query per request. */
+typedef struct im_group_index im_group_index_t;
+im_group_index_t *im_api_group_index_new(void);
+void im_api_group_index_free(im_group_index_t *index);
+/* Returns a new reference to an object that maps each member container name to an array of
+ * group ids, and stores the membership generation in *generation. The generation changes on
+ * every membership write. Returns NULL when the store cannot be read. */
+json_t *im_api_group_members(im_request_t *req, uint64_t *generation);
+/* Sets group_ids of every container list item in items (modified in place) from members,
+ * the object im_api_group_members returns (NULL: every item gets []). */
+void im_api_group_ids_fill(json_t *items, json_t *members);
+
+/* Returns true for the engine states that container counts call stopped: exited, created
+ * and dead (api/containers.c). NULL gives false. */
+bool im_api_status_is_stopped(const char *status);
+
 struct im_store;
 /* Deletes audit rows older than days days and logs how many went; logs a failure. */
 void im_api_audit_apply_retention(struct im_store *store, int days);

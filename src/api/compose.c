@@ -1,5 +1,8 @@
 /* Compose projects: the list grouped from container labels, a container's compose file,
  * and start/stop/restart/pull of a whole project through the Engine API. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +14,22 @@
 #include "engine/compose.h"
 #include "engine/containers.h"
 #include "engine/engine.h"
+#include "engine/stream.h"
+#include "http/stream.h"
+#include "store/store.h"
+
+#define LOG_MODULE "compose"
+/* Time limit of one image pull. */
+#define PULL_TIMEOUT_MS 600000
+/* A streamed pull sends a comment after this much silence. Besides keeping proxies from
+ * closing it, the write is how the server notices a client that left while the engine was
+ * silent (a waiting stream is suspended), so this bounds how long a cancelled pull runs on. */
+#define PULL_KEEPALIVE_MS 5000
+/* Progress events past this many queued bytes replace the oldest ones with a dropped event. */
+#define PULL_QUEUE_MAX ((size_t)1024 * 1024)
+#define NOT_PULLABLE                                                                               \
+    "the container was created from an image id, not a repository name, so there is nothing "    \
+    "to pull"
 
 /* Lists every container and groups them; sends the error and returns NULL on failure. */
 static json_t *load_projects(im_request_t *req, json_t **items_out)
@@ -328,32 +347,93 @@ static json_t *reversed(json_t *array)
     return out;
 }
 
-/* Pulls each distinct image of the project through the engine and reports per image.
- * NOTE: the result comes back as one JSON response when every pull has finished, not as a
- * per-image progress stream, and the request keeps an HTTP worker thread busy meanwhile. */
-static void pull_images(im_request_t *req, json_t *items, const char *project, json_t *results,
-                        int *failed)
+/* Returns the image reference a container was created with (Config.Image), because the
+ * list shows the image id instead once the tag points at other content. NULL when the
+ * container is gone or the engine fails; the caller frees the result. */
+static char *configured_image(struct im_engine *engine, const char *id)
 {
+    char err[512] = "";
+    json_t *inspect = NULL;
+    if (im_container_inspect(engine, id, &inspect, err, sizeof(err)) != IM_OK) {
+        im_log_warn(LOG_MODULE, "cannot read the image of container %s: %s", id, err);
+        return NULL;
+    }
+    const char *image =
+        json_string_value(json_object_get(json_object_get(inspect, "Config"), "Image"));
+    char *copy = image ? im_strdup(image) : NULL;
+    json_decref(inspect);
+    return copy;
+}
+
+/* Returns the distinct image references of the project's containers, in list order (a new
+ * array). A reference that is an image id stays in, and the pull reports it as failed
+ * without contacting a registry. */
+static json_t *project_images(struct im_engine *engine, json_t *items, const char *project)
+{
+    json_t *images = json_array();
     json_t *seen = json_object();
     size_t i;
     json_t *item;
     json_array_foreach(items, i, item)
     {
         const char *p = json_string_value(json_object_get(item, "compose_project"));
-        const char *image = json_string_value(json_object_get(item, "image"));
-        if (!p || strcmp(p, project) != 0 || !image || json_object_get(seen, image)) {
+        const char *id = json_string_value(json_object_get(item, "container_id"));
+        if (!p || strcmp(p, project) != 0 || !id) {
             continue;
         }
-        json_object_set_new(seen, image, json_true());
-        im_buf_t path;
-        im_buf_init(&path);
-        im_buf_append(&path, "/images/create?fromImage=", 25);
-        im_engine_url_escape(&path, image);
+        char *image = configured_image(engine, id);
+        const char *listed = json_string_value(json_object_get(item, "image"));
+        const char *chosen = image ? image : listed;
+        if (chosen && !json_object_get(seen, chosen)) {
+            json_object_set_new(seen, chosen, json_true());
+            json_array_append_new(images, json_string(chosen));
+        }
+        free(image);
+    }
+    json_decref(seen);
+    return images;
+}
+
+/* Returns true for an image id (sha256:HEX), which names no repository to pull from. */
+static bool is_image_id(const char *image)
+{
+    return strncmp(image, "sha256:", 7) == 0;
+}
+
+/* Returns the Engine API path that pulls image. The caller frees it. */
+static char *pull_path(const char *image)
+{
+    char *ref = im_pull_image_ref(image);
+    im_buf_t path;
+    im_buf_init(&path);
+    im_buf_append(&path, "/images/create?fromImage=", 25);
+    im_engine_url_escape(&path, ref);
+    free(ref);
+    return im_buf_detach(&path, NULL);
+}
+
+/* Pulls each distinct image of the project through the engine and reports per image, as one
+ * JSON response after every pull has finished. The request keeps its HTTP worker thread
+ * meanwhile; clients that send Accept: text/event-stream get the streamed pull instead. */
+static void pull_images(im_request_t *req, json_t *images, json_t *results, int *failed)
+{
+    size_t i;
+    json_t *value;
+    json_array_foreach(images, i, value)
+    {
+        const char *image = json_string_value(value);
+        if (is_image_id(image)) {
+            *failed += 1;
+            json_array_append_new(results, json_pack("{s:s, s:b, s:s}", "image", image, "success",
+                                                     0, "message", NOT_PULLABLE));
+            continue;
+        }
+        char *path = pull_path(image);
         im_engine_reply_t reply;
         im_engine_reply_init(&reply);
         char err[512] = "";
-        int rc = im_engine_request_timeout(im_req_app(req)->engine, "POST", path.data, NULL, 600000,
-                                           &reply, err, sizeof(err));
+        int rc = im_engine_request_timeout(im_req_app(req)->engine, "POST", path, NULL,
+                                           PULL_TIMEOUT_MS, &reply, err, sizeof(err));
         if (rc == IM_OK) {
             rc = im_engine_reply_rc(&reply, err, sizeof(err));
         }
@@ -368,9 +448,252 @@ static void pull_images(im_request_t *req, json_t *items, const char *project, j
                               json_pack("{s:s, s:b, s:s}", "image", image, "success", rc == IM_OK,
                                         "message", rc == IM_OK ? "pulled" : err));
         im_engine_reply_release(&reply);
-        im_buf_release(&path);
+        free(path);
     }
-    json_decref(seen);
+}
+
+/* ---- streamed pull ----------------------------------------------------------------------- */
+
+/* A pull streamed as Server-Sent Events, owned by the pull thread. The HTTP stream only sets
+ * stop through on_pull_closed. That stays safe because the thread releases the stream, after
+ * which on_closed is no longer called, before it frees the job. */
+typedef struct {
+    atomic_bool stop; /* the client left or the server is stopping */
+    im_http_stream_t *stream;
+    struct im_engine *engine;
+    im_store_t *store;
+    json_t *images;
+    char *project;
+    /* The request's audit fields, copied because the request ends before the pull does. */
+    int64_t user_id;
+    char *username;
+    char *ip_address;
+    char *user_agent;
+    /* The image being pulled and its progress. */
+    const char *image;
+    im_pull_progress_t progress;
+    im_buf_t pending; /* engine output after the last newline */
+} pull_job_t;
+
+static void on_pull_closed(void *ctx)
+{
+    pull_job_t *job = ctx;
+    atomic_store(&job->stop, true);
+}
+
+static size_t format_pull_drop_marker(char *buf, size_t size, uint64_t dropped)
+{
+    int n = snprintf(buf, size, "event: dropped\ndata: {\"dropped\":%llu}\n\n",
+                     (unsigned long long)dropped);
+    return n > 0 && (size_t)n < size ? (size_t)n : 0;
+}
+
+/* Writes one event; data is stolen. Returns 0, or 1 when the client has gone. */
+static int send_event(pull_job_t *job, const char *name, json_t *data)
+{
+    char *text = json_dumps(data, JSON_COMPACT);
+    json_decref(data);
+    char *event = im_asprintf("event: %s\ndata: %s\n\n", name, text ? text : "{}");
+    int rc = im_http_stream_write(job->stream, event, strlen(event));
+    free(event);
+    free(text);
+    return rc == IM_OK ? 0 : 1;
+}
+
+/* Turns each complete line of engine output into a progress event. */
+static int pull_data(void *ctx, const char *data, size_t len)
+{
+    pull_job_t *job = ctx;
+    if (atomic_load(&job->stop)) {
+        return 1;
+    }
+    im_buf_append(&job->pending, data, len);
+    size_t start = 0;
+    for (size_t i = 0; i < job->pending.len; i++) {
+        if (job->pending.data[i] != '\n') {
+            continue;
+        }
+        json_t *event =
+            im_pull_progress_apply(&job->progress, job->pending.data + start, i - start);
+        start = i + 1;
+        if (!event) {
+            continue;
+        }
+        json_object_set_new(event, "image", json_string(job->image));
+        if (send_event(job, "progress", event)) {
+            return 1;
+        }
+    }
+    size_t rest = job->pending.len - start;
+    memmove(job->pending.data, job->pending.data + start, rest);
+    job->pending.len = rest;
+    return 0;
+}
+
+static int pull_idle(void *ctx)
+{
+    pull_job_t *job = ctx;
+    if (atomic_load(&job->stop) || !im_http_stream_is_open(job->stream)) {
+        return 1;
+    }
+    if (im_http_stream_idle_ms(job->stream) >= PULL_KEEPALIVE_MS) {
+        static const char keepalive[] = ": keepalive\n\n";
+        return im_http_stream_write(job->stream, keepalive, strlen(keepalive)) == IM_OK ? 0 : 1;
+    }
+    return 0;
+}
+
+/* Pulls one image and returns its result object, or NULL when the client left. */
+static json_t *pull_one(pull_job_t *job, const char *image)
+{
+    char err[512] = "";
+    if (is_image_id(image)) {
+        return json_pack("{s:s, s:b, s:s}", "image", image, "success", 0, "message",
+                         NOT_PULLABLE);
+    }
+    char *path = pull_path(image);
+    im_engine_stream_callbacks_t cb = {.on_data = pull_data, .on_idle = pull_idle, .ctx = job};
+
+    job->image = image;
+    im_pull_progress_init(&job->progress);
+    im_buf_reset(&job->pending);
+    int rc = im_engine_stream_run(job->engine, "POST", path, NULL, PULL_TIMEOUT_MS, &cb, err,
+                                  sizeof(err));
+    free(path);
+    if (rc == IM_ECONFLICT && atomic_load(&job->stop)) {
+        im_pull_progress_release(&job->progress);
+        return NULL;
+    }
+    /* A failure can come as a non-2xx reply (err) or inside a 200 stream (progress.error). */
+    const char *message = job->progress.error[0] ? job->progress.error : err;
+    bool ok = rc == IM_OK && !job->progress.error[0];
+    json_t *result = json_pack("{s:s, s:b, s:s}", "image", image, "success", ok, "message",
+                               ok ? (job->progress.status[0] ? job->progress.status : "pulled")
+                                  : (message[0] ? message : "pull failed"));
+    im_pull_progress_release(&job->progress);
+    return result;
+}
+
+static void pull_job_free(pull_job_t *job)
+{
+    json_decref(job->images);
+    im_buf_release(&job->pending);
+    free(job->project);
+    free(job->username);
+    free(job->ip_address);
+    free(job->user_agent);
+    free(job);
+}
+
+static void audit_pull(pull_job_t *job, bool success, const char *error_message)
+{
+    im_store_audit_event_t event = {
+        .user_id = job->user_id,
+        .username = job->username,
+        .action = "compose.pull",
+        .target_type = "compose_project",
+        .target_id = job->project,
+        .ip_address = job->ip_address,
+        .user_agent = job->user_agent,
+        .success = success,
+        .error_message = error_message,
+    };
+    if (im_store_audit_insert(job->store, &event) != IM_OK) {
+        im_log_error(LOG_MODULE, "cannot record compose.pull of project %s in the audit log",
+                     job->project);
+    }
+}
+
+static void *pull_thread(void *arg)
+{
+    pull_job_t *job = arg;
+    json_t *results = json_array();
+    int failed = 0;
+    bool left = false;
+    size_t i;
+    json_t *value;
+
+    json_array_foreach(job->images, i, value)
+    {
+        json_t *result = pull_one(job, json_string_value(value));
+        if (!result) {
+            left = true;
+            break;
+        }
+        failed += !json_is_true(json_object_get(result, "success"));
+        send_event(job, "result", json_incref(result));
+        json_array_append_new(results, result);
+    }
+    if (left) {
+        im_log_info(LOG_MODULE, "pull of compose project %s cancelled: the client left",
+                    job->project);
+        audit_pull(job, false, "cancelled: the client disconnected");
+    } else {
+        audit_pull(job, failed == 0, failed ? "one or more images failed" : NULL);
+        send_event(job,
+                   "summary", json_pack("{s:b, s:s, s:s, s:i, s:i, s:o}", "success", failed == 0,
+                                        "project", job->project, "action", "pull", "total",
+                                        (int)json_array_size(results), "failed", failed,
+                                        "results", json_incref(results)));
+    }
+    json_decref(results);
+    im_http_stream_end(job->stream);
+    im_http_stream_release(job->stream);
+    pull_job_free(job);
+    return NULL;
+}
+
+static bool wants_event_stream(im_request_t *req)
+{
+    const char *accept = im_req_header(req, "Accept");
+    return accept && strstr(accept, "text/event-stream");
+}
+
+/* Responds with a text/event-stream of progress, result and summary events and pulls the
+ * images on a thread of its own, so no HTTP worker waits for the engine. images is stolen. */
+static void stream_pull(im_request_t *req, json_t *images, const char *project)
+{
+    const im_principal_t *who = im_req_principal(req);
+    const char *user_agent = im_req_user_agent(req);
+    pull_job_t *job = im_calloc(1, sizeof(*job));
+    atomic_init(&job->stop, false);
+    job->engine = im_req_app(req)->engine;
+    job->store = im_req_app(req)->store;
+    job->images = images;
+    job->project = im_strdup(project);
+    job->user_id = who ? who->user_id : 0;
+    job->username = who ? im_strdup(who->username) : NULL;
+    job->ip_address = im_req_client_ip(req) ? im_strdup(im_req_client_ip(req)) : NULL;
+    job->user_agent = user_agent ? im_strdup(user_agent) : NULL;
+    im_buf_init(&job->pending);
+
+    im_http_stream_options_t opts = {
+        .content_type = "text/event-stream",
+        .policy = IM_HTTP_STREAM_DROP_OLDEST,
+        .max_queued = PULL_QUEUE_MAX,
+        .format_drop_marker = format_pull_drop_marker,
+        .on_closed = on_pull_closed,
+        .ctx = job,
+    };
+    im_resp_header(req, "X-Accel-Buffering", "no");
+    job->stream = im_http_stream_respond(req, &opts);
+    static const char hello[] = ": stream open\n\n";
+    (void)im_http_stream_write(job->stream, hello, strlen(hello));
+
+    pthread_t thread;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int rc = pthread_create(&thread, &attr, pull_thread, job);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        im_log_error(LOG_MODULE, "cannot start the pull thread of project %s: %s", project,
+                     strerror(rc));
+        send_event(job, "error", json_pack("{s:s}", "message", "cannot start the pull"));
+        im_http_stream_end(job->stream);
+        im_http_stream_release(job->stream);
+        pull_job_free(job);
+    }
 }
 
 static void project_action(im_request_t *req)
@@ -395,10 +718,16 @@ static void project_action(im_request_t *req)
         im_resp_error(req, 404, "compose project %s not found", name);
         goto out;
     }
+    if (strcmp(action, "pull") == 0 && wants_event_stream(req)) {
+        stream_pull(req, project_images(im_req_app(req)->engine, items, name), name);
+        goto out;
+    }
     json_t *results = json_array();
     int failed = 0;
     if (strcmp(action, "pull") == 0) {
-        pull_images(req, items, name, results, &failed);
+        json_t *images = project_images(im_req_app(req)->engine, items, name);
+        pull_images(req, images, results, &failed);
+        json_decref(images);
     } else {
         json_t *services = json_array();
         size_t i;

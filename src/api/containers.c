@@ -1,5 +1,6 @@
 /* /api/v1/containers: listing, detail, inspect, diff, lifecycle actions, rename, resource
  * updates, bulk actions and prune. Every state-changing request is audited with its outcome. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -134,7 +135,6 @@ static bool read_list_filter(im_request_t *req, im_container_filter_t *filter, b
                         "stopped");
         return false;
     }
-    // NOTE: list items carry no group_ids yet, so a group_id filter matches no container.
     if (group && group[0]) {
         if (!im_parse_int64(group, 1, INT64_MAX, &filter->group_id)) {
             im_resp_invalid(req, "query", "group_id", "must be a positive integer group id");
@@ -153,10 +153,32 @@ static bool filter_is_empty(const im_container_filter_t *filter)
     return !filter->status && !filter->search && !filter->compose_project && !filter->has_group_id;
 }
 
-/* Serves the list from the collector's snapshot: the pre-serialized body without filters,
- * else the snapshot's items filtered here. Returns false, having sent nothing, when the
- * snapshot cannot be trusted (the events feed is down or the list was never read). */
-static bool list_from_snapshot(im_request_t *req, const im_container_filter_t *filter, bool all)
+/* Builds the list's entity tag from the snapshot's and the membership generation, so that
+ * a membership change gives a new tag while the snapshot stays the same. */
+static void list_etag(const char *snapshot_etag, uint64_t generation, char out[64])
+{
+    size_t inner = strlen(snapshot_etag);
+    inner = inner >= 2 ? inner - 2 : 0; /* without the quotes */
+    snprintf(out, 64, "\"%.*s-g%" PRIx64 "\"", (int)inner, snapshot_etag + 1, generation);
+}
+
+/* Sends body with its entity tag, or 304 when the client has it already. */
+static void send_tagged(im_request_t *req, const char *etag, const char *data, size_t len)
+{
+    im_resp_header(req, "ETag", etag);
+    if (im_req_etag_matches(req, etag)) {
+        im_resp_empty(req, 304);
+    } else {
+        im_resp_bytes(req, 200, "application/json", data, len);
+    }
+}
+
+/* Serves the list from the collector's snapshot: the pre-serialized body when there are no
+ * filters and no container belongs to a group, else the snapshot's items with group_ids
+ * joined in and filtered here. Returns false, having sent nothing, when the snapshot cannot
+ * be trusted (the events feed is down or the list was never read). */
+static bool list_from_snapshot(im_request_t *req, const im_container_filter_t *filter, bool all,
+                               json_t *members, uint64_t generation)
 {
     im_app_t *app = im_req_app(req);
 
@@ -175,15 +197,13 @@ static bool list_from_snapshot(im_request_t *req, const im_container_filter_t *f
         im_collector_release(snapshot);
         return false;
     }
-    if (filter_is_empty(filter)) {
+    char etag[64];
+    list_etag(snapshot->etag, generation, etag);
+    /* The snapshot's items carry group_ids [], which is right while no group has members. */
+    if (filter_is_empty(filter) && json_object_size(members) == 0) {
         const im_collector_body_t *body =
             all ? &snapshot->containers_all_body : &snapshot->containers_body;
-        im_resp_header(req, "ETag", snapshot->etag);
-        if (im_req_etag_matches(req, snapshot->etag)) {
-            im_resp_empty(req, 304);
-        } else {
-            im_resp_bytes(req, 200, "application/json", body->data, body->len);
-        }
+        send_tagged(req, etag, body->data, body->len);
         im_collector_release(snapshot);
         return true;
     }
@@ -197,10 +217,20 @@ static bool list_from_snapshot(im_request_t *req, const im_container_filter_t *f
             status && (strcmp(status, "running") == 0 || strcmp(status, "paused") == 0 ||
                        strcmp(status, "restarting") == 0);
         if (all || filter->status || listed_by_default) {
-            json_array_append(items, item);
+            /* Snapshot items are shared and immutable: group_ids goes into a copy. */
+            json_array_append_new(items, json_copy(item));
         }
     }
     im_collector_release(snapshot);
+    im_api_group_ids_fill(items, members);
+    if (filter_is_empty(filter)) {
+        im_resp_header(req, "ETag", etag);
+        if (im_req_etag_matches(req, etag)) {
+            json_decref(items);
+            im_resp_empty(req, 304);
+            return true;
+        }
+    }
     send_list(req, filter, items);
     return true;
 }
@@ -211,21 +241,31 @@ static void list_containers(im_request_t *req)
     bool all = false;
     json_t *items = NULL;
     char err[ERROR_SIZE] = "";
+    uint64_t generation = 0;
 
     if (!read_list_filter(req, &filter, &all)) {
         return;
     }
-    if (list_from_snapshot(req, &filter, all)) {
+    json_t *members = im_api_group_members(req, &generation);
+    if (!members) {
+        im_resp_from_rc(req, IM_EUNAVAILABLE, "cannot read group membership: database error");
+        return;
+    }
+    if (list_from_snapshot(req, &filter, all, members, generation)) {
+        json_decref(members);
         return;
     }
     /* Without a live events feed the snapshot may be stale: ask the engine. A status filter
      * looks at every container, since "exited" would never match running ones. */
     int rc = im_container_list(engine_of(req), all || filter.status, &items, err, sizeof(err));
     if (rc) {
+        json_decref(members);
         im_resp_from_rc(req, rc, err);
         return;
     }
     fill_stats_from_snapshot(req, items);
+    im_api_group_ids_fill(items, members);
+    json_decref(members);
     send_list(req, &filter, items);
 }
 
@@ -263,6 +303,12 @@ static void fill_stats_from_snapshot(im_request_t *req, json_t *items)
     im_collector_release(snapshot);
 }
 
+bool im_api_status_is_stopped(const char *status)
+{
+    return status && (strcmp(status, "exited") == 0 || strcmp(status, "created") == 0 ||
+                      strcmp(status, "dead") == 0);
+}
+
 /* Sends the filtered list; items is stolen. */
 static void send_list(im_request_t *req, const im_container_filter_t *filter, json_t *items)
 {
@@ -279,8 +325,7 @@ static void send_list(im_request_t *req, const im_container_filter_t *filter, js
         const char *status = json_string_value(json_object_get(item, "status"));
         if (status && strcmp(status, "running") == 0) {
             running++;
-        } else if (status && (strcmp(status, "exited") == 0 || strcmp(status, "created") == 0 ||
-                              strcmp(status, "dead") == 0)) {
+        } else if (im_api_status_is_stopped(status)) {
             stopped++;
         }
         json_array_append(selected, item);
@@ -310,6 +355,12 @@ static void get_container(im_request_t *req)
         im_resp_from_rc(req, IM_EUPSTREAM, "the engine's inspect reply has no Id");
         return;
     }
+    uint64_t generation = 0;
+    json_t *members = im_api_group_members(req, &generation);
+    json_t *wrapped = json_pack("[O]", detail);
+    im_api_group_ids_fill(wrapped, members);
+    json_decref(wrapped);
+    json_decref(members);
     im_resp_json(req, 200, detail);
 }
 

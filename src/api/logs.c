@@ -12,11 +12,13 @@
 #include "app.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "engine/compose.h"
 #include "engine/containers.h"
 #include "engine/demux.h"
 #include "engine/engine.h"
 #include "engine/stream.h"
 #include "http/stream.h"
+#include "store/store.h"
 
 #define LOG_MODULE   "logs"
 #define ERROR_SIZE   1024
@@ -50,6 +52,7 @@ typedef struct {
     const char *search;
     bool use_regex;
     regex_t regex;
+    bool merged; /* GET /logs: tag every line with its container, even for one container */
 } log_query_t;
 
 /* One line as it came from the engine, after the timestamp was split off. */
@@ -528,7 +531,7 @@ static void send_json_lines(im_request_t *req, const log_query_t *q, const conta
 {
     json_t *lines = json_array();
     im_buf_t text;
-    bool merged = ref_count > 1;
+    bool merged = q->merged || ref_count > 1;
 
     im_buf_init(&text);
     im_buf_append(&text, "", 0);
@@ -798,7 +801,7 @@ static follow_t *follow_new(const log_query_t *q, const container_ref_t *refs, s
     atomic_init(&f->refs, 1);
     atomic_init(&f->stop, false);
     f->query = *q; // the follow owns the compiled regex now
-    f->merged = count > 1;
+    f->merged = q->merged || count > 1;
     f->download = download;
     f->source_count = count;
     f->sources = im_calloc(count, sizeof(*f->sources));
@@ -867,7 +870,7 @@ static void respond_streaming(im_request_t *req, log_query_t *q, const container
     if (download) {
         char disposition[IM_CONTAINER_NAME_SIZE + 64];
         snprintf(disposition, sizeof(disposition), "attachment; filename=\"%s.log\"",
-                 count == 1 ? refs[0].name : "containers");
+                 f->merged ? "containers" : refs[0].name);
         im_resp_header(req, "Content-Disposition", disposition);
     } else {
         im_resp_header(req, "X-Accel-Buffering", "no");
@@ -901,11 +904,9 @@ static void serve_logs(im_request_t *req, log_query_t *q, container_ref_t *refs,
     if (q->download) {
         im_api_audit(req, "container.logs.download", "container", refs[0].id, true, NULL);
     }
-    if (q->download && count == 1) {
-        respond_streaming(req, q, refs, count);
-        return;
-    }
-    if (q->follow && count == 1) {
+    // One container of GET /containers/{id}/logs streams straight from the engine. Merged
+    // requests read a time-ordered backlog first, so their sources follow with tail=all.
+    if ((q->download || q->follow) && count == 1 && !q->merged) {
         respond_streaming(req, q, refs, count);
         return;
     }
@@ -916,7 +917,7 @@ static void serve_logs(im_request_t *req, log_query_t *q, container_ref_t *refs,
             goto out;
         }
     }
-    if (count > 1) {
+    if (q->merged) {
         qsort(store.items + store.start, store.count - store.start, sizeof(*store.items),
               compare_lines);
     }
@@ -969,10 +970,29 @@ static void container_logs(im_request_t *req)
 
 typedef struct {
     im_request_t *req;
+    const char *field; /* the query parameter that selected the containers */
     container_ref_t *refs;
     size_t count;
     bool failed;
 } id_list_t;
+
+/* Resolves ref and appends it to the list; on failure sends the error and marks the list
+ * failed. */
+static void add_ref(id_list_t *list, const char *ref)
+{
+    if (list->count == MERGE_MAX) {
+        im_resp_invalid(list->req, "query", list->field,
+                        "selects more than %d containers; name at most %d with container_ids",
+                        MERGE_MAX, MERGE_MAX);
+        list->failed = true;
+        return;
+    }
+    if (!resolve_container(list->req, ref, &list->refs[list->count])) {
+        list->failed = true;
+        return;
+    }
+    list->count++;
+}
 
 static void add_ids(id_list_t *list, const char *value)
 {
@@ -981,20 +1001,9 @@ static void add_ids(id_list_t *list, const char *value)
 
     for (char *tok = strtok_r(copy, ",", &save); tok && !list->failed;
          tok = strtok_r(NULL, ",", &save)) {
-        if (!tok[0]) {
-            continue;
+        if (tok[0]) {
+            add_ref(list, tok);
         }
-        if (list->count == MERGE_MAX) {
-            im_resp_invalid(list->req, "query", "container_ids", "at most %d containers",
-                            MERGE_MAX);
-            list->failed = true;
-            break;
-        }
-        if (!resolve_container(list->req, tok, &list->refs[list->count])) {
-            list->failed = true;
-            break;
-        }
-        list->count++;
     }
     free(copy);
 }
@@ -1009,19 +1018,117 @@ static void collect_ids(void *ctx, const char *value)
     }
 }
 
+/* Selects every container, running or not, whose compose project label is name. */
+static void select_project(id_list_t *list, const char *name)
+{
+    char err[ERROR_SIZE] = "";
+    json_t *items = NULL;
+    json_t *item = NULL;
+    size_t i = 0;
+
+    if (!im_compose_name_is_valid(name)) {
+        im_resp_invalid(list->req, "query", "compose_project",
+                        "must be a compose project name: a-z, 0-9, _ and -, 1 to 63 characters");
+        list->failed = true;
+        return;
+    }
+    int rc = im_container_list(im_req_app(list->req)->engine, true, &items, err, sizeof(err));
+    if (rc) {
+        im_resp_from_rc(list->req, rc, err);
+        list->failed = true;
+        return;
+    }
+    json_array_foreach(items, i, item)
+    {
+        const char *project = json_string_value(json_object_get(item, "compose_project"));
+        const char *id = json_string_value(json_object_get(item, "container_id"));
+        if (project && id && strcmp(project, name) == 0 && !list->failed) {
+            add_ref(list, id);
+        }
+    }
+    json_decref(items);
+    if (!list->failed && list->count == 0) {
+        im_resp_error(list->req, 404, "compose project %s not found: no container has its label",
+                      name);
+        list->failed = true;
+    }
+}
+
+/* Selects the members of a group that exist now; names that no container has are skipped. */
+static void select_group(id_list_t *list, const char *group_text)
+{
+    im_store_t *store = im_req_app(list->req)->store;
+    int64_t group_id = 0;
+    im_store_group_t group;
+    im_store_strings_t names = {0};
+
+    if (!im_parse_int64(group_text, 1, INT64_MAX, &group_id)) {
+        im_resp_invalid(list->req, "query", "group_id", "must be a positive integer group id");
+        list->failed = true;
+        return;
+    }
+    int rc = im_store_group_get(store, group_id, &group);
+    if (rc == IM_OK) {
+        rc = im_store_group_member_list(store, group_id, &names);
+    }
+    if (rc) {
+        im_resp_from_rc(list->req, rc == IM_ENOTFOUND ? rc : IM_EUNAVAILABLE,
+                        rc == IM_ENOTFOUND ? "group not found" : "cannot read the group");
+        list->failed = true;
+        return;
+    }
+    for (size_t i = 0; i < names.count && !list->failed; i++) {
+        char id[IM_CONTAINER_ID_SIZE];
+        char name[IM_CONTAINER_NAME_SIZE];
+        char err[ERROR_SIZE] = "";
+        rc = im_container_resolve(im_req_app(list->req)->engine, names.items[i], id, name, err,
+                                  sizeof(err));
+        if (rc == IM_OK) {
+            add_ref(list, id);
+        } else if (rc != IM_ENOTFOUND) {
+            im_resp_from_rc(list->req, rc, err);
+            list->failed = true;
+        }
+    }
+    if (!list->failed && list->count == 0) {
+        im_resp_error(list->req, 404, "no member of group %s exists as a container right now",
+                      group.name);
+        list->failed = true;
+    }
+    im_store_strings_release(&names);
+}
+
 static void merged_logs(im_request_t *req)
 {
     log_query_t q;
     container_ref_t refs[MERGE_MAX];
-    id_list_t list = {.req = req, .refs = refs};
+    id_list_t list = {.req = req, .field = "container_ids", .refs = refs};
+    const char *project = im_req_query(req, "compose_project");
+    const char *group = im_req_query(req, "group_id");
+    bool by_ids = im_req_query(req, "container_ids") != NULL;
 
     if (!read_query(req, &q)) {
         return;
     }
+    q.merged = true;
     if (!check_download_role(req, &q)) {
         goto out;
     }
-    im_req_query_each(req, "container_ids", collect_ids, &list);
+    if ((int)by_ids + (project != NULL) + (group != NULL) != 1) {
+        im_resp_invalid(req, "query", "container_ids",
+                        "give exactly one of container_ids (container ids or names, "
+                        "comma-separated), compose_project or group_id");
+        goto out;
+    }
+    if (project) {
+        list.field = "compose_project";
+        select_project(&list, project);
+    } else if (group) {
+        list.field = "group_id";
+        select_group(&list, group);
+    } else {
+        im_req_query_each(req, "container_ids", collect_ids, &list);
+    }
     if (list.failed) {
         goto out;
     }
@@ -1038,6 +1145,7 @@ out:
 
 const im_route_t im_api_logs_routes[] = {
     {"GET", "/api/v1/containers/{id}/logs", IM_ROLE_VIEWER, container_logs},
-    {"GET", "/api/v1/logs", IM_ROLE_VIEWER, merged_logs},
+    {"GET", "/api/v1/logs", IM_ROLE_VIEWER, merged_logs,
+     "Logs of several containers (by ids, compose project or group) merged in time order"},
     {NULL, NULL, IM_ROLE_PUBLIC, NULL},
 };

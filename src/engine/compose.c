@@ -414,3 +414,114 @@ json_t *im_compose_start_order(json_t *services, json_t *depends)
     free(names);
     return order;
 }
+
+/* ---- image pull progress ----------------------------------------------------------------- */
+
+void im_pull_progress_init(im_pull_progress_t *progress)
+{
+    memset(progress, 0, sizeof(*progress));
+    progress->layers = json_object();
+}
+
+void im_pull_progress_release(im_pull_progress_t *progress)
+{
+    json_decref(progress->layers);
+    memset(progress, 0, sizeof(*progress));
+}
+
+/* Statuses after which a layer counts as fully transferred. */
+static bool layer_status_is_done(const char *status)
+{
+    static const char *const done[] = {"Download complete", "Pull complete", "Already exists",
+                                       "Verifying Checksum"};
+    for (size_t i = 0; status && i < IM_ARRAY_LEN(done); i++) {
+        if (strcmp(status, done[i]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Records the byte counts of a layer message. Extraction progress is left out, because it
+ * counts the same layer again in uncompressed bytes. */
+static void update_layer(im_pull_progress_t *progress, const char *layer, const char *status,
+                         json_t *detail)
+{
+    json_t *counts = json_object_get(progress->layers, layer);
+    if (!counts) {
+        counts = json_pack("[I, I]", (json_int_t)0, (json_int_t)0);
+        json_object_set_new(progress->layers, layer, counts);
+    }
+    json_int_t total = json_integer_value(json_array_get(counts, 1));
+    if (status && strcmp(status, "Downloading") == 0) {
+        json_t *current = json_object_get(detail, "current");
+        json_t *new_total = json_object_get(detail, "total");
+        if (json_is_integer(new_total) && json_integer_value(new_total) > 0) {
+            total = json_integer_value(new_total);
+            json_array_set_new(counts, 1, json_integer(total));
+        }
+        if (json_is_integer(current)) {
+            json_array_set_new(counts, 0, json_integer(json_integer_value(current)));
+        }
+    } else if (layer_status_is_done(status) && total > 0) {
+        json_array_set_new(counts, 0, json_integer(total));
+    }
+}
+
+json_t *im_pull_progress_apply(im_pull_progress_t *progress, const char *message, size_t len)
+{
+    json_t *parsed = json_loadb(message, len, 0, NULL);
+    if (!json_is_object(parsed)) {
+        json_decref(parsed);
+        return NULL;
+    }
+    const char *status = json_string_value(json_object_get(parsed, "status"));
+    const char *layer = json_string_value(json_object_get(parsed, "id"));
+    json_t *detail = json_object_get(parsed, "progressDetail");
+    const char *error = json_string_value(
+        json_object_get(json_object_get(parsed, "errorDetail"), "message"));
+    if (!error) {
+        error = json_string_value(json_object_get(parsed, "error"));
+    }
+
+    if (error) {
+        im_strlcpy(progress->error, error, sizeof(progress->error));
+    }
+    if (layer && status) {
+        update_layer(progress, layer, status, detail);
+    } else if (status) {
+        im_strlcpy(progress->status, status, sizeof(progress->status));
+    }
+
+    json_int_t image_current = 0;
+    json_int_t image_total = 0;
+    const char *key = NULL;
+    json_t *counts = NULL;
+    json_object_foreach(progress->layers, key, counts)
+    {
+        json_int_t total = json_integer_value(json_array_get(counts, 1));
+        if (total > 0) {
+            image_current += json_integer_value(json_array_get(counts, 0));
+            image_total += total;
+        }
+    }
+    json_t *current = json_object_get(detail, "current");
+    json_t *total = json_object_get(detail, "total");
+    json_t *event = json_pack(
+        "{s:s?, s:s?, s:O, s:O, s:I, s:I, s:s?}", "status", status, "layer", layer, "current",
+        json_is_integer(current) ? current : json_null(), "total",
+        json_is_integer(total) ? total : json_null(), "image_current", image_current,
+        "image_total", image_total, "error", error);
+    json_decref(parsed);
+    return event;
+}
+
+char *im_pull_image_ref(const char *image)
+{
+    const char *last_slash = strrchr(image, '/');
+    const char *name = last_slash ? last_slash + 1 : image;
+    if (strchr(image, '@') || strchr(name, ':')) {
+        return im_strdup(image);
+    }
+    return im_asprintf("%s:latest", image);
+}

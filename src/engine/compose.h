@@ -49,4 +49,29 @@ char *im_compose_mask_text(const char *text);
  * to an array of names (may be NULL). Returns a new array. */
 json_t *im_compose_start_order(json_t *services, json_t *depends);
 
+/* ---- image pull progress ----------------------------------------------------------------- */
+
+/* The state of one image pull, fed with the JSON messages that the engine's POST
+ * /images/create streams: {"status", "id" (layer), "progressDetail": {"current", "total"},
+ * "error", "errorDetail": {"message"}}. */
+typedef struct {
+    json_t *layers;   /* layer id -> [current, total] in bytes */
+    char status[256]; /* status text of the latest message without a layer id */
+    char error[512];  /* the engine's error message; empty while none came */
+} im_pull_progress_t;
+
+void im_pull_progress_init(im_pull_progress_t *progress);
+void im_pull_progress_release(im_pull_progress_t *progress);
+
+/* Applies one message of len bytes and returns the progress event for it as a new object:
+ * {status, layer (null for image-wide messages), current, total (the layer's bytes, null when
+ * the engine gave none), image_current, image_total (sums over the layers with a known
+ * size), error (null or the message)}. Returns NULL for text that is not a JSON object. */
+json_t *im_pull_progress_apply(im_pull_progress_t *progress, const char *message, size_t len);
+
+/* Returns the reference to pass as fromImage, with ":latest" added when image names no tag
+ * or digest, because without a tag the engine pulls every tag of the repository. The caller
+ * frees the result. */
+char *im_pull_image_ref(const char *image);
+
 #endif

@@ -244,7 +244,7 @@ json_t *im_container_map_list_item(json_t *item)
     json_object_set_new(out, "ports", map_list_ports(json_object_get(item, "Ports")));
     json_object_set_new(out, "labels", object_or_empty(labels));
     add_compose_fields(out, labels);
-    // TODO: group_ids stays empty until group membership from the store is joined in.
+    // The API layer fills group_ids from the store's group membership.
     json_object_set_new(out, "group_ids", json_array());
     // The collector fills these from its latest sample.
     json_object_set_new(out, "cpu_usage", json_null());
@@ -550,7 +550,7 @@ json_t *im_container_map_detail(json_t *inspect, bool mask_secrets)
         out, "healthcheck",
         map_healthcheck(json_object_get(config, "Healthcheck"), json_object_get(inspect, "State")));
     add_compose_fields(out, json_object_get(config, "Labels"));
-    // TODO: group_ids stays empty until group membership from the store is joined in.
+    // The API layer fills group_ids from the store's group membership.
     json_object_set_new(out, "group_ids", json_array());
 
     free(short_id);

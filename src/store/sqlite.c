@@ -1852,10 +1852,9 @@ static void bind_group(sqlite3_stmt *stmt, const void *ctx, int *brc)
     bind_int64(stmt, 5, group->updated_at, brc);
 }
 
-static int sqlite_group_create(im_store_t *base, im_store_group_t *group)
+/* The fixed arrays bound the lengths, so these checks catch a missing terminator. */
+static int check_group_fields(const im_store_group_t *group, const char *op)
 {
-    const char *op = "group_create";
-    /* The fixed arrays bound the lengths, so these checks catch a missing terminator. */
     int rc = check_text(group->name, IM_STORE_GROUP_NAME_MAX, "name", op);
     if (rc == IM_OK) {
         rc = check_text(group->description, IM_STORE_GROUP_DESCRIPTION_MAX, "description", op);
@@ -1863,6 +1862,13 @@ static int sqlite_group_create(im_store_t *base, im_store_group_t *group)
     if (rc == IM_OK) {
         rc = check_text(group->color, IM_STORE_GROUP_COLOR_MAX, "color", op);
     }
+    return rc;
+}
+
+static int sqlite_group_create(im_store_t *base, im_store_group_t *group)
+{
+    const char *op = "group_create";
+    int rc = check_group_fields(group, op);
     if (rc) {
         return rc;
     }
@@ -2034,6 +2040,114 @@ void im_store_strings_release(im_store_strings_t *strings)
     }
     free(strings->items);
     memset(strings, 0, sizeof(*strings));
+}
+
+/* ---- group update ------------------------------------------------------------------------ */
+
+static const char SQL_GROUP_UPDATE[] =
+    "UPDATE groups SET name = ?2, description = ?3, color = ?4, updated_at = ?5 WHERE id = ?1";
+static const char SQL_GROUP_MEMBERS_CLEAR[] = "DELETE FROM group_members WHERE group_id = ?1";
+
+/* Prepares one of the group update statements. They run only on edits, so they are not in
+ * the per-connection cache and the caller finalizes them. */
+static int prepare_uncached(conn_t *conn, const char *sql, sqlite3_stmt **out, const char *op)
+{
+    int rc = sqlite3_prepare_v2(conn->db, sql, -1, out, NULL);
+    if (rc != SQLITE_OK) {
+        *out = NULL;
+        return sql_fail(conn, rc, op);
+    }
+    return IM_OK;
+}
+
+static int update_group_row(conn_t *conn, const im_store_group_t *group, const char *op)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = prepare_uncached(conn, SQL_GROUP_UPDATE, &stmt, op);
+    if (rc) {
+        return rc;
+    }
+    int brc = SQLITE_OK;
+    bind_int64(stmt, 1, group->id, &brc);
+    bind_text(stmt, 2, group->name, &brc);
+    bind_text(stmt, 3, group->description, &brc);
+    bind_text(stmt, 4, group->color, &brc);
+    bind_int64(stmt, 5, group->updated_at, &brc);
+    rc = binds_checked(conn, brc, op);
+    if (rc == IM_OK) {
+        rc = step_done(conn, stmt, op);
+    }
+    if (rc == IM_OK && sqlite3_changes(conn->db) == 0) {
+        rc = IM_ENOTFOUND;
+    }
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+static int replace_group_members(conn_t *conn, int64_t group_id, const im_store_strings_t *members,
+                                 const char *op)
+{
+    sqlite3_stmt *clear = NULL;
+    int rc = prepare_uncached(conn, SQL_GROUP_MEMBERS_CLEAR, &clear, op);
+    if (rc) {
+        return rc;
+    }
+    int brc = SQLITE_OK;
+    bind_int64(clear, 1, group_id, &brc);
+    rc = binds_checked(conn, brc, op);
+    if (rc == IM_OK) {
+        rc = step_done(conn, clear, op);
+    }
+    sqlite3_finalize(clear);
+
+    for (size_t i = 0; rc == IM_OK && i < members->count; i++) {
+        const char *name = members->items[i];
+        if (!name || !*name) {
+            return IM_EINVAL;
+        }
+        sqlite3_stmt *insert = NULL;
+        rc = stmt_get(conn, STMT_MEMBER_INSERT, &insert, op);
+        if (rc) {
+            break;
+        }
+        bind_int64(insert, 1, group_id, &brc);
+        bind_text(insert, 2, name, &brc);
+        rc = binds_checked(conn, brc, op);
+        if (rc == IM_OK) {
+            rc = step_done(conn, insert, op);
+        }
+        stmt_done(insert);
+    }
+    return rc;
+}
+
+static int sqlite_group_update(im_store_t *base, im_store_group_t *group,
+                               const im_store_strings_t *members)
+{
+    const char *op = "group_update";
+    int rc = check_group_fields(group, op);
+    if (rc) {
+        return rc;
+    }
+    if (!group->updated_at) {
+        group->updated_at = im_now();
+    }
+
+    sqlite_store_t *store = store_of(base);
+    conn_t *conn = writer_acquire(store);
+    rc = run_simple(conn, STMT_BEGIN_IMMEDIATE, op);
+    if (rc == IM_OK) {
+        rc = update_group_row(conn, group, op);
+    }
+    if (rc == IM_OK && members) {
+        rc = replace_group_members(conn, group->id, members, op);
+    }
+    if (rc == IM_OK) {
+        rc = run_simple(conn, STMT_COMMIT, op);
+    }
+    tx_abort(conn, op);
+    writer_release(store, conn);
+    return rc;
 }
 
 /* ---- settings ---------------------------------------------------------------------------- */
@@ -2543,6 +2657,7 @@ static const im_store_ops_t sqlite_ops = {
     .api_token_list = sqlite_api_token_list,
     .api_token_revoke = sqlite_api_token_revoke,
     .api_token_touch = sqlite_api_token_touch,
+    .group_update = sqlite_group_update,
 };
 
 /* NOTE: im_store_open and the *_release helpers do not depend on SQLite. They belong in a

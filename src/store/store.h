@@ -269,6 +269,9 @@ typedef struct {
     int (*api_token_list)(im_store_t *store, int64_t user_id, im_store_api_token_list_t *list);
     int (*api_token_revoke)(im_store_t *store, int64_t user_id, int64_t id, int64_t when);
     int (*api_token_touch)(im_store_t *store, int64_t id, int64_t when);
+
+    int (*group_update)(im_store_t *store, im_store_group_t *group,
+                        const im_store_strings_t *members);
 } im_store_ops_t;
 
 /* The base of every backend's store object; a backend embeds it as its first member. */
@@ -637,6 +640,17 @@ static inline IM_WARN_UNUSED int im_store_api_token_touch(im_store_t *store, int
                                                           int64_t when)
 {
     return store->ops->api_token_touch(store, id, when);
+}
+
+/* Writes name, description and color of group->id and sets updated_at (now when 0, stored
+ * back into group). When members is not NULL, the group's member names become exactly
+ * that list, in the same transaction. Returns IM_ENOTFOUND when there is no such group,
+ * IM_ECONFLICT when another group has the name (ASCII case ignored) and IM_EINVAL for an
+ * empty member name. */
+static inline IM_WARN_UNUSED int im_store_group_update(im_store_t *store, im_store_group_t *group,
+                                                       const im_store_strings_t *members)
+{
+    return store->ops->group_update(store, group, members);
 }
 
 #endif

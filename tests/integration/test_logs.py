@@ -332,6 +332,72 @@ class LogsTest(harness.IntegrationTestCase):
         self.assertEqual((live["container_name"], live["text"]), (second, "b-new"))
         stream.close()
 
+    def test_merged_by_compose_project(self):
+        project = "logs" + harness.unique_name("p").replace("-", "")[-8:]
+        labels = ["--label", f"com.docker.compose.project={project}"]
+        web = self.docker.run_detached(
+            "sh", "-c", "for i in 0 1 2; do echo web $i; sleep 0.3; done",
+            options=labels + ["--label", "com.docker.compose.service=web"])
+        db = self.docker.run_detached(
+            "sh", "-c", "for i in 0 1 2; do echo db $i; sleep 0.3; done",
+            options=labels + ["--label", "com.docker.compose.service=db"])
+        outsider = self.docker.run_detached("sh", "-c", "echo outsider")
+        for name in (web, db, outsider):
+            self.wait_exited(name)
+
+        reply = self.client.get_json("/api/v1/logs",
+                                     params={"compose_project": project, "tail": "all"})
+        lines = reply["lines"]
+        stamps = [line["timestamp"] for line in lines]
+        self.assertEqual(stamps, sorted(stamps))
+        self.assertEqual(len(lines), 6)
+        self.assertEqual({line["container_name"] for line in lines}, {web, db})
+        for line in lines:
+            prefix = "web" if line["container_name"] == web else "db"
+            self.assertTrue(line["text"].startswith(prefix), line)
+        self.assertEqual(sorted(c["container_name"] for c in reply["containers"]),
+                         sorted([web, db]))
+
+        missing = self.client.get("/api/v1/logs", params={"compose_project": "no-such-project"})
+        self.assertEqual(missing.status, 404, missing.text)
+        both = self.client.get("/api/v1/logs",
+                               params={"compose_project": project, "container_ids": web})
+        self.assertEqual(both.status, 422, both.text)
+
+    def test_merged_by_group_tags_one_container(self):
+        member = self.docker.run_detached("sh", "-c", "echo g-old; sleep 600")
+        other = self.docker.run_detached("sh", "-c", "echo other; sleep 600")
+        self.docker.wait_for_log(member, "g-old")
+        self.docker.wait_for_log(other, "other")
+        created = self.client.post("/api/v1/groups", {"name": "logs group"})
+        self.assertEqual(created.status, 201, created.text)
+        group_id = created.json()["id"]
+        removed = self.docker.create("true")
+        members = self.client.put(f"/api/v1/groups/{group_id}/containers",
+                                  {"container_ids": [member, removed]})
+        self.assertEqual(members.status, 200, members.text)
+        # A member name that no container has any more is skipped, not an error.
+        self.docker.remove_container(removed)
+
+        reply = self.client.get_json("/api/v1/logs",
+                                     params={"group_id": group_id, "tail": "all"})
+        self.assertEqual([(l["container_name"], l["text"]) for l in reply["lines"]],
+                         [(member, "g-old")])
+        self.assertEqual(reply["lines"][0]["container_id"], self.docker.container_id(member))
+
+        stream = EventStream(self.server, self.client.token,
+                             f"/api/v1/logs?group_id={group_id}&follow=true&tail=all")
+        backlog = stream.next_log()["data"]
+        self.assertEqual((backlog["container_name"], backlog["text"]), (member, "g-old"))
+        self.docker.run("exec", member, "sh", "-c", "echo g-new > /proc/1/fd/1")
+        live = stream.next_log()["data"]
+        self.assertEqual((live["container_name"], live["text"]), (member, "g-new"))
+        stream.close()
+
+        self.assertEqual(self.client.get("/api/v1/logs", params={"group_id": 999999}).status,
+                         404)
+        self.assertEqual(self.client.get("/api/v1/logs", params={"group_id": "x"}).status, 422)
+
 
 def rfc3339_to_unix(text: str) -> str:
     """Convert 2026-01-02T03:04:05.123456789Z to "SECONDS.NANOSECONDS"."""

@@ -174,6 +174,81 @@ static void project_names_validated(void **state)
     assert_false(im_compose_name_is_valid("../etc"));
 }
 
+/* Messages as dockerd 20.10 streams them for a pull of one new layer next to one present. */
+static void pull_progress_sums_layers(void **state)
+{
+    static const char *const messages[] = {
+        "{\"status\":\"Pulling from imtest/app\",\"id\":\"1\"}",
+        "{\"status\":\"Already exists\",\"progressDetail\":{},\"id\":\"aaa\"}",
+        "{\"status\":\"Pulling fs layer\",\"progressDetail\":{},\"id\":\"bbb\"}",
+        "{\"status\":\"Downloading\",\"progressDetail\":{\"current\":400,\"total\":1000},"
+        "\"progress\":\"[====>   ]\",\"id\":\"bbb\"}",
+    };
+    im_pull_progress_t progress;
+    im_pull_progress_init(&progress);
+    json_t *event = NULL;
+    for (size_t i = 0; i < IM_ARRAY_LEN(messages); i++) {
+        json_decref(event);
+        event = im_pull_progress_apply(&progress, messages[i], strlen(messages[i]));
+        assert_non_null(event);
+    }
+    assert_string_equal(json_string_value(json_object_get(event, "status")), "Downloading");
+    assert_string_equal(json_string_value(json_object_get(event, "layer")), "bbb");
+    assert_int_equal(json_integer_value(json_object_get(event, "current")), 400);
+    assert_int_equal(json_integer_value(json_object_get(event, "total")), 1000);
+    assert_int_equal(json_integer_value(json_object_get(event, "image_current")), 400);
+    assert_int_equal(json_integer_value(json_object_get(event, "image_total")), 1000);
+    assert_true(json_is_null(json_object_get(event, "error")));
+    json_decref(event);
+
+    static const char complete[] = "{\"status\":\"Pull complete\",\"progressDetail\":{},"
+                                   "\"id\":\"bbb\"}";
+    event = im_pull_progress_apply(&progress, complete, strlen(complete));
+    assert_int_equal(json_integer_value(json_object_get(event, "image_current")), 1000);
+    assert_true(json_is_null(json_object_get(event, "current")));
+    json_decref(event);
+
+    static const char digest[] = "{\"status\":\"Status: Downloaded newer image for x:1\"}";
+    event = im_pull_progress_apply(&progress, digest, strlen(digest));
+    assert_true(json_is_null(json_object_get(event, "layer")));
+    assert_string_equal(progress.status, "Status: Downloaded newer image for x:1");
+    assert_string_equal(progress.error, "");
+    json_decref(event);
+    im_pull_progress_release(&progress);
+}
+
+static void pull_progress_keeps_error(void **state)
+{
+    static const char failure[] =
+        "{\"errorDetail\":{\"message\":\"manifest unknown\"},\"error\":\"manifest unknown\"}";
+    im_pull_progress_t progress;
+    im_pull_progress_init(&progress);
+    json_t *event = im_pull_progress_apply(&progress, failure, strlen(failure));
+    assert_non_null(event);
+    assert_string_equal(json_string_value(json_object_get(event, "error")), "manifest unknown");
+    assert_string_equal(progress.error, "manifest unknown");
+    json_decref(event);
+    assert_null(im_pull_progress_apply(&progress, "not json", 8));
+    assert_null(im_pull_progress_apply(&progress, "[1]", 3));
+    im_pull_progress_release(&progress);
+}
+
+static void pull_ref_gets_latest_tag(void **state)
+{
+    static const char *const cases[][2] = {
+        {"busybox", "busybox:latest"},
+        {"busybox:1.36", "busybox:1.36"},
+        {"127.0.0.1:5000/team/app", "127.0.0.1:5000/team/app:latest"},
+        {"127.0.0.1:5000/team/app:2", "127.0.0.1:5000/team/app:2"},
+        {"app@sha256:abcd", "app@sha256:abcd"},
+    };
+    for (size_t i = 0; i < IM_ARRAY_LEN(cases); i++) {
+        char *ref = im_pull_image_ref(cases[i][0]);
+        assert_string_equal(ref, cases[i][1]);
+        free(ref);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -184,6 +259,9 @@ int main(void)
         cmocka_unit_test(mask_hides_secret_values),
         cmocka_unit_test(start_order_follows_dependencies),
         cmocka_unit_test(project_names_validated),
+        cmocka_unit_test(pull_progress_sums_layers),
+        cmocka_unit_test(pull_progress_keeps_error),
+        cmocka_unit_test(pull_ref_gets_latest_tag),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
