@@ -415,6 +415,42 @@ describe('web UI', () => {
     await screenshot('merged-logs.png');
   });
 
+  test('a group is created, filled and filters the container list', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Groups' }).click();
+    await page.getByRole('heading', { name: 'Groups', exact: true }).waitFor({ timeout: WAIT });
+    const form = page.locator('form', { hasText: 'New group' });
+    await form.getByLabel('Name').fill('e2e-group');
+    await form.getByLabel('Description').fill('the compose test project');
+    await form.getByLabel('Colour').fill('#0e7490');
+    await form.getByRole('button', { name: 'Create group' }).click();
+    const card = page.locator('article[data-group="e2e-group"]');
+    await card.getByText('No containers yet.').waitFor({ timeout: WAIT });
+
+    await card.getByRole('button', { name: 'Set containers' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Containers in e2e-group' });
+    for (const { name } of projectContainers) {
+      await dialog.getByLabel(name).check();
+    }
+    await dialog.getByRole('button', { name: 'Save 2 members' }).click();
+    for (const { name } of projectContainers) {
+      await card.locator(`li[data-member="${name}"] .badge`, { hasText: 'running' }).waitFor({ timeout: WAIT });
+    }
+    const token = await server.login(ADMIN_USERNAME, ADMIN_PASSWORD);
+    const saved = (await server.api('GET', '/groups', token)).find((g) => g.name === 'e2e-group');
+    assert.deepEqual([...saved.container_ids].sort(), projectContainers.map((c) => c.name).sort());
+    assert.equal(saved.color.toLowerCase(), '#0e7490');
+    await screenshot('groups.png');
+
+    await card.getByRole('link', { name: 'Show in the container list' }).click();
+    await page.getByRole('heading', { name: 'Containers' }).waitFor({ timeout: WAIT });
+    await page.getByRole('button', { name: /^e2e-group/, pressed: true }).waitFor({ timeout: WAIT });
+    await page.locator(`tr[data-name="${projectContainers[0].name}"]`).waitFor({ timeout: WAIT });
+    const names = await page.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.name).sort());
+    assert.deepEqual(names, projectContainers.map((c) => c.name).sort(), 'only the group members are listed');
+    await page.getByRole('button', { name: 'Every container' }).click();
+    await page.locator(`tr[data-name="${containerName}"]`).waitFor({ timeout: WAIT });
+  });
+
   test('the settings page shows the configuration without secrets', async () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Settings' }).click();
     const secret = page.locator('tr[data-setting="SECRET_KEY"]');
@@ -465,6 +501,7 @@ describe('web UI', () => {
       ['/admin/audit', 'Audit log'],
       ['/events', 'Engine events'],
       ['/compose', 'Compose projects'],
+      ['/groups', 'Groups'],
       ['/logs', 'Merged logs'],
       ['/admin/settings', 'Settings'],
     ];
@@ -512,6 +549,10 @@ describe('web UI', () => {
     await nav.getByRole('link', { name: 'Compose' }).click();
     await page.locator(`article[data-project="${project}"]`).waitFor({ timeout: WAIT });
     assert.equal(await page.getByRole('group', { name: /^Actions for / }).count(), 0, 'no compose actions');
+    await nav.getByRole('link', { name: 'Groups' }).click();
+    await page.locator('article[data-group="e2e-group"]').waitFor({ timeout: WAIT });
+    assert.equal(await page.getByRole('group', { name: /^Actions for group / }).count(), 0, 'no group actions');
+    assert.equal(await page.getByRole('button', { name: 'Create group' }).count(), 0, 'no group creation');
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Containers' }).click();
     const row = page.locator(`tr[data-name="${containerName}"]`);
     await row.waitFor({ timeout: WAIT });

@@ -15,6 +15,7 @@ const Account = lazy(() => import('./pages/Account'));
 const AuditLog = lazy(() => import('./pages/AuditLog'));
 const ComposeProjects = lazy(() => import('./pages/ComposeProjects'));
 const EventsFeed = lazy(() => import('./pages/EventsFeed'));
+const Groups = lazy(() => import('./pages/Groups'));
 const MergedLogs = lazy(() => import('./pages/MergedLogs'));
 const Settings = lazy(() => import('./pages/Settings'));
 const Users = lazy(() => import('./pages/Users'));
@@ -106,6 +107,8 @@ export function App() {
     page = <Containers role={user.role} />;
   } else if (detail) {
     page = <ContainerDetail key={detail[1]} id={decodeURIComponent(detail[1])} role={user.role} />;
+  } else if (path === '/groups') {
+    page = <Groups role={user.role} />;
   } else if (path === '/compose') {
     page = <ComposeProjects role={user.role} />;
   } else if (path === '/logs') {
@@ -136,6 +139,7 @@ export function App() {
         <nav aria-label="Main">
           <NavLink href="/" label="Dashboard" path={path} />
           <NavLink href="/containers" label="Containers" path={path} />
+          <NavLink href="/groups" label="Groups" path={path} />
           <NavLink href="/compose" label="Compose" path={path} />
           <NavLink href="/logs" label="Logs" path={path} />
           <NavLink href="/events" label="Events" path={path} />

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { auditQuery, EMPTY_AUDIT_FILTER, localToRfc3339, pageCount } from './audit';
+import { containerListPath, groupFromSearch, membersPayload } from './groups';
 import { addEvents, eventDetail, eventTone, type EngineEvent } from './events';
 import { colourIndex, idsFromSearch, insertByTime, MERGE_MAX, mergedQuery, TAG_COLOURS, timeKey } from './mergedlogs';
 import { settingSection } from './settings';
@@ -143,5 +144,22 @@ describe('merged log order', () => {
   it('keeps the newest max lines', () => {
     const batch = [1, 2, 3, 4].map((s) => ({ timestamp: `2026-12-04T10:00:0${s}Z` }));
     expect(insertByTime([], batch, 2).map((k) => k.line.timestamp)).toEqual(['2026-12-04T10:00:03Z', '2026-12-04T10:00:04Z']);
+  });
+});
+
+describe('groups', () => {
+  it('sends members sorted and without repeats', () => {
+    expect(membersPayload(['web', 'db', 'web'])).toEqual({ container_ids: ['db', 'web'] });
+    expect(membersPayload([])).toEqual({ container_ids: [] });
+  });
+  it('narrows the container list to a group', () => {
+    expect(containerListPath(null)).toBe('/containers?all_containers=true');
+    expect(containerListPath(4)).toBe('/containers?all_containers=true&group_id=4');
+  });
+  it('reads the group of a link and ignores invalid ones', () => {
+    expect(groupFromSearch('?group=3')).toBe(3);
+    expect(groupFromSearch('?group=0')).toBeNull();
+    expect(groupFromSearch('?group=abc')).toBeNull();
+    expect(groupFromSearch('')).toBeNull();
   });
 });
