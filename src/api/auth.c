@@ -405,8 +405,8 @@ static void get_me(im_request_t *req)
         im_resp_from_rc(req, rc, "user not found");
         return;
     }
-    /* totp_enabled lets the account page offer set-up or disable; a pending set-up that
-     * was never confirmed counts as off, because login does not ask for a code then. */
+    /* totp_enabled lets the account page offer set-up or disable. A pending set-up that was
+     * never confirmed counts as off, because login does not ask for a code then. */
     im_store_totp_t totp;
     int totp_rc = im_store_totp_get(im_req_app(req)->store, user.id, &totp);
     if (totp_rc != IM_OK && totp_rc != IM_ENOTFOUND) {

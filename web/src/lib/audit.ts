@@ -77,7 +77,8 @@ export const AUDIT_ACTIONS = [
   'volume.prune',
 ];
 
-// Converts a datetime-local value (browser zone) to RFC 3339 in UTC; "" stays "".
+// Converts a datetime-local value (browser zone) to RFC 3339 in UTC. An empty or invalid
+// value gives "".
 export function localToRfc3339(local: string): string {
   if (!local) {
     return '';

@@ -46,8 +46,11 @@ export function eventTone(event: EngineEvent): 'ok' | 'bad' | 'neutral' {
   if (event.action === 'oom' || (event.action === 'die' && event.exit_code !== 0 && event.exit_code !== null)) {
     return 'bad';
   }
-  if (event.action === 'health_status') {
-    return event.health === 'healthy' ? 'ok' : event.health === 'unhealthy' ? 'bad' : 'neutral';
+  if (event.action === 'health_status' && event.health === 'healthy') {
+    return 'ok';
+  }
+  if (event.action === 'health_status' && event.health === 'unhealthy') {
+    return 'bad';
   }
   if (event.action === 'start' || event.action === 'unpause') {
     return 'ok';

@@ -1,5 +1,5 @@
-// Container groups as GET /api/v1/groups lists them. container_ids holds member names,
-// which the server keeps across a container's re-creation; members adds each one's current
+// Container groups as GET /api/v1/groups lists them. container_ids contains member names,
+// which the server keeps across a container's re-creation. members adds each one's current
 // id and state, null for a name that no container has right now.
 
 export interface GroupMember {

@@ -10,8 +10,8 @@ export interface StreamedLine {
   container_name?: string;
 }
 
-// Reads a log follow stream (GET .../logs?follow=true) to its end, passing each batch of
-// lines to append; a "dropped" event becomes a system line that says how many were lost.
+// Reads a log follow stream (GET .../logs?follow=true) to its end and passes each batch of
+// lines to append. A "dropped" event becomes a system line with the number of lost lines.
 // Returns the status to show afterwards: the server's end reason, or that it closed.
 export async function readLogStream(response: Response, append: (batch: StreamedLine[]) => void): Promise<string> {
   let endReason: string | null = null;

@@ -21,8 +21,8 @@ const RULES: [RegExp, SettingSection][] = [
   [/^BACKUP_/, 'Backups'],
 ];
 
-// Returns the section of a setting by its name; names the page does not know go to
-// "Other", so that a setting added to the server is still shown.
+// Returns the section of a setting by its name. Unknown names go to "Other", so that a
+// setting added to the server is still shown.
 export function settingSection(name: string): SettingSection {
   for (const [pattern, section] of RULES) {
     if (pattern.test(name)) {

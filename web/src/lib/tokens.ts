@@ -1,5 +1,5 @@
-// Personal API tokens as GET /api/v1/auth/tokens lists them. The secret itself is only in
-// the answer to the creation request; the list shows its first characters (prefix).
+// Personal API tokens as GET /api/v1/auth/tokens lists them. Only the response to the
+// creation request contains the secret itself, and the list shows its first characters.
 
 export interface ApiToken {
   id: number;

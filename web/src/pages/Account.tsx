@@ -10,10 +10,10 @@ interface Me extends User {
   totp_enabled?: boolean;
 }
 
-async function copyText(text: string, what: string): Promise<void> {
+async function copyText(text: string, label: string): Promise<void> {
   try {
     await navigator.clipboard.writeText(text);
-    notify('ok', `${what} copied to the clipboard`);
+    notify('ok', `${label} copied to the clipboard`);
   } catch (err) {
     notify('error', `Copy failed: ${(err as Error).message}. Select the text and copy it by hand.`);
   }

@@ -21,6 +21,14 @@ function detailsText(entry: AuditEntry): string {
   return parts.join(' · ');
 }
 
+// Shortens a long target id (a container id) to its first 12 characters, as docker does.
+function shortTarget(id: string | null): string {
+  if (!id) {
+    return '';
+  }
+  return id.length > 24 ? `${id.slice(0, 12)}…` : id;
+}
+
 function FilterForm({ users, onApply }: { users: User[]; onApply: (filter: AuditFilter) => void }) {
   const [form, setForm] = useState<AuditFilter>(EMPTY_AUDIT_FILTER);
   const set = (name: keyof AuditFilter) => (e: Event) => setForm({ ...form, [name]: (e.currentTarget as HTMLInputElement).value });
@@ -183,7 +191,7 @@ export default function AuditLog() {
                   <td class="mono">{e.action}</td>
                   <td class="wrap" title={e.target_id ?? undefined}>
                     {e.target_type && <span class="muted">{e.target_type} </span>}
-                    <span class="mono">{e.target_id ? (e.target_id.length > 24 ? `${e.target_id.slice(0, 12)}…` : e.target_id) : ''}</span>
+                    <span class="mono">{shortTarget(e.target_id)}</span>
                   </td>
                   <td>
                     <span class={`badge ${e.success ? 'state-running' : 'state-dead'}`}>{e.success ? 'ok' : 'failed'}</span>

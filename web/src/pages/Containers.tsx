@@ -76,6 +76,16 @@ export function exportCsv(list: Container[]): string {
   );
 }
 
+function emptyText(total: number, groupId: number | null): string {
+  if (total > 0) {
+    return 'No container matches the search and filters.';
+  }
+  if (groupId) {
+    return 'No container of this group exists right now.';
+  }
+  return 'The engine reports no containers.';
+}
+
 function PortLinks({ c }: { c: Container }) {
   const ports = c.ports ?? [];
   if (!ports.length) {
@@ -348,9 +358,7 @@ export function Containers({ role }: { role: Role }) {
         {list.loading && !list.data ? (
           <p class="muted">Loading containers…</p>
         ) : shown.length === 0 ? (
-          <p class="empty">
-            {all.length > 0 ? 'No container matches the search and filters.' : groupId ? 'No container of this group exists right now.' : 'The engine reports no containers.'}
-          </p>
+          <p class="empty">{emptyText(all.length, groupId)}</p>
         ) : (
           <div class="table-wrap">
             <table class="containers">

@@ -30,7 +30,7 @@ export default function EventsFeed() {
   const [dropped, setDropped] = useState(0);
   const [attempt, setAttempt] = useState(0);
   // While paused, arriving events wait here and join the list on resume.
-  const held = useRef<EngineEvent[]>([]);
+  const waitingEvents = useRef<EngineEvent[]>([]);
   const pausedRef = useRef(paused);
   pausedRef.current = paused;
 
@@ -64,7 +64,7 @@ export default function EventsFeed() {
           return;
         }
         if (pausedRef.current) {
-          held.current.push(...arrived);
+          waitingEvents.current.push(...arrived);
         } else {
           setEvents((list) => addEvents(list, arrived, MAX_EVENTS));
         }
@@ -87,8 +87,8 @@ export default function EventsFeed() {
 
   const togglePause = () => {
     if (paused) {
-      const waiting = held.current;
-      held.current = [];
+      const waiting = waitingEvents.current;
+      waitingEvents.current = [];
       setEvents((list) => addEvents(list, waiting, MAX_EVENTS));
       setStatus('live');
     } else {
@@ -111,7 +111,7 @@ export default function EventsFeed() {
   const statusText: Record<Status, string> = {
     connecting: 'connecting…',
     live: 'live',
-    paused: `paused (${held.current.length} waiting)`,
+    paused: `paused (${waitingEvents.current.length} waiting)`,
     retrying: 'disconnected',
   };
   return (

@@ -1,5 +1,5 @@
-// Container groups: named, coloured sets of containers. Everyone sees them; administrators
-// create, edit, delete and set members. Membership is kept by container name, so a member
+// Container groups: named, coloured sets of containers. Every role can read them, and
+// administrators create, edit, delete and set members. Membership is kept by container name, so a member
 // that is removed and created again stays in its groups.
 import { useState } from 'preact/hooks';
 import { ConfirmDialog, ErrorBox, Modal, notify, StateBadge, type ConfirmRequest } from '../components/common';
@@ -145,7 +145,7 @@ function EditMembers({ group, onDone }: { group: Group; onDone: (changed: boolea
           {containers.map((c) => (
             <li key={c.container_id}>
               <label class="inline">
-                <input type="checkbox" checked={chosen.has(c.name)} onChange={() => toggle(c.name)} /> {c.name} <StateBadge state={c.status} />
+                <input type="checkbox" checked={chosen.has(c.name)} onChange={() => toggle(c.name)} /> <span class="name">{c.name}</span> <StateBadge state={c.status} />
               </label>
             </li>
           ))}

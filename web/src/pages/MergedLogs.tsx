@@ -94,7 +94,12 @@ export default function MergedLogs() {
   }, [shown.length]);
 
   const toggle = (id: string) =>
-    setIds((prev) => (prev.includes(id) ? prev.filter((x) => x !== id) : prev.length >= MERGE_MAX ? prev : [...prev, id]));
+    setIds((prev) => {
+      if (prev.includes(id)) {
+        return prev.filter((x) => x !== id);
+      }
+      return prev.length >= MERGE_MAX ? prev : [...prev, id];
+    });
 
   return (
     <section aria-labelledby="merged-title" class="with-sidebar wide-sidebar">
@@ -112,7 +117,7 @@ export default function MergedLogs() {
                   onChange={() => toggle(c.container_id)}
                 />
                 {ids.includes(c.container_id) && <span class={`swatch tag-${colourIndex(ids, c.container_id)}`} aria-hidden="true" />}
-                {c.name} <StateBadge state={c.status} />
+                <span class="name">{c.name}</span> <StateBadge state={c.status} />
               </label>
             </li>
           ))}
