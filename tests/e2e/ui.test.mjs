@@ -312,7 +312,12 @@ describe('web UI', () => {
 
   test('TOTP is turned on and off on the account page', async () => {
     await page.getByRole('button', { name: 'Set up two-factor sign-in' }).click();
-    const key = (await page.getByLabel('TOTP key').textContent()).trim();
+    const key = (await page.getByLabel('TOTP key', { exact: true }).textContent()).trim();
+    const link = (await page.getByLabel('Setup link', { exact: true }).textContent()).trim();
+    assert.match(link, new RegExp(`^otpauth://totp/InfraMon:${ADMIN_USERNAME}\\?secret=${key}&`));
+    const qr = page.getByRole('img', { name: /^QR code of the setup link/ });
+    assert.ok((await qr.locator('path').getAttribute('d')).length > 100, 'the QR code has modules');
+    await screenshot('totp-setup.png');
     await page.getByLabel('Code from the app').fill(totpCode(key));
     await page.getByRole('button', { name: 'Turn on' }).click();
     const codes = page.locator('.codes li');
@@ -524,6 +529,10 @@ describe('web UI', () => {
           return { width: document.documentElement.scrollWidth, widest: found };
         });
         assert.ok(width <= 375, `${path} is ${width} px wide at a 375 px viewport; widest: ${widest}`);
+        if (path === '/compose') {
+          // The theme test before this one left the dark theme on.
+          await screenshot('compose-phone-dark.png');
+        }
       }
     } finally {
       await page.setViewportSize({ width: 1280, height: 800 });

@@ -1,5 +1,6 @@
 // The signed-in user's own account: the TOTP second factor and personal API tokens.
-import { useState } from 'preact/hooks';
+import { useMemo, useState } from 'preact/hooks';
+import { encode } from 'uqr';
 import { ConfirmDialog, ErrorBox, notify, Time, type ConfirmRequest } from '../components/common';
 import { api, type User } from '../lib/api';
 import { usePoll } from '../lib/poll';
@@ -31,6 +32,29 @@ function CopyField({ label, value }: { label: string; value: string }) {
 }
 
 // ---- TOTP ----------------------------------------------------------------------------
+
+// The setup link as a QR code for authenticator apps: black modules on white with the
+// four-module quiet zone that the QR standard asks for, in both themes.
+function QrCode({ text, label }: { text: string; label: string }) {
+  const { path, size } = useMemo(() => {
+    const qr = encode(text, { ecc: 'M', border: 4 });
+    const parts: string[] = [];
+    qr.data.forEach((row, y) =>
+      row.forEach((dark, x) => {
+        if (dark) {
+          parts.push(`M${x} ${y}h1v1h-1z`);
+        }
+      }),
+    );
+    return { path: parts.join(''), size: qr.size };
+  }, [text]);
+  return (
+    <svg class="qr" role="img" aria-label={label} viewBox={`0 0 ${size} ${size}`} width={size * 5} height={size * 5} shape-rendering="crispEdges">
+      <rect width={size} height={size} fill="#ffffff" />
+      <path d={path} fill="#000000" />
+    </svg>
+  );
+}
 
 function TotpSection() {
   const me = usePoll(() => api.get<Me>('/auth/me'), 60000);
@@ -114,10 +138,14 @@ function TotpSection() {
       {setup && (
         <form class="form-grid" onSubmit={enable}>
           <p class="wide">
-            Add this key to your authenticator app (time-based, SHA-1, 6 digits, 30 s), then enter the code it shows.
+            Scan the code with your authenticator app, or type in the key (time-based, SHA-1, 6 digits, 30 s). Then enter
+            the code the app shows.
           </p>
           <div class="wide">
-            <span class="muted small">Key</span>
+            <QrCode text={setup.otpauth_uri} label="QR code of the setup link: scan it with the authenticator app" />
+          </div>
+          <div class="wide">
+            <span class="muted small">Key, to type in by hand</span>
             <CopyField label="TOTP key" value={setup.secret} />
           </div>
           <div class="wide">
