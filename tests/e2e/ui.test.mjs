@@ -16,6 +16,7 @@ import {
   launchBrowser,
   requireEnv,
   Server,
+  startRegistry,
   TEST_IMAGE,
   totpCode,
 } from './harness.mjs';
@@ -397,6 +398,36 @@ describe('web UI', () => {
       .getByRole('button', { name: 'Close' }).click();
     await card.getByText('2 of 2 containers running').waitFor({ timeout: WAIT });
     await screenshot('compose.png');
+  });
+
+  test('the compose page pulls a project image from a loopback registry', async () => {
+    const registry = await startRegistry();
+    const pullProject = `imtest-pull-${suffix}`;
+    const image = `${registry.address}/imtest/e2e-pull-${suffix}:1`;
+    const name = `imtest-pull-${suffix}-app`;
+    try {
+      await docker(dockerHost, 'tag', TEST_IMAGE, image);
+      await docker(dockerHost, 'push', image);
+      await docker(dockerHost, 'create', '--name', name, '--label', 'inframon.test=true',
+        '--label', `com.docker.compose.project=${pullProject}`, '--label', 'com.docker.compose.service=app',
+        image, 'true');
+      const card = page.locator(`article[data-project="${pullProject}"]`);
+      await card.getByText('0 of 1 containers running').waitFor({ timeout: WAIT });
+      await card.getByRole('button', { name: 'Pull images' }).click();
+      const confirm = page.getByRole('dialog');
+      assert.match(await confirm.textContent(), new RegExp(`Pull the image of every service of project "${pullProject}"`));
+      await confirm.getByRole('button', { name: 'Pull images' }).click();
+      const result = page.getByRole('dialog', { name: `${pullProject}: pull done (1 of 1 images pulled)` });
+      await result.waitFor({ timeout: WAIT });
+      // The message is the engine's last status line, such as "Status: Image is up to date".
+      assert.ok((await result.locator('li.ok').textContent()).startsWith(`${image}: `));
+      assert.equal(await result.locator('li.fail').count(), 0);
+      await result.getByRole('button', { name: 'Close' }).click();
+    } finally {
+      await docker(dockerHost, 'rm', '-f', name).catch((err) => console.log(err.message));
+      await docker(dockerHost, 'rmi', '-f', image).catch((err) => console.log(err.message));
+      await registry.stop();
+    }
   });
 
   test('merged logs tag each line with its container', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { auditQuery, EMPTY_AUDIT_FILTER, localToRfc3339, pageCount } from './audit';
+import { applyPullEvent, EMPTY_PULL, pullProgressText } from './compose';
 import { containerListPath, groupFromSearch, membersPayload } from './groups';
 import { addEvents, eventDetail, eventTone, type EngineEvent } from './events';
 import { colourIndex, idsFromSearch, insertByTime, MERGE_MAX, mergedQuery, TAG_COLOURS, timeKey } from './mergedlogs';
@@ -161,5 +162,26 @@ describe('groups', () => {
     expect(groupFromSearch('?group=0')).toBeNull();
     expect(groupFromSearch('?group=abc')).toBeNull();
     expect(groupFromSearch('')).toBeNull();
+  });
+});
+
+describe('compose pull stream', () => {
+  const sse = (event: string, data: unknown) => ({ event, data: JSON.stringify(data), id: null });
+  it('follows progress, results and the summary', () => {
+    let state = applyPullEvent(EMPTY_PULL, sse('progress', { status: 'Downloading', layer: 'abcdef0123456789', current: 10, total: 20, image_current: 1536, image_total: 3072, error: null }));
+    expect(pullProgressText(state.progress!)).toBe('Downloading abcdef012345: 1.5 KiB of 3.0 KiB');
+    state = applyPullEvent(state, sse('result', { image: 'web:1', success: true, message: 'pulled' }));
+    expect(state.progress).toBeNull();
+    expect(state.results).toEqual([{ image: 'web:1', success: true, message: 'pulled' }]);
+    state = applyPullEvent(state, sse('summary', { success: false, project: 'p', action: 'pull', total: 2, failed: 1, results: [] }));
+    expect(state.summary).toEqual({ success: false, total: 2, failed: 1 });
+  });
+  it('records errors and dropped progress', () => {
+    expect(applyPullEvent(EMPTY_PULL, sse('error', { message: 'cannot start the pull' })).error).toBe('cannot start the pull');
+    expect(applyPullEvent(EMPTY_PULL, sse('dropped', { dropped: 3 })).dropped).toBe(3);
+    expect(applyPullEvent(EMPTY_PULL, sse('other', {}))).toBe(EMPTY_PULL);
+  });
+  it('describes progress without sizes', () => {
+    expect(pullProgressText({ status: 'Pulling fs layer', layer: null, current: null, total: null, image_current: 0, image_total: 0, error: null })).toBe('Pulling fs layer');
   });
 });

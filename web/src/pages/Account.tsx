@@ -34,7 +34,7 @@ function CopyField({ label, value }: { label: string; value: string }) {
 // ---- TOTP ----------------------------------------------------------------------------
 
 // The setup link as a QR code for authenticator apps: black modules on white with the
-// four-module quiet zone that the QR standard asks for, in both themes.
+// quiet zone of four modules that scanners expect, in both themes.
 function QrCode({ text, label }: { text: string; label: string }) {
   const { path, size } = useMemo(() => {
     const qr = encode(text, { ecc: 'M', border: 4 });

@@ -1,11 +1,13 @@
 // Compose projects grouped from container labels: status, services with running counts,
 // links to each container, and project actions for operators.
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { ConfirmDialog, ErrorBox, Modal, notify, type ConfirmRequest } from '../components/common';
 import { roleAtLeast } from '../lib/actions';
 import { api, type Role } from '../lib/api';
+import { applyPullEvent, EMPTY_PULL, pullProgressText, type PullState } from '../lib/compose';
 import { usePoll } from '../lib/poll';
 import { onLinkClick } from '../lib/router';
+import { readSse } from '../lib/sse';
 import './pages.css';
 
 interface Service {
@@ -130,12 +132,64 @@ function ProjectCard({ project, canAct, busy, onAction }: { project: Project; ca
   );
 }
 
+// Pulls the project's images with live progress. Closing the dialog before the end
+// disconnects, and the server then cancels the pull.
+function PullDialog({ project, onClose }: { project: string; onClose: () => void }) {
+  const [state, setState] = useState<PullState>(EMPTY_PULL);
+  const [failure, setFailure] = useState<string | null>(null);
+  useEffect(() => {
+    const controller = new AbortController();
+    const run = async () => {
+      const response = await api.raw(`/compose/projects/${encodeURIComponent(project)}/pull`, controller.signal, 'POST', 'text/event-stream');
+      await readSse(response, (events) => setState((prev) => events.reduce(applyPullEvent, prev)));
+    };
+    run().catch((err: Error) => {
+      if (!controller.signal.aborted) {
+        setFailure(`Pull of project ${project} failed: ${err.message}`);
+      }
+    });
+    return () => controller.abort();
+  }, [project]);
+
+  const finished = state.summary !== null || state.error !== null || failure !== null;
+  let title = `Pulling the images of ${project}…`;
+  if (state.summary) {
+    title = `${project}: pull ${state.summary.failed ? 'finished with failures' : 'done'} (${state.summary.total - state.summary.failed} of ${state.summary.total} images pulled)`;
+  }
+  return (
+    <Modal title={title} onClose={onClose}>
+      <ErrorBox message={failure ?? state.error} />
+      {state.progress && (
+        <p role="status">
+          {pullProgressText(state.progress)}
+          {state.progress.error && <span class="error-text"> {state.progress.error}</span>}
+        </p>
+      )}
+      {!finished && !state.progress && <p class="muted">Waiting for the engine…</p>}
+      {state.dropped > 0 && <p class="muted small">{state.dropped} progress updates were skipped because the browser read too slowly.</p>}
+      <ul class="results">
+        {state.results.map((r) => (
+          <li key={r.image} class={r.success ? 'ok' : 'fail'}>
+            <strong>{r.image}</strong>: {r.message}
+          </li>
+        ))}
+      </ul>
+      <div class="row end">
+        <button type="button" class={finished ? 'primary' : 'danger-outline'} autofocus onClick={onClose}>
+          {finished ? 'Close' : 'Cancel the pull'}
+        </button>
+      </div>
+    </Modal>
+  );
+}
+
 export default function ComposeProjects({ role }: { role: Role }) {
   const canAct = roleAtLeast(role, 'operator');
   const list = usePoll(() => api.get<Project[]>('/compose/projects'), 5000);
   const [busy, setBusy] = useState<{ project: string; action: ProjectAction } | null>(null);
   const [confirm, setConfirm] = useState<ConfirmRequest | null>(null);
   const [result, setResult] = useState<ActionReply | null>(null);
+  const [pulling, setPulling] = useState<string | null>(null);
 
   const act = (project: Project, action: ProjectAction) => {
     const name = project.project_name;
@@ -145,6 +199,10 @@ export default function ComposeProjects({ role }: { role: Role }) {
       confirmLabel: ACTION_INFO[action].label,
       danger: ACTION_INFO[action].danger,
       onConfirm: async () => {
+        if (action === 'pull') {
+          setPulling(name);
+          return;
+        }
         setBusy({ project: name, action });
         try {
           setResult(await api.post<ActionReply>(`/compose/projects/${encodeURIComponent(name)}/${action}`));
@@ -156,6 +214,13 @@ export default function ComposeProjects({ role }: { role: Role }) {
         }
       },
     });
+  };
+
+  const busyAction = (name: string): ProjectAction | null => {
+    if (pulling === name) {
+      return 'pull';
+    }
+    return busy?.project === name ? busy.action : null;
   };
 
   const projects = list.data ?? [];
@@ -180,13 +245,22 @@ export default function ComposeProjects({ role }: { role: Role }) {
               key={p.project_name}
               project={p}
               canAct={canAct}
-              busy={busy?.project === p.project_name ? busy.action : null}
+              busy={busyAction(p.project_name)}
               onAction={(a) => act(p, a)}
             />
           ))}
         </div>
       )}
       {confirm && <ConfirmDialog request={confirm} onClose={() => setConfirm(null)} />}
+      {pulling && (
+        <PullDialog
+          project={pulling}
+          onClose={() => {
+            setPulling(null);
+            list.refresh();
+          }}
+        />
+      )}
       {result && (
         <Modal title={`${result.project}: ${result.message} (${result.total - result.failed} of ${result.total} succeeded)`} onClose={() => setResult(null)}>
           {result.results.length === 0 ? (
