@@ -258,6 +258,13 @@ static char *engine_logs_path(const char *id, const log_query_t *q, bool follow,
 typedef struct {
     const log_query_t *q;
     int64_t after_ns;
+    /* Lines stamped exactly after_ns to skip before passing later ones; 0 skips them all.
+     * Podman 4.3 stamps log lines to the whole second, so several lines share a stamp and a
+     * merged follow must skip only those its backlog already sent.
+     * NOTE: the backlog counts only lines that matched the search, so a searched merged
+     * follow on Podman can repeat a matching line of the backlog's last second. */
+    int64_t after_count;
+    int64_t skipped_at_after;
     int64_t search_spent_ns;
     bool search_exhausted;
 } line_filter_t;
@@ -300,7 +307,11 @@ static bool line_selected(line_filter_t *f, const log_line_t *line)
 {
     const log_query_t *q = f->q;
 
-    if (f->after_ns && line->ts_ns && line->ts_ns <= f->after_ns) {
+    if (f->after_ns && line->ts_ns && line->ts_ns < f->after_ns) {
+        return false;
+    }
+    if (f->after_ns && line->ts_ns == f->after_ns &&
+        (f->after_count == 0 || f->skipped_at_after++ < f->after_count)) {
         return false;
     }
     if (q->until_ns && line->ts_ns > q->until_ns) {
@@ -823,10 +834,13 @@ static follow_t *follow_new(const log_query_t *q, const container_ref_t *refs, s
  * stream and moves each source's resume point past them. */
 static void write_backlog(follow_t *f, line_store_t *store, int64_t collected_at_ns)
 {
-    // A source without backlog lines follows from when the backlog was read.
+    // A source without backlog lines follows from the start of the second in which the
+    // backlog was read, so that a line stamped to the whole second (Podman) is not lost.
+    int64_t read_second_ns = collected_at_ns - collected_at_ns % 1000000000LL;
     for (size_t i = 0; i < f->source_count; i++) {
-        if (f->sources[i].filter.after_ns < collected_at_ns) {
-            f->sources[i].filter.after_ns = collected_at_ns;
+        if (f->sources[i].filter.after_ns < read_second_ns) {
+            f->sources[i].filter.after_ns = read_second_ns - 1;
+            f->sources[i].filter.after_count = 0;
         }
     }
     for (size_t i = store->start; i < store->count; i++) {
@@ -842,6 +856,9 @@ static void write_backlog(follow_t *f, line_store_t *store, int64_t collected_at
         }
         if (item->ts_ns > s->filter.after_ns) {
             s->filter.after_ns = item->ts_ns;
+            s->filter.after_count = 1;
+        } else if (item->ts_ns == s->filter.after_ns && s->filter.after_count > 0) {
+            s->filter.after_count++;
         }
         if (s->out.len >= FLUSH_BYTES) {
             flush_source(s);

@@ -218,6 +218,20 @@ static json_t *map_list_ports(json_t *ports)
     return out;
 }
 
+/* Returns image without the default registry prefix, as the docker CLI shows it. Podman
+ * (4.3) reports images by their fully qualified name, docker.io/library/busybox:latest,
+ * where Docker reports busybox:latest. */
+static const char *short_image_name(const char *image)
+{
+    static const char *const prefixes[] = {"docker.io/library/", "docker.io/"};
+    for (size_t i = 0; image && i < IM_ARRAY_LEN(prefixes); i++) {
+        if (im_str_starts_with(image, prefixes[i])) {
+            return image + strlen(prefixes[i]);
+        }
+    }
+    return image;
+}
+
 json_t *im_container_map_list_item(json_t *item)
 {
     const char *id = get_string(item, "Id");
@@ -235,7 +249,7 @@ json_t *im_container_map_list_item(json_t *item)
     json_object_set_new(out, "short_id", json_string(short_id));
     json_object_set_new(out, "name",
                         string_or_null(list_item_name(json_object_get(item, "Names"))));
-    json_object_set_new(out, "image", string_or_null(get_string(item, "Image")));
+    json_object_set_new(out, "image", string_or_null(short_image_name(get_string(item, "Image"))));
     json_object_set_new(out, "image_id", string_or_null(get_string(item, "ImageID")));
     json_object_set_new(out, "status", string_or_null(get_string(item, "State")));
     json_object_set_new(out, "state_text", string_or_null(state_text));
@@ -492,7 +506,8 @@ static void add_detail_state(json_t *out, json_t *inspect)
 
 static void add_detail_config(json_t *out, json_t *config, bool mask_secrets)
 {
-    json_object_set_new(out, "image", string_or_null(get_string(config, "Image")));
+    json_object_set_new(out, "image",
+                        string_or_null(short_image_name(get_string(config, "Image"))));
     json_object_set_new(out, "command", copy_or_null(json_object_get(config, "Cmd")));
     json_object_set_new(out, "entrypoint", copy_or_null(json_object_get(config, "Entrypoint")));
     json_object_set_new(out, "working_dir", nonempty_or_null(get_string(config, "WorkingDir")));

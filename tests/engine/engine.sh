@@ -7,6 +7,9 @@
 #   engine.sh stop DIR      Remove the engine's containers and networks. Stop dockerd
 #                           and its containerd by pid, unmount what is left, remove DIR.
 #   engine.sh env DIR       Print `export DOCKER_HOST=unix://DIR/docker.sock`.
+#   engine.sh import-image DIR HOST
+#                           Import the busybox test image into another engine at HOST
+#                           (unix://...), building its root under DIR (tests/engine/podman.sh).
 #
 # Everything the engine writes lives under DIR: socket, data root, exec root, pid
 # file and daemon log. It never uses /var/run/docker.sock, /var/lib/docker or an
@@ -40,7 +43,7 @@ die() {
 }
 
 usage() {
-    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -200,8 +203,10 @@ tail_daemon_log() {
     fi
 }
 
+# Builds the busybox root under DIR and imports it as TEST_IMAGE into the engine at HOST
+# (default: this script's engine in DIR).
 build_test_image() {
-    local dir=$1 root started
+    local dir=$1 host=${2:-unix://$(socket_path "$1")} root started
     started=$(now_ms)
     root=$dir/image-root
     rm -rf "$root"
@@ -215,7 +220,7 @@ build_test_image() {
     printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
     printf 'inframon test page\n' >"$root/www/index.html"
     tar --numeric-owner -C "$root" -cf - . |
-        docker_cli "$dir" import \
+        docker -H "$host" import \
             --change 'ENV PATH=/bin' \
             --change 'CMD ["/bin/sh"]' \
             --message 'busybox-static root for InfraMon tests' \
@@ -425,6 +430,10 @@ main() {
     env)
         [ $# -eq 1 ] || usage
         cmd_env "$1"
+        ;;
+    import-image)
+        [ $# -eq 2 ] || usage
+        build_test_image "$(resolve_dir "$1")" "$2"
         ;;
     -h | --help | help) usage ;;
     *) usage ;;

@@ -176,12 +176,14 @@ class GroupApiTest(harness.IntegrationTestCase):
         def sampled():
             stats = self.admin.get_json(f"/api/v1/stats/groups/{group['id']}")
             items = {c["name"]: c for c in stats["containers"]}
-            if running in items and items[running]["memory_usage"] is not None:
+            removed = stopped in stats["missing_containers"]
+            if removed and running in items and items[running]["memory_usage"] is not None:
                 return stats
             return None
 
         stats = harness.poll(sampled)
-        self.assertIsNotNone(stats, "the running member was never sampled")
+        self.assertIsNotNone(stats, "the running member was never sampled, or the removed "
+                                    "one never left the snapshot")
         self.assertEqual(stats["group_id"], group["id"])
         self.assertEqual(stats["group_name"], "stats")
         self.assertEqual(stats["total_containers"], 1)

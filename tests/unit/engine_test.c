@@ -241,6 +241,25 @@ static void test_list_item_skips_link_names(void **state)
     json_decref(item);
 }
 
+/* Podman 4.3 reports fully qualified image names; the API shows them as Docker does. */
+static void test_list_item_podman_image_names(void **state)
+{
+    static const char *const cases[][2] = {
+        {"docker.io/library/busybox:latest", "busybox:latest"},
+        {"docker.io/inframon-test/busybox:latest", "inframon-test/busybox:latest"},
+        {"quay.io/podman/hello:latest", "quay.io/podman/hello:latest"},
+        {"busybox", "busybox"},
+    };
+    for (size_t i = 0; i < IM_ARRAY_LEN(cases); i++) {
+        json_t *item = json_pack("{s:s, s:[s], s:s}", "Id", "abcdef0123456789", "Names", "/x",
+                                 "Image", cases[i][0]);
+        json_t *mapped = im_container_map_list_item(item);
+        assert_string_equal(str(mapped, "image"), cases[i][1]);
+        json_decref(mapped);
+        json_decref(item);
+    }
+}
+
 static void test_health_from_status(void **state)
 {
     assert_string_equal(im_container_health_from_status("Up 2 hours (healthy)"), "healthy");
@@ -1528,6 +1547,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_list_item_running_compose),
+        cmocka_unit_test(test_list_item_podman_image_names),
         cmocka_unit_test(test_list_item_ports),
         cmocka_unit_test(test_list_item_compose_absolute_files),
         cmocka_unit_test(test_list_item_exited),
