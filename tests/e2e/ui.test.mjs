@@ -301,9 +301,15 @@ describe('web UI', () => {
     assert.equal(me.username, ADMIN_USERNAME, 'the new token authenticates as its owner');
     await screenshot('account.png');
 
+    // Esc closes the confirmation without revoking.
     await row.getByRole('button', { name: 'Revoke e2e-token' }).click();
     const dialog = page.getByRole('dialog');
     assert.match(await dialog.textContent(), /Revoke API token "e2e-token"/);
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached', timeout: WAIT });
+    assert.equal((await server.api('GET', '/auth/me', token)).username, ADMIN_USERNAME, 'Esc kept the token');
+
+    await row.getByRole('button', { name: 'Revoke e2e-token' }).click();
     await dialog.getByRole('button', { name: 'Revoke' }).click();
     await page.getByRole('status').filter({ hasText: 'Token "e2e-token" revoked' }).waitFor({ timeout: WAIT });
     await assert.rejects(server.api('GET', '/auth/me', token), /returned 401/, 'a revoked token is rejected');
@@ -370,6 +376,16 @@ describe('web UI', () => {
     await page.locator(`tr[data-action="start"][data-name="${containerName}"]`).waitFor({ timeout: WAIT });
     await page.locator(`tr[data-action="die"][data-name="${containerName}"]`).waitFor({ timeout: WAIT });
     await screenshot('events.png');
+
+    // With only "start" ticked, the reconnected stream leaves out the stop and die events.
+    await page.getByRole('checkbox', { name: 'start', exact: true }).check();
+    await page.getByText('No container event yet').waitFor({ timeout: WAIT });
+    await page.getByRole('status').filter({ hasText: 'live' }).waitFor({ timeout: WAIT });
+    await server.api('POST', `/containers/${containerName}/restart`, token);
+    await page.locator(`tr[data-action="start"][data-name="${containerName}"]`).waitFor({ timeout: WAIT });
+    const shown = await page.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.action));
+    assert.deepEqual([...new Set(shown)], ['start'], `only start events are listed: ${shown.join(', ')}`);
+    await page.getByRole('checkbox', { name: 'start', exact: true }).uncheck();
   });
 
   test('the compose page stops and starts a project', async () => {
