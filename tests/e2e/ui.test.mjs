@@ -499,6 +499,7 @@ describe('web UI', () => {
     await page.locator(`tr[data-name="${projectContainers[0].name}"]`).waitFor({ timeout: WAIT });
     const names = await page.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.name).sort());
     assert.deepEqual(names, projectContainers.map((c) => c.name).sort(), 'only the group members are listed');
+    await page.locator(`tr[data-name="${projectContainers[0].name}"] .group-tag`, { hasText: 'e2e-group' }).waitFor({ timeout: WAIT });
     await page.getByRole('button', { name: 'Every container' }).click();
     await page.locator(`tr[data-name="${containerName}"]`).waitFor({ timeout: WAIT });
   });

@@ -143,6 +143,7 @@ export function Containers({ role }: { role: Role }) {
   }, []);
 
   const all = list.data?.data.containers ?? [];
+  const groupsById = useMemo(() => new Map((groups.data ?? []).map((g) => [g.id, g])), [groups.data]);
   const projects = useMemo(() => {
     const counts = new Map<string, number>();
     for (const c of all) {
@@ -401,6 +402,15 @@ export function Containers({ role }: { role: Role }) {
                           {c.name}
                         </a>
                         {c.compose_service && <div class="muted small">{c.compose_project}/{c.compose_service}</div>}
+                        {(c.group_ids ?? []).map((id) => {
+                          const group = groupsById.get(id);
+                          return group ? (
+                            <span key={id} class="group-tag small" title={`Group ${group.name}`}>
+                              <span class="dot-swatch" style={{ background: group.color ?? 'var(--muted)' }} aria-hidden="true" />
+                              {group.name}
+                            </span>
+                          ) : null;
+                        })}
                       </td>
                       <td>
                         <StateBadge state={c.status} />
