@@ -446,6 +446,18 @@ describe('web UI', () => {
     }
   });
 
+  test('the compose tab of a container names its project', async () => {
+    const card = page.locator(`article[data-project="${project}"]`);
+    await card.getByRole('link', { name: projectContainers[0].name }).click();
+    await page.getByRole('heading', { name: projectContainers[0].name }).waitFor({ timeout: WAIT });
+    await page.getByRole('tab', { name: 'Compose' }).click();
+    const facts = page.locator('dl.kv');
+    await facts.getByRole('link', { name: project }).waitFor({ timeout: WAIT });
+    assert.equal(await facts.locator('div', { hasText: 'Services of the project' }).locator('dd').textContent(), 'web, worker');
+    await facts.getByRole('link', { name: project }).click();
+    await card.waitFor({ timeout: WAIT });
+  });
+
   test('merged logs tag each line with its container', async () => {
     const card = page.locator(`article[data-project="${project}"]`);
     await card.getByRole('link', { name: 'Merged logs of this project' }).click();
