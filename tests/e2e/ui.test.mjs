@@ -3,8 +3,9 @@
 // out, and check that a viewer sees no action buttons. Screenshots of each page go to
 // docs/screenshots/. Any console error, uncaught exception or CSP violation fails the run.
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -34,6 +35,7 @@ describe('web UI', () => {
   // Two containers with compose labels make a compose project without the compose tool.
   const project = `imtest-proj-${suffix}`;
   const projectContainers = ['web', 'worker'].map((service) => ({ service, name: `imtest-pc-${suffix}-${service}` }));
+  const composeFile = join(mkdtempSync(join(tmpdir(), 'im-e2e-compose-')), 'compose.yaml');
   const problems = [];
   let server;
   let browser;
@@ -45,9 +47,13 @@ describe('web UI', () => {
     // tini as PID 1 (--init) makes a stop end the container at once.
     await docker(dockerHost, 'run', '-d', '--init', '--name', containerName, '--label', 'inframon.test=true',
       TEST_IMAGE, 'sh', '-c', 'while true; do echo "tick $(date)"; sleep 1; done');
+    // The compose file that the labels name, which the server reads for the Compose tab.
+    writeFileSync(composeFile, `services:\n${projectContainers.map((c) => `  ${c.service}:\n    image: ${TEST_IMAGE}\n`).join('')}`);
     for (const { service, name } of projectContainers) {
       await docker(dockerHost, 'run', '-d', '--init', '--name', name, '--label', 'inframon.test=true',
         '--label', `com.docker.compose.project=${project}`, '--label', `com.docker.compose.service=${service}`,
+        '--label', `com.docker.compose.project.working_dir=${dirname(composeFile)}`,
+        '--label', `com.docker.compose.project.config_files=${composeFile}`,
         TEST_IMAGE, 'sh', '-c', `while true; do echo "${service} tick $(date)"; sleep 1; done`);
     }
     server = new Server(binary, dockerHost);
@@ -68,6 +74,7 @@ describe('web UI', () => {
     for (const name of [containerName, ...projectContainers.map((c) => c.name)]) {
       await docker(dockerHost, 'rm', '-f', name).catch((err) => console.log(err.message));
     }
+    rmSync(dirname(composeFile), { recursive: true, force: true });
   });
 
   // Takes a screenshot of the page without the notifications that earlier steps left.
@@ -454,6 +461,8 @@ describe('web UI', () => {
     const facts = page.locator('dl.kv');
     await facts.getByRole('link', { name: project }).waitFor({ timeout: WAIT });
     assert.equal(await facts.locator('div', { hasText: 'Services of the project' }).locator('dd').textContent(), 'web, worker');
+    assert.equal(await facts.locator('div', { hasText: 'Compose file' }).locator('dd').textContent(), composeFile);
+    await page.getByLabel('Compose file', { exact: true }).filter({ hasText: `image: ${TEST_IMAGE}` }).waitFor({ timeout: WAIT });
     await facts.getByRole('link', { name: project }).click();
     await card.waitFor({ timeout: WAIT });
   });
