@@ -560,7 +560,8 @@ static json_t *pull_one(pull_job_t *job, const char *image)
     int rc = im_engine_stream_run(job->engine, "POST", path, NULL, PULL_TIMEOUT_MS, &cb, err,
                                   sizeof(err));
     free(path);
-    if (rc == IM_ECONFLICT && atomic_load(&job->stop)) {
+    bool client_left = atomic_load(&job->stop) || !im_http_stream_is_open(job->stream);
+    if (rc == IM_ECONFLICT && client_left) {
         im_pull_progress_release(&job->progress);
         return NULL;
     }

@@ -886,6 +886,60 @@ static void groups_create_list_delete(void **state)
     assert_int_equal(count_rows(fx->db_path, "SELECT count(*) FROM group_members"), 0);
 }
 
+static void groups_update_replaces_members(void **state)
+{
+    fixture_t *fx = *state;
+    im_store_group_t web = {0};
+    im_store_group_t db = {0};
+    im_strlcpy(web.name, "Web", sizeof(web.name));
+    im_strlcpy(db.name, "Databases", sizeof(db.name));
+    web.created_at = 1000;
+    web.updated_at = 1000;
+    assert_int_equal(im_store_group_create(fx->store, &web), IM_OK);
+    assert_int_equal(im_store_group_create(fx->store, &db), IM_OK);
+    assert_int_equal(im_store_group_member_add(fx->store, web.id, "old"), IM_OK);
+
+    /* Fields only: the members stay. */
+    im_strlcpy(web.color, "#000000", sizeof(web.color));
+    web.updated_at = 0;
+    assert_int_equal(im_store_group_update(fx->store, &web, NULL), IM_OK);
+    assert_true(web.updated_at > 1000);
+    im_store_group_t read;
+    assert_int_equal(im_store_group_get(fx->store, web.id, &read), IM_OK);
+    assert_string_equal(read.color, "#000000");
+    assert_int_equal(read.created_at, 1000);
+    assert_int_equal(count_rows(fx->db_path, "SELECT count(*) FROM group_members"), 1);
+
+    /* With members: the list becomes exactly the new one. */
+    char *items[] = {"nginx", "caddy"};
+    im_store_strings_t members = {.items = items, .count = 2};
+    assert_int_equal(im_store_group_update(fx->store, &web, &members), IM_OK);
+    im_store_strings_t names;
+    assert_int_equal(im_store_group_member_list(fx->store, web.id, &names), IM_OK);
+    assert_int_equal(names.count, 2);
+    assert_string_equal(names.items[0], "caddy");
+    assert_string_equal(names.items[1], "nginx");
+    im_store_strings_release(&names);
+
+    /* A taken name or an empty member fails and changes nothing. */
+    im_strlcpy(web.name, "databases", sizeof(web.name));
+    assert_int_equal(im_store_group_update(fx->store, &web, NULL), IM_ECONFLICT);
+    im_strlcpy(web.name, "Web", sizeof(web.name));
+    char *bad_items[] = {"redis", ""};
+    im_store_strings_t bad = {.items = bad_items, .count = 2};
+    assert_int_equal(im_store_group_update(fx->store, &web, &bad), IM_EINVAL);
+    assert_int_equal(im_store_group_member_list(fx->store, web.id, &names), IM_OK);
+    assert_int_equal(names.count, 2);
+    im_store_strings_release(&names);
+
+    /* Clearing the members and updating a missing group. */
+    im_store_strings_t none = {0};
+    assert_int_equal(im_store_group_update(fx->store, &web, &none), IM_OK);
+    assert_int_equal(count_rows(fx->db_path, "SELECT count(*) FROM group_members"), 0);
+    web.id += 100;
+    assert_int_equal(im_store_group_update(fx->store, &web, NULL), IM_ENOTFOUND);
+}
+
 static void settings_get_and_set(void **state)
 {
     fixture_t *fx = *state;
@@ -1111,6 +1165,7 @@ int main(void)
         STORE_TEST(audit_insert_and_list),
         STORE_TEST(audit_null_fields_and_bad_json),
         STORE_TEST(groups_create_list_delete),
+        STORE_TEST(groups_update_replaces_members),
         STORE_TEST(settings_get_and_set),
         STORE_TEST(backup_copies_database),
         STORE_TEST(backup_rejects_existing_target),
