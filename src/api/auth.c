@@ -405,7 +405,18 @@ static void get_me(im_request_t *req)
         im_resp_from_rc(req, rc, "user not found");
         return;
     }
-    im_resp_json(req, 200, im_auth_user_json(&user));
+    /* totp_enabled lets the account page offer set-up or disable. A pending set-up that was
+     * never confirmed counts as off, because login does not ask for a code then. */
+    im_store_totp_t totp;
+    int totp_rc = im_store_totp_get(im_req_app(req)->store, user.id, &totp);
+    if (totp_rc != IM_OK && totp_rc != IM_ENOTFOUND) {
+        im_resp_from_rc(req, IM_EUNAVAILABLE, "user lookup failed: database error");
+        return;
+    }
+    json_t *reply = im_auth_user_json(&user);
+    json_object_set_new(reply, "totp_enabled", json_boolean(totp_rc == IM_OK && totp.enabled_at));
+    explicit_bzero(&totp, sizeof(totp));
+    im_resp_json(req, 200, reply);
 }
 
 static void post_change_password(im_request_t *req)

@@ -1,8 +1,8 @@
 // Test setup for the browser tests: the real inframon binary on a free loopback port with
 // a fresh SQLite file, containers in the private test engine, and Debian's Chromium.
 import { execFile, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { createHmac, randomBytes } from 'node:crypto';
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,11 +70,13 @@ export class Server {
     for (const name of ['WEB_DIR', 'CORS_ORIGINS', 'TRUSTED_PROXIES', 'HTTP_THREADS']) {
       delete env[name];
     }
+    // Kept so that a test can check that the key never reaches a page.
+    this.secretKey = randomBytes(32).toString('hex');
     Object.assign(env, {
       HOST: '127.0.0.1',
       PORT: String(this.port),
       DEBUG: 'false',
-      SECRET_KEY: randomBytes(32).toString('hex'),
+      SECRET_KEY: this.secretKey,
       ADMIN_USERNAME,
       ADMIN_PASSWORD,
       DATABASE_URL: `sqlite:///${join(this.dir, 'inframon.db')}`,
@@ -155,6 +157,69 @@ export class Server {
     }
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+// Computes the RFC 6238 code (SHA-1, 6 digits, 30 s steps) of a base32 secret at time
+// nowMs, as an authenticator app would.
+export function totpCode(base32Secret, nowMs = Date.now()) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const char of base32Secret.replace(/=+$/, '').toUpperCase()) {
+    const value = alphabet.indexOf(char);
+    if (value < 0) {
+      throw new Error(`invalid base32 character ${JSON.stringify(char)} in the TOTP secret`);
+    }
+    bits += value.toString(2).padStart(5, '0');
+  }
+  const key = Buffer.from(bits.match(/.{8}/g).map((byte) => parseInt(byte, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(nowMs / 30000)));
+  const mac = createHmac('sha1', key).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0xf;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1000000).padStart(6, '0');
+}
+
+// Starts Debian's docker-registry on a free loopback port with its storage in a temporary
+// folder. dockerd treats 127.0.0.0/8 as an insecure registry by default, so images named
+// after this address push and pull over plain HTTP with no other host involved.
+export async function startRegistry() {
+  const binary = '/usr/bin/docker-registry';
+  const folder = mkdtempSync(join(tmpdir(), 'im-e2e-registry-'));
+  const port = await freePort();
+  const address = `127.0.0.1:${port}`;
+  const config = join(folder, 'config.yml');
+  writeFileSync(config, `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${folder}/data\nhttp:\n  addr: ${address}\n`);
+  const log = openSync(join(folder, 'registry.log'), 'a');
+  const child = spawn(binary, ['serve', config], { stdio: ['ignore', log, log] });
+  let spawnError = null;
+  child.once('error', (err) => {
+    spawnError = err;
+  });
+  const stop = async () => {
+    if (child.exitCode === null && !spawnError) {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+    rmSync(folder, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + 15000;
+  while (Date.now() < deadline) {
+    if (spawnError || child.exitCode !== null) {
+      break;
+    }
+    try {
+      const response = await fetch(`http://${address}/v2/`);
+      if (response.ok) {
+        return { address, stop };
+      }
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+  const reason = spawnError ? spawnError.message : `no answer on ${address} within 15 s`;
+  await stop();
+  throw new Error(`cannot start ${binary}: ${reason}; install the Debian package docker-registry (make deps)`);
 }
 
 export async function launchBrowser() {

@@ -3,8 +3,9 @@
 // out, and check that a viewer sees no action buttons. Screenshots of each page go to
 // docs/screenshots/. Any console error, uncaught exception or CSP violation fails the run.
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -16,7 +17,9 @@ import {
   launchBrowser,
   requireEnv,
   Server,
+  startRegistry,
   TEST_IMAGE,
+  totpCode,
 } from './harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -27,7 +30,12 @@ const WAIT = 20000;
 describe('web UI', () => {
   const binary = requireEnv('INFRAMON_BIN', 'run through ctest (make test), which sets it');
   const dockerHost = requireEnv('INFRAMON_TEST_DOCKER_HOST', 'run `make test`, which starts a private engine');
-  const containerName = `imtest-e2e-${Date.now().toString(36)}`;
+  const suffix = Date.now().toString(36);
+  const containerName = `imtest-e2e-${suffix}`;
+  // Two containers with compose labels make a compose project without the compose tool.
+  const project = `imtest-proj-${suffix}`;
+  const projectContainers = ['web', 'worker'].map((service) => ({ service, name: `imtest-pc-${suffix}-${service}` }));
+  const composeFile = join(mkdtempSync(join(tmpdir(), 'im-e2e-compose-')), 'compose.yaml');
   const problems = [];
   let server;
   let browser;
@@ -39,6 +47,15 @@ describe('web UI', () => {
     // tini as PID 1 (--init) makes a stop end the container at once.
     await docker(dockerHost, 'run', '-d', '--init', '--name', containerName, '--label', 'inframon.test=true',
       TEST_IMAGE, 'sh', '-c', 'while true; do echo "tick $(date)"; sleep 1; done');
+    // The compose file that the labels name, which the server reads for the Compose tab.
+    writeFileSync(composeFile, `services:\n${projectContainers.map((c) => `  ${c.service}:\n    image: ${TEST_IMAGE}\n`).join('')}`);
+    for (const { service, name } of projectContainers) {
+      await docker(dockerHost, 'run', '-d', '--init', '--name', name, '--label', 'inframon.test=true',
+        '--label', `com.docker.compose.project=${project}`, '--label', `com.docker.compose.service=${service}`,
+        '--label', `com.docker.compose.project.working_dir=${dirname(composeFile)}`,
+        '--label', `com.docker.compose.project.config_files=${composeFile}`,
+        TEST_IMAGE, 'sh', '-c', `while true; do echo "${service} tick $(date)"; sleep 1; done`);
+    }
     server = new Server(binary, dockerHost);
     await server.start();
     browser = await launchBrowser();
@@ -54,8 +71,25 @@ describe('web UI', () => {
       }
       await server.stop();
     }
-    await docker(dockerHost, 'rm', '-f', containerName).catch((err) => console.log(err.message));
+    for (const name of [containerName, ...projectContainers.map((c) => c.name)]) {
+      await docker(dockerHost, 'rm', '-f', name).catch((err) => console.log(err.message));
+    }
+    rmSync(dirname(composeFile), { recursive: true, force: true });
   });
+
+  // Takes a screenshot of the page without the notifications that earlier steps left.
+  async function screenshot(name) {
+    await page.locator('.toasts button').evaluateAll((buttons) => buttons.forEach((b) => b.click()));
+    await page.screenshot({ path: join(SHOTS, name), fullPage: true });
+  }
+
+  // Opens an in-app page the way a link does, without a reload.
+  async function openPath(path) {
+    await page.evaluate((target) => {
+      history.pushState(null, '', target);
+      dispatchEvent(new PopStateEvent('popstate'));
+    }, path);
+  }
 
   test('the server sends the UI with its caching rules', async () => {
     const index = await fetch(`${server.url}/`, { headers: { 'Accept-Encoding': 'gzip' } });
@@ -257,6 +291,252 @@ describe('web UI', () => {
     await page.screenshot({ path: join(SHOTS, 'users.png'), fullPage: true });
   });
 
+  test('an API token is created, used and revoked on the account page', async () => {
+    await page.locator('a.who').click();
+    await page.getByRole('heading', { name: 'Your account' }).waitFor({ timeout: WAIT });
+    const form = page.locator('form', { hasText: 'New token' });
+    await form.getByLabel('Name').fill('e2e-token');
+    await form.getByLabel('Expires after').selectOption('30');
+    await form.getByRole('button', { name: 'Create token' }).click();
+    const shown = page.getByLabel('New API token');
+    await shown.waitFor({ timeout: WAIT });
+    const token = (await shown.textContent()).trim();
+    const row = page.locator('tr[data-token="e2e-token"]');
+    await row.locator('.badge', { hasText: 'active' }).waitFor({ timeout: WAIT });
+    assert.ok(token.startsWith((await row.locator('td.mono').textContent()).replace('…', '')), 'the list shows the token prefix');
+    const me = await server.api('GET', '/auth/me', token);
+    assert.equal(me.username, ADMIN_USERNAME, 'the new token authenticates as its owner');
+    await screenshot('account.png');
+
+    // Esc closes the confirmation without revoking.
+    await row.getByRole('button', { name: 'Revoke e2e-token' }).click();
+    const dialog = page.getByRole('dialog');
+    assert.match(await dialog.textContent(), /Revoke API token "e2e-token"/);
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached', timeout: WAIT });
+    assert.equal((await server.api('GET', '/auth/me', token)).username, ADMIN_USERNAME, 'Esc kept the token');
+
+    await row.getByRole('button', { name: 'Revoke e2e-token' }).click();
+    await dialog.getByRole('button', { name: 'Revoke' }).click();
+    await page.getByRole('status').filter({ hasText: 'Token "e2e-token" revoked' }).waitFor({ timeout: WAIT });
+    await assert.rejects(server.api('GET', '/auth/me', token), /returned 401/, 'a revoked token is rejected');
+    await page.locator('tr[data-token="e2e-token"] .badge', { hasText: 'revoked' })
+      .or(page.getByText('You have no API tokens.')).waitFor({ timeout: WAIT });
+  });
+
+  test('TOTP is turned on and off on the account page', async () => {
+    await page.getByRole('button', { name: 'Set up two-factor sign-in' }).click();
+    const key = (await page.getByLabel('TOTP key', { exact: true }).textContent()).trim();
+    const link = (await page.getByLabel('Setup link', { exact: true }).textContent()).trim();
+    assert.match(link, new RegExp(`^otpauth://totp/InfraMon:${ADMIN_USERNAME}\\?secret=${key}&`));
+    const qr = page.getByRole('img', { name: /^QR code of the setup link/ });
+    assert.ok((await qr.locator('path').getAttribute('d')).length > 100, 'the QR code has modules');
+    await screenshot('totp-setup.png');
+    await page.getByLabel('Code from the app').fill(totpCode(key));
+    await page.getByRole('button', { name: 'Turn on' }).click();
+    const codes = page.locator('.codes li');
+    await codes.first().waitFor({ timeout: WAIT });
+    assert.equal(await codes.count(), 10, 'ten recovery codes are shown once');
+    const token = await server.login(ADMIN_USERNAME, ADMIN_PASSWORD).catch(() => null);
+    assert.equal(token, undefined, 'a password alone no longer yields an access token');
+
+    await page.getByLabel('Your password, to turn it off').fill(ADMIN_PASSWORD);
+    await page.getByRole('button', { name: 'Turn off two-factor sign-in' }).click();
+    await page.getByRole('button', { name: 'Set up two-factor sign-in' }).waitFor({ timeout: WAIT });
+    assert.ok(await server.login(ADMIN_USERNAME, ADMIN_PASSWORD), 'the password alone signs in again');
+  });
+
+  test('the audit log filters by action and downloads CSV', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Audit log' }).click();
+    await page.getByRole('heading', { name: 'Audit log' }).waitFor({ timeout: WAIT });
+    await page.locator('tbody tr').first().waitFor({ timeout: WAIT });
+    await screenshot('audit-log.png');
+
+    const filters = page.getByRole('form', { name: 'Audit log filters' });
+    await filters.getByLabel('Action (exact)').fill('auth.api_token_revoke');
+    await filters.getByRole('button', { name: 'Apply filters' }).click();
+    await page.getByRole('status').filter({ hasText: /^1 matching entry$/ }).waitFor({ timeout: WAIT });
+    const actions = await page.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.action));
+    assert.deepEqual(actions, ['auth.api_token_revoke']);
+
+    const [file] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Download CSV' }).click(),
+    ]);
+    assert.match(file.suggestedFilename(), /^audit-log-.*Z-times-in-UTC\.csv$/);
+    const [header, ...rows] = (await readFile(await file.path(), 'utf8')).trim().split('\r\n');
+    assert.match(header, /^id,timestamp,user_id,username,action,/);
+    assert.equal(rows.length, 1, 'the CSV has the filtered rows only');
+    assert.match(rows[0], /"auth\.api_token_revoke"/);
+    await filters.getByRole('button', { name: 'Clear' }).click();
+  });
+
+  test('the events feed shows a container start', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Events' }).click();
+    await page.getByRole('heading', { name: 'Engine events' }).waitFor({ timeout: WAIT });
+    await page.getByLabel('Start with the events of').selectOption({ label: 'from now on' });
+    // The list empties when the new stream (without the backlog) is connected.
+    await page.getByText('No container event yet').waitFor({ timeout: WAIT });
+    await page.getByRole('status').filter({ hasText: 'live' }).waitFor({ timeout: WAIT });
+    const token = await server.login(ADMIN_USERNAME, ADMIN_PASSWORD);
+    await server.api('POST', `/containers/${containerName}/restart`, token);
+    await page.locator(`tr[data-action="start"][data-name="${containerName}"]`).waitFor({ timeout: WAIT });
+    await page.locator(`tr[data-action="die"][data-name="${containerName}"]`).waitFor({ timeout: WAIT });
+    await screenshot('events.png');
+
+    // With only "start" ticked, the reconnected stream leaves out the stop and die events.
+    await page.getByRole('checkbox', { name: 'start', exact: true }).check();
+    await page.getByText('No container event yet').waitFor({ timeout: WAIT });
+    await page.getByRole('status').filter({ hasText: 'live' }).waitFor({ timeout: WAIT });
+    await server.api('POST', `/containers/${containerName}/restart`, token);
+    await page.locator(`tr[data-action="start"][data-name="${containerName}"]`).waitFor({ timeout: WAIT });
+    const shown = await page.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.action));
+    assert.deepEqual([...new Set(shown)], ['start'], `only start events are listed: ${shown.join(', ')}`);
+    await page.getByRole('checkbox', { name: 'start', exact: true }).uncheck();
+  });
+
+  test('the compose page stops and starts a project', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Compose' }).click();
+    const card = page.locator(`article[data-project="${project}"]`);
+    await card.getByText('2 of 2 containers running').waitFor({ timeout: WAIT });
+    for (const { service, name } of projectContainers) {
+      await card.locator(`tr[data-service="${service}"]`).getByRole('link', { name }).waitFor({ timeout: WAIT });
+    }
+    const group = card.getByRole('group', { name: `Actions for ${project}` });
+
+    await group.getByRole('button', { name: 'Stop', exact: true }).click();
+    const confirm = page.getByRole('dialog');
+    assert.match(await confirm.textContent(), new RegExp(`Stop every container of project "${project}"`));
+    await confirm.getByRole('button', { name: 'Stop' }).click();
+    const result = page.getByRole('dialog', { name: new RegExp(`^${project}: compose stop done`) });
+    await result.waitFor({ timeout: WAIT });
+    assert.equal(await result.locator('li.ok').count(), 2, await result.textContent());
+    await result.getByRole('button', { name: 'Close' }).click();
+    await card.locator('.badge', { hasText: 'stopped' }).waitFor({ timeout: WAIT });
+    assert.equal(await docker(dockerHost, 'inspect', '-f', '{{.State.Status}}', projectContainers[0].name), 'exited');
+
+    await group.getByRole('button', { name: 'Start', exact: true }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Start' }).click();
+    await page.getByRole('dialog', { name: new RegExp(`^${project}: compose start done`) })
+      .getByRole('button', { name: 'Close' }).click();
+    await card.getByText('2 of 2 containers running').waitFor({ timeout: WAIT });
+    await screenshot('compose.png');
+  });
+
+  test('the compose page pulls a project image from a loopback registry', async () => {
+    const registry = await startRegistry();
+    const pullProject = `imtest-pull-${suffix}`;
+    const image = `${registry.address}/imtest/e2e-pull-${suffix}:1`;
+    const name = `imtest-pull-${suffix}-app`;
+    try {
+      await docker(dockerHost, 'tag', TEST_IMAGE, image);
+      await docker(dockerHost, 'push', image);
+      await docker(dockerHost, 'create', '--name', name, '--label', 'inframon.test=true',
+        '--label', `com.docker.compose.project=${pullProject}`, '--label', 'com.docker.compose.service=app',
+        image, 'true');
+      const card = page.locator(`article[data-project="${pullProject}"]`);
+      await card.getByText('0 of 1 containers running').waitFor({ timeout: WAIT });
+      await card.getByRole('button', { name: 'Pull images' }).click();
+      const confirm = page.getByRole('dialog');
+      assert.match(await confirm.textContent(), new RegExp(`Pull the image of every service of project "${pullProject}"`));
+      await confirm.getByRole('button', { name: 'Pull images' }).click();
+      const result = page.getByRole('dialog', { name: `${pullProject}: pull done (1 of 1 images pulled)` });
+      await result.waitFor({ timeout: WAIT });
+      // The message is the engine's last status line, such as "Status: Image is up to date".
+      assert.ok((await result.locator('li.ok').textContent()).startsWith(`${image}: `));
+      assert.equal(await result.locator('li.fail').count(), 0);
+      await result.getByRole('button', { name: 'Close' }).click();
+    } finally {
+      await docker(dockerHost, 'rm', '-f', name).catch((err) => console.log(err.message));
+      await docker(dockerHost, 'rmi', '-f', image).catch((err) => console.log(err.message));
+      await registry.stop();
+    }
+  });
+
+  test('the compose tab of a container names its project', async () => {
+    const card = page.locator(`article[data-project="${project}"]`);
+    await card.getByRole('link', { name: projectContainers[0].name }).click();
+    await page.getByRole('heading', { name: projectContainers[0].name }).waitFor({ timeout: WAIT });
+    await page.getByRole('tab', { name: 'Compose' }).click();
+    const facts = page.locator('dl.kv');
+    await facts.getByRole('link', { name: project }).waitFor({ timeout: WAIT });
+    assert.equal(await facts.locator('div', { hasText: 'Services of the project' }).locator('dd').textContent(), 'web, worker');
+    assert.equal(await facts.locator('div', { hasText: 'Compose file' }).locator('dd').textContent(), composeFile);
+    await page.getByLabel('Compose file', { exact: true }).filter({ hasText: `image: ${TEST_IMAGE}` }).waitFor({ timeout: WAIT });
+    await facts.getByRole('link', { name: project }).click();
+    await card.waitFor({ timeout: WAIT });
+  });
+
+  test('merged logs tag each line with its container', async () => {
+    const card = page.locator(`article[data-project="${project}"]`);
+    await card.getByRole('link', { name: 'Merged logs of this project' }).click();
+    await page.getByRole('heading', { name: 'Merged logs' }).waitFor({ timeout: WAIT });
+    await page.getByRole('status').filter({ hasText: 'Following' }).waitFor({ timeout: WAIT });
+    const [web, worker] = projectContainers.map((c) => c.name);
+    const marker = `e2e-merged-${Math.random().toString(36).slice(2, 10)}`;
+    await docker(dockerHost, 'exec', worker, 'sh', '-c', `echo ${marker} > /proc/1/fd/1`);
+    const line = page.locator(`.merged-line[data-container="${worker}"]`, { hasText: marker });
+    await line.waitFor({ timeout: WAIT });
+    await page.locator(`.merged-line[data-container="${web}"]`).first().waitFor({ timeout: WAIT });
+    const webTag = await page.locator(`.merged-line[data-container="${web}"] .tag`).first().getAttribute('class');
+    const workerTag = await line.locator('.tag').getAttribute('class');
+    assert.notEqual(webTag, workerTag, 'the two containers have different colours');
+    const times = await page.locator('.merged-line[data-time]').evaluateAll((lines) => lines.map((l) => Date.parse(l.dataset.time)));
+    const outOfOrder = times.findIndex((t, i) => i > 0 && t < times[i - 1]);
+    assert.equal(outOfOrder, -1, `line ${outOfOrder} is older than the line before it`);
+    assert.ok(times.length > 10, `the backlog of both containers is shown (${times.length} lines)`);
+    await screenshot('merged-logs.png');
+  });
+
+  test('a group is created, filled and filters the container list', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Groups' }).click();
+    await page.getByRole('heading', { name: 'Groups', exact: true }).waitFor({ timeout: WAIT });
+    const form = page.locator('form', { hasText: 'New group' });
+    await form.getByLabel('Name').fill('e2e-group');
+    await form.getByLabel('Description').fill('the compose test project');
+    await form.getByLabel('Colour').fill('#0e7490');
+    await form.getByRole('button', { name: 'Create group' }).click();
+    const card = page.locator('article[data-group="e2e-group"]');
+    await card.getByText('No containers yet.').waitFor({ timeout: WAIT });
+
+    await card.getByRole('button', { name: 'Set containers' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Containers in e2e-group' });
+    for (const { name } of projectContainers) {
+      await dialog.getByLabel(name).check();
+    }
+    await dialog.getByRole('button', { name: 'Save 2 members' }).click();
+    for (const { name } of projectContainers) {
+      await card.locator(`li[data-member="${name}"] .badge`, { hasText: 'running' }).waitFor({ timeout: WAIT });
+    }
+    const token = await server.login(ADMIN_USERNAME, ADMIN_PASSWORD);
+    const saved = (await server.api('GET', '/groups', token)).find((g) => g.name === 'e2e-group');
+    assert.deepEqual([...saved.container_ids].sort(), projectContainers.map((c) => c.name).sort());
+    assert.equal(saved.color.toLowerCase(), '#0e7490');
+    await screenshot('groups.png');
+
+    await card.getByRole('link', { name: 'Show in the container list' }).click();
+    await page.getByRole('heading', { name: 'Containers' }).waitFor({ timeout: WAIT });
+    await page.getByRole('button', { name: /^e2e-group/, pressed: true }).waitFor({ timeout: WAIT });
+    await page.locator(`tr[data-name="${projectContainers[0].name}"]`).waitFor({ timeout: WAIT });
+    const names = await page.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.name).sort());
+    assert.deepEqual(names, projectContainers.map((c) => c.name).sort(), 'only the group members are listed');
+    await page.locator(`tr[data-name="${projectContainers[0].name}"] .group-tag`, { hasText: 'e2e-group' }).waitFor({ timeout: WAIT });
+    await page.getByRole('button', { name: 'Every container' }).click();
+    await page.locator(`tr[data-name="${containerName}"]`).waitFor({ timeout: WAIT });
+  });
+
+  test('the settings page shows the configuration without secrets', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Settings' }).click();
+    const secret = page.locator('tr[data-setting="SECRET_KEY"]');
+    await secret.waitFor({ timeout: WAIT });
+    assert.equal((await secret.locator('td').textContent()).trim(), '(set, redacted)');
+    assert.equal((await page.locator('tr[data-setting="DOCKER_HOST"] td').textContent()).trim(), dockerHost);
+    const text = await page.locator('main').textContent();
+    assert.ok(!text.includes(server.secretKey), 'SECRET_KEY is not on the page');
+    assert.ok(!text.includes(ADMIN_PASSWORD), 'ADMIN_PASSWORD is not on the page');
+    await screenshot('settings.png');
+  });
+
   test('the theme toggle switches to dark', async () => {
     await page.getByRole('link', { name: 'Dashboard' }).click();
     const toggle = page.getByRole('button', { name: /^Theme:/ });
@@ -288,6 +568,46 @@ describe('web UI', () => {
     await page.setViewportSize({ width: 1280, height: 800 });
   });
 
+  test('the new pages fit a 375 px phone', async () => {
+    await page.setViewportSize({ width: 375, height: 800 });
+    const pages = [
+      ['/account', 'Your account'],
+      ['/admin/audit', 'Audit log'],
+      ['/events', 'Engine events'],
+      ['/compose', 'Compose projects'],
+      ['/groups', 'Groups'],
+      ['/logs', 'Merged logs'],
+      ['/admin/settings', 'Settings'],
+    ];
+    try {
+      for (const [path, heading] of pages) {
+        await openPath(path);
+        await page.getByRole('heading', { name: heading, exact: true }).waitFor({ timeout: WAIT });
+        // Let lists and tables arrive before measuring.
+        await page.waitForTimeout(500);
+        const { width, widest } = await page.evaluate(() => {
+          let found = '';
+          let right = 0;
+          for (const element of document.querySelectorAll('main *')) {
+            const box = element.getBoundingClientRect();
+            if (box.right > right && !element.closest('.table-wrap')) {
+              right = box.right;
+              found = `<${element.tagName.toLowerCase()} class="${element.className}">`;
+            }
+          }
+          return { width: document.documentElement.scrollWidth, widest: found };
+        });
+        assert.ok(width <= 375, `${path} is ${width} px wide at a 375 px viewport; widest: ${widest}`);
+        if (path === '/compose') {
+          // The theme test before this one left the dark theme on.
+          await screenshot('compose-phone-dark.png');
+        }
+      }
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 800 });
+    }
+  });
+
   test('sign out returns to the login page', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('button', { name: 'Sign in' }).waitFor({ timeout: WAIT });
@@ -298,7 +618,19 @@ describe('web UI', () => {
     await page.getByLabel('Password').fill(VIEWER.password);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { name: 'Dashboard' }).waitFor({ timeout: WAIT });
-    assert.equal(await page.getByRole('link', { name: 'Users' }).count(), 0, 'no Users page for a viewer');
+    const nav = page.getByRole('navigation', { name: 'Main' });
+    for (const adminPage of ['Users', 'Audit log', 'Settings']) {
+      assert.equal(await nav.getByRole('link', { name: adminPage }).count(), 0, `no ${adminPage} page for a viewer`);
+    }
+    await openPath('/admin/audit');
+    await page.getByRole('heading', { name: 'Page not found' }).waitFor({ timeout: WAIT });
+    await nav.getByRole('link', { name: 'Compose' }).click();
+    await page.locator(`article[data-project="${project}"]`).waitFor({ timeout: WAIT });
+    assert.equal(await page.getByRole('group', { name: /^Actions for / }).count(), 0, 'no compose actions');
+    await nav.getByRole('link', { name: 'Groups' }).click();
+    await page.locator('article[data-group="e2e-group"]').waitFor({ timeout: WAIT });
+    assert.equal(await page.getByRole('group', { name: /^Actions for group / }).count(), 0, 'no group actions');
+    assert.equal(await page.getByRole('button', { name: 'Create group' }).count(), 0, 'no group creation');
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Containers' }).click();
     const row = page.locator(`tr[data-name="${containerName}"]`);
     await row.waitFor({ timeout: WAIT });

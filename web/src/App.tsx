@@ -1,3 +1,4 @@
+import { lazy, Suspense } from 'preact/compat';
 import { useEffect, useState } from 'preact/hooks';
 import { notify, Toasts } from './components/common';
 import { roleAtLeast } from './lib/actions';
@@ -8,7 +9,16 @@ import { ContainerDetail } from './pages/ContainerDetail';
 import { Containers } from './pages/Containers';
 import { Dashboard } from './pages/Dashboard';
 import { Login } from './pages/Login';
-import { Users } from './pages/Users';
+
+// Pages beyond the first ones load on first use, so that the first page stays small.
+const Account = lazy(() => import('./pages/Account'));
+const AuditLog = lazy(() => import('./pages/AuditLog'));
+const ComposeProjects = lazy(() => import('./pages/ComposeProjects'));
+const EventsFeed = lazy(() => import('./pages/EventsFeed'));
+const Groups = lazy(() => import('./pages/Groups'));
+const MergedLogs = lazy(() => import('./pages/MergedLogs'));
+const Settings = lazy(() => import('./pages/Settings'));
+const Users = lazy(() => import('./pages/Users'));
 
 const THEME_NEXT: Record<ThemeChoice, ThemeChoice> = { system: 'light', light: 'dark', dark: 'system' };
 
@@ -97,8 +107,22 @@ export function App() {
     page = <Containers role={user.role} />;
   } else if (detail) {
     page = <ContainerDetail key={detail[1]} id={decodeURIComponent(detail[1])} role={user.role} />;
+  } else if (path === '/groups') {
+    page = <Groups role={user.role} />;
+  } else if (path === '/compose') {
+    page = <ComposeProjects role={user.role} />;
+  } else if (path === '/logs') {
+    page = <MergedLogs />;
+  } else if (path === '/events') {
+    page = <EventsFeed />;
+  } else if (path === '/account') {
+    page = <Account me={user} />;
   } else if (path === '/admin/users' && isAdmin) {
     page = <Users me={user} />;
+  } else if (path === '/admin/audit' && isAdmin) {
+    page = <AuditLog />;
+  } else if (path === '/admin/settings' && isAdmin) {
+    page = <Settings />;
   } else {
     page = <NotFound />;
   }
@@ -115,20 +139,30 @@ export function App() {
         <nav aria-label="Main">
           <NavLink href="/" label="Dashboard" path={path} />
           <NavLink href="/containers" label="Containers" path={path} />
-          {isAdmin && <NavLink href="/admin/users" label="Users" path={path} />}
+          <NavLink href="/groups" label="Groups" path={path} />
+          <NavLink href="/compose" label="Compose" path={path} />
+          <NavLink href="/logs" label="Logs" path={path} />
+          <NavLink href="/events" label="Events" path={path} />
+          {isAdmin && (
+            <>
+              <NavLink href="/admin/users" label="Users" path={path} />
+              <NavLink href="/admin/audit" label="Audit log" path={path} />
+              <NavLink href="/admin/settings" label="Settings" path={path} />
+            </>
+          )}
         </nav>
         <div class="user">
           <ThemeToggle />
-          <span class="who" title={`Signed in as ${user.username} with the ${user.role} role`}>
+          <a href="/account" class="who" onClick={onLinkClick} title={`Signed in as ${user.username} with the ${user.role} role: open your account`}>
             {user.username} <span class="badge">{user.role}</span>
-          </span>
+          </a>
           <button type="button" onClick={logout}>
             Sign out
           </button>
         </div>
       </header>
       <main id="main" tabIndex={-1}>
-        {page}
+        <Suspense fallback={<p class="muted">Loading the page…</p>}>{page}</Suspense>
       </main>
       <Toasts />
     </>

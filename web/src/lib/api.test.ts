@@ -117,6 +117,18 @@ describe('ApiClient', () => {
     expect(calls.filter((c) => c.url.endsWith('/auth/refresh'))).toHaveLength(1);
   });
 
+  it('streams a POST with the requested media type and retries after a refresh', async () => {
+    const { calls, fetchFn } = scripted([[200, pair(1)], [401, { detail: 'expired' }], [200, pair(2)], [200, {}]]);
+    const client = new ApiClient(fetchFn);
+    await client.login('admin', 'pw');
+    const response = await client.raw('/compose/projects/shop/pull', undefined, 'POST', 'text/event-stream');
+    expect(response.status).toBe(200);
+    expect(calls[3].init.method).toBe('POST');
+    expect(header(calls[3], 'Accept')).toBe('text/event-stream');
+    expect(header(calls[3], 'Authorization')).toBe('Bearer access-2');
+    expect(JSON.parse(String(calls[3].init.body))).toEqual({});
+  });
+
   it('reports the server message on errors', async () => {
     const { fetchFn } = scripted([[401, { detail: 'Incorrect username or password' }]]);
     const client = new ApiClient(fetchFn);

@@ -84,8 +84,8 @@ export class ApiClient {
     return this.accessToken !== null;
   }
 
-  private async send(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<Response> {
-    const headers: Record<string, string> = { Accept: 'application/json' };
+  private async send(method: string, path: string, body?: unknown, signal?: AbortSignal, accept = 'application/json'): Promise<Response> {
+    const headers: Record<string, string> = { Accept: accept };
     if (this.accessToken) {
       headers.Authorization = `Bearer ${this.accessToken}`;
     }
@@ -218,13 +218,15 @@ export class ApiClient {
     return parsed as T;
   }
 
-  // Sends a GET whose body the caller reads itself (a log stream or a download), with the
-  // same refresh-and-retry rule as request(). Throws ApiError on an error status.
-  async raw(path: string, signal?: AbortSignal): Promise<Response> {
-    let response = await this.send('GET', path, undefined, signal);
+  // Sends a request whose body the caller reads itself (a log stream or a download), with
+  // the same refresh-and-retry rule as request(). A POST sends an empty JSON object and
+  // asks for accept, such as text/event-stream. Throws ApiError on an error status.
+  async raw(path: string, signal?: AbortSignal, method: 'GET' | 'POST' = 'GET', accept?: string): Promise<Response> {
+    const body = method === 'POST' ? {} : undefined;
+    let response = await this.send(method, path, body, signal, accept);
     if (response.status === 401) {
       if (await this.refresh()) {
-        response = await this.send('GET', path, undefined, signal);
+        response = await this.send(method, path, body, signal, accept);
       }
       if (response.status === 401) {
         this.endSession();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseAnsi, stripAnsi } from './ansi';
-import { SseParser } from './sse';
+import { readSse, SseParser } from './sse';
 
 describe('parseAnsi', () => {
   it('splits coloured runs and resets', () => {
@@ -45,5 +45,22 @@ describe('SseParser', () => {
   it('joins multi-line data and accepts CRLF', () => {
     const parser = new SseParser();
     expect(parser.push('data: a\r\ndata: b\r\n\r\n')).toEqual([{ event: 'message', data: 'a\nb', id: null }]);
+  });
+});
+
+describe('readSse', () => {
+  it('joins events split across chunks and returns at the end of the body', async () => {
+    const chunks = ['event: container\ndata: {"a"', ':1}\n\n: keepalive\n\ndata: x\n', '\n'];
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (const chunk of chunks) {
+          controller.enqueue(new TextEncoder().encode(chunk));
+        }
+        controller.close();
+      },
+    });
+    const seen: string[] = [];
+    await readSse(new Response(body), (events) => seen.push(...events.map((e) => `${e.event}:${e.data}`)));
+    expect(seen).toEqual(['container:{"a":1}', 'message:x']);
   });
 });

@@ -54,3 +54,23 @@ function parseBlock(block: string): SseEvent | null {
   }
   return { event, data: data.join('\n'), id };
 }
+
+// Reads a text/event-stream response to its end, calling onEvents with each batch of
+// complete events. Returns when the server closes the stream; an aborted fetch rejects.
+export async function readSse(response: Response, onEvents: (events: SseEvent[]) => void): Promise<void> {
+  if (!response.body) {
+    throw new Error('the response has no body to stream');
+  }
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  const parser = new SseParser();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) {
+      return;
+    }
+    const events = parser.push(value);
+    if (events.length) {
+      onEvents(events);
+    }
+  }
+}

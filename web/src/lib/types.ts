@@ -21,6 +21,7 @@ export interface Container {
   labels?: Record<string, string>;
   compose_project?: string | null;
   compose_service?: string | null;
+  group_ids?: number[];
   cpu_usage?: number | null;
   memory_usage?: number | null;
   memory_limit?: number | null;

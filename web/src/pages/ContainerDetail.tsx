@@ -11,6 +11,7 @@ import { Logs } from './Logs';
 
 // xterm is large; it loads only when the Terminal tab opens.
 const Terminal = lazy(() => import('./Terminal'));
+const ComposeTab = lazy(() => import('./ComposeTab'));
 
 interface Detail {
   container_id: string;
@@ -40,7 +41,7 @@ interface Detail {
   compose_service?: string | null;
 }
 
-type Tab = 'overview' | 'stats' | 'logs' | 'terminal' | 'inspect';
+type Tab = 'overview' | 'stats' | 'logs' | 'terminal' | 'compose' | 'inspect';
 
 function text(value: unknown): string {
   if (value === null || value === undefined || value === '') {
@@ -204,6 +205,7 @@ export function ContainerDetail({ id, role }: { id: string; role: Role }) {
     ['stats', 'Stats'],
     ['logs', 'Logs'],
     ...(canAct && d?.status === 'running' ? [['terminal', 'Terminal'] as [Tab, string]] : []),
+    ...(d?.compose_project ? [['compose', 'Compose'] as [Tab, string]] : []),
     ['inspect', 'Inspect'],
   ];
   return (
@@ -243,6 +245,11 @@ export function ContainerDetail({ id, role }: { id: string; role: Role }) {
         {tab === 'terminal' && canAct && (
           <Suspense fallback={<p class="muted">Loading the terminal…</p>}>
             <Terminal id={d?.container_id ?? id} />
+          </Suspense>
+        )}
+        {tab === 'compose' && (
+          <Suspense fallback={<p class="muted">Loading…</p>}>
+            <ComposeTab id={id} />
           </Suspense>
         )}
         {tab === 'inspect' && <Inspect id={id} />}

@@ -5,6 +5,7 @@ import type { Role } from '../lib/api';
 import { api } from '../lib/api';
 import { download, toCsv } from '../lib/csv';
 import { formatBytes, formatPercent, UNKNOWN } from '../lib/format';
+import { containerListPath, groupFromSearch, type Group } from '../lib/groups';
 import { usePoll } from '../lib/poll';
 import { onLinkClick } from '../lib/router';
 import type { BulkResponse, Container, ContainerList } from '../lib/types';
@@ -75,6 +76,16 @@ export function exportCsv(list: Container[]): string {
   );
 }
 
+function emptyText(total: number, groupId: number | null): string {
+  if (total > 0) {
+    return 'No container matches the search and filters.';
+  }
+  if (groupId) {
+    return 'No container of this group exists right now.';
+  }
+  return 'The engine reports no containers.';
+}
+
 function PortLinks({ c }: { c: Container }) {
   const ports = c.ports ?? [];
   if (!ports.length) {
@@ -99,7 +110,9 @@ function PortLinks({ c }: { c: Container }) {
 
 export function Containers({ role }: { role: Role }) {
   const canAct = roleAtLeast(role, 'operator');
-  const list = usePoll(() => api.get<ContainerList>('/containers?all_containers=true'), 3000);
+  const [groupId, setGroupId] = useState<number | null>(() => groupFromSearch(location.search));
+  const list = usePoll(() => api.get<ContainerList>(containerListPath(groupId)), 3000, [groupId]);
+  const groups = usePoll(() => api.get<Group[]>('/groups'), 30000);
   const [search, setSearch] = useState('');
   const [state, setState] = useState('');
   const [project, setProject] = useState('');
@@ -110,6 +123,11 @@ export function Containers({ role }: { role: Role }) {
   const [bulkResult, setBulkResult] = useState<{ action: Action; body: BulkResponse } | null>(null);
   const searchRef = useRef<HTMLInputElement>(null);
   const tableRef = useRef<HTMLTableSectionElement>(null);
+
+  // Keep the chosen group in the address bar, so that the filtered list can be linked.
+  useEffect(() => {
+    history.replaceState(null, '', groupId ? `/containers?group=${groupId}` : '/containers');
+  }, [groupId]);
 
   // "/" focuses the search box unless the user is typing somewhere already.
   useEffect(() => {
@@ -125,6 +143,7 @@ export function Containers({ role }: { role: Role }) {
   }, []);
 
   const all = list.data?.data.containers ?? [];
+  const groupsById = useMemo(() => new Map((groups.data ?? []).map((g) => [g.id, g])), [groups.data]);
   const projects = useMemo(() => {
     const counts = new Map<string, number>();
     for (const c of all) {
@@ -257,7 +276,7 @@ export function Containers({ role }: { role: Role }) {
   const stamp = new Date().toISOString().replace(/[:]/g, '-').slice(0, 19);
   return (
     <section aria-labelledby="containers-title" class="with-sidebar">
-      <nav class="sidebar" aria-label="Compose projects">
+      <nav class="sidebar" aria-label="Compose projects and groups">
         <h2>Projects</h2>
         <ul>
           <li>
@@ -272,6 +291,23 @@ export function Containers({ role }: { role: Role }) {
               </button>
             </li>
           ))}
+        </ul>
+        <h2>Groups</h2>
+        <ul aria-label="Groups">
+          <li>
+            <button type="button" class={groupId === null ? 'link active' : 'link'} onClick={() => setGroupId(null)}>
+              Every container
+            </button>
+          </li>
+          {(groups.data ?? []).map((g) => (
+            <li key={g.id}>
+              <button type="button" class={groupId === g.id ? 'link active' : 'link'} onClick={() => setGroupId(g.id)} aria-pressed={groupId === g.id}>
+                <span class="dot-swatch" style={{ background: g.color ?? 'var(--muted)' }} aria-hidden="true" />
+                {g.name} <span class="muted">({g.container_ids.length})</span>
+              </button>
+            </li>
+          ))}
+          {groups.error && <li class="muted small">Groups unavailable: {groups.error}</li>}
         </ul>
       </nav>
       <div class="main-col">
@@ -323,7 +359,7 @@ export function Containers({ role }: { role: Role }) {
         {list.loading && !list.data ? (
           <p class="muted">Loading containers…</p>
         ) : shown.length === 0 ? (
-          <p class="empty">{all.length === 0 ? 'The engine reports no containers.' : 'No container matches the search and filters.'}</p>
+          <p class="empty">{emptyText(all.length, groupId)}</p>
         ) : (
           <div class="table-wrap">
             <table class="containers">
@@ -366,6 +402,15 @@ export function Containers({ role }: { role: Role }) {
                           {c.name}
                         </a>
                         {c.compose_service && <div class="muted small">{c.compose_project}/{c.compose_service}</div>}
+                        {(c.group_ids ?? []).map((id) => {
+                          const group = groupsById.get(id);
+                          return group ? (
+                            <span key={id} class="group-tag small" title={`Group ${group.name}`}>
+                              <span class="dot-swatch" style={{ background: group.color ?? 'var(--muted)' }} aria-hidden="true" />
+                              {group.name}
+                            </span>
+                          ) : null;
+                        })}
                       </td>
                       <td>
                         <StateBadge state={c.status} />

@@ -4,7 +4,7 @@ import { parseAnsi, stripAnsi } from '../lib/ansi';
 import { api, ApiError } from '../lib/api';
 import { download } from '../lib/csv';
 import { formatTime, formatUtc } from '../lib/format';
-import { SseParser } from '../lib/sse';
+import { readLogStream } from '../lib/logstream';
 
 interface LogLine {
   stream: string;
@@ -128,29 +128,7 @@ export function Logs({ id, name }: { id: string; name: string }) {
       params.set('follow', 'true');
       const response = await api.raw(`${path}?${params}`, controller.signal);
       setStatus('Following');
-      const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-      const parser = new SseParser();
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) {
-          setStatus('The stream closed.');
-          return;
-        }
-        const batch: LogLine[] = [];
-        for (const event of parser.push(value)) {
-          if (event.event === 'message') {
-            batch.push(JSON.parse(event.data) as LogLine);
-          } else if (event.event === 'end') {
-            setStatus(`The stream ended: ${(JSON.parse(event.data) as { reason?: string }).reason ?? 'no reason given'}.`);
-          } else if (event.event === 'dropped') {
-            const dropped = (JSON.parse(event.data) as { dropped?: number }).dropped ?? 0;
-            batch.push({ stream: 'system', timestamp: null, text: `[${dropped} lines dropped: the browser read too slowly]` });
-          }
-        }
-        if (batch.length) {
-          append(batch);
-        }
-      }
+      setStatus(await readLogStream(response, append));
     };
     run().catch((err: Error) => {
       if (!controller.signal.aborted) {

@@ -75,7 +75,7 @@ function CreateUser({ onCreated }: { onCreated: () => void }) {
   );
 }
 
-export function Users({ me }: { me: User }) {
+export default function Users({ me }: { me: User }) {
   const list = usePoll(() => api.get<UserList>('/users?page_size=100'), 30000);
   const [confirm, setConfirm] = useState<ConfirmRequest | null>(null);
   const [busy, setBusy] = useState<number | null>(null);
