@@ -397,6 +397,25 @@ static void post_logout(im_request_t *req)
     im_resp_empty(req, 204);
 }
 
+/* Sends the response for a password or code re-check that was throttled, found no free
+ * hashing slot or failed in the store. Blocked attempts get no audit row, as for login:
+ * the block itself was recorded once as a security event. */
+static void send_recheck_refusal(im_request_t *req, im_login_status_t status, int retry_after,
+                                 const char *what)
+{
+    char retry[16];
+    snprintf(retry, sizeof(retry), "%d", retry_after);
+    if (status == IM_LOGIN_THROTTLED) {
+        im_resp_header(req, "Retry-After", retry);
+        im_resp_error(req, 429, "Too many failed password or code checks; retry in %s s", retry);
+    } else if (status == IM_LOGIN_BUSY) {
+        im_resp_header(req, "Retry-After", retry);
+        im_resp_error(req, 503, "Too many password checks in progress; retry in %s s", retry);
+    } else {
+        im_resp_error(req, 503, "%s failed: database error", what);
+    }
+}
+
 static void get_me(im_request_t *req)
 {
     im_store_user_t user;
@@ -438,18 +457,21 @@ static void post_change_password(im_request_t *req)
     im_app_t *app = im_req_app(req);
     const im_principal_t *who = im_req_principal(req);
     im_store_user_t user;
-    int rc = im_store_user_get_by_id(app->store, who->user_id, &user);
-    if (rc != IM_OK) {
-        im_resp_from_rc(req, rc, "user not found");
-        return;
-    }
-    if (!im_password_verify(current, user.password_hash)) {
-        im_api_audit(req, "user.change_password", "user", user.username, false,
+    im_client_t client = {im_req_client_ip(req), im_req_user_agent(req)};
+    int retry_after = 0;
+    im_login_status_t status = im_auth_check_current_password(app->auth, who->user_id, current,
+                                                              &client, &user, &retry_after);
+    if (status == IM_LOGIN_DENIED) {
+        im_api_audit(req, "user.change_password", "user", who->username, false,
                      "wrong current password");
         im_resp_error(req, 400, "Current password is incorrect");
         return;
     }
-    rc = im_password_hash(next, IM_BCRYPT_COST, user.password_hash);
+    if (status != IM_LOGIN_OK) {
+        send_recheck_refusal(req, status, retry_after, "password change");
+        return;
+    }
+    int rc = im_password_hash(next, IM_BCRYPT_COST, user.password_hash);
     if (rc == IM_OK) {
         rc = im_store_user_update(app->store, &user);
     }
@@ -600,23 +622,32 @@ static void post_totp_disable(im_request_t *req)
     if (!secret) {
         return;
     }
-    int rc;
+    im_store_totp_t totp;
+    int rc = im_store_totp_get(app->store, who->user_id, &totp);
+    if (rc == IM_ENOTFOUND) {
+        im_resp_error(req, 409, "TOTP is not set up for this user");
+        return;
+    }
+    if (rc != IM_OK) {
+        im_resp_from_rc(req, IM_EUNAVAILABLE, "TOTP disable failed: database error");
+        return;
+    }
+    im_client_t client = {im_req_client_ip(req), im_req_user_agent(req)};
+    int retry_after = 0;
+    im_login_status_t status;
     if (has_password) {
         im_store_user_t user;
-        rc = im_store_user_get_by_id(app->store, who->user_id, &user);
-        if (rc == IM_OK && !im_password_verify(secret, user.password_hash)) {
-            rc = IM_EDENIED;
-        }
-        if (rc == IM_OK) {
-            im_store_totp_t totp;
-            rc = im_store_totp_get(app->store, who->user_id, &totp);
-        }
+        status = im_auth_check_current_password(app->auth, who->user_id, secret, &client, &user,
+                                                &retry_after);
     } else {
-        rc = im_auth_verify_second_factor(app->auth, who->user_id, secret, NULL);
+        status = im_auth_check_second_factor(app->auth, who->user_id, secret, &client, NULL,
+                                             &retry_after);
     }
-    if (rc == IM_OK) {
-        rc = im_store_totp_delete(app->store, who->user_id);
+    if (status != IM_LOGIN_OK && status != IM_LOGIN_DENIED) {
+        send_recheck_refusal(req, status, retry_after, "TOTP disable");
+        return;
     }
+    rc = status == IM_LOGIN_OK ? im_store_totp_delete(app->store, who->user_id) : IM_EDENIED;
     im_api_audit(req, "auth.totp_disable", "user", who->username, rc == IM_OK,
                  rc == IM_EDENIED ? "wrong password or code" : NULL);
     if (rc == IM_EDENIED) {

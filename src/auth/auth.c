@@ -304,16 +304,19 @@ static int throttle_wait(im_auth_t *auth, const char *user, const char *ip, int6
     return ip_wait > user_wait ? ip_wait : user_wait;
 }
 
-static void throttle_failure(im_auth_t *auth, const char *user, int64_t user_id,
-                             const char *username, const im_client_t *client, int64_t now)
+/* Counts a failed password or code check against user and the client IP. what names the
+ * kind of check in the security event ("logins", "current-password checks"). */
+static void throttle_failure_of(im_auth_t *auth, const char *what, const char *user,
+                                int64_t user_id, const char *username,
+                                const im_client_t *client, int64_t now)
 {
     bool started = false;
     im_throttle_fail(auth->user_failures, user, now, &started);
     if (started) {
         char message[160];
         snprintf(message, sizeof(message),
-                 "%d failed logins for this user in a row; further attempts are delayed",
-                 user_rule.free_failures + 1);
+                 "%d failed %s for this user in a row; further attempts are delayed",
+                 user_rule.free_failures + 1, what);
         im_auth_security_event(auth, "security.brute_force_user", user_id, username, client,
                                message);
     }
@@ -321,10 +324,16 @@ static void throttle_failure(im_auth_t *auth, const char *user, int64_t user_id,
     if (started) {
         char message[160];
         snprintf(message, sizeof(message),
-                 "%d failed logins from this client IP in a row; further attempts are delayed",
-                 ip_rule.free_failures + 1);
+                 "%d failed %s from this client IP in a row; further attempts are delayed",
+                 ip_rule.free_failures + 1, what);
         im_auth_security_event(auth, "security.brute_force_ip", 0, username, client, message);
     }
+}
+
+static void throttle_failure(im_auth_t *auth, const char *user, int64_t user_id,
+                             const char *username, const im_client_t *client, int64_t now)
+{
+    throttle_failure_of(auth, "logins", user, user_id, username, client, now);
 }
 
 static void throttle_success(im_auth_t *auth, const char *user, const im_client_t *client,
@@ -490,19 +499,38 @@ static int check_second_factor(im_auth_t *auth, const im_store_totp_t *totp, con
     return rc == IM_ENOTFOUND || rc == IM_EINVAL ? IM_EDENIED : rc;
 }
 
-int im_auth_verify_second_factor(im_auth_t *auth, int64_t user_id, const char *code,
-                                 const char **kind)
+im_login_status_t im_auth_check_second_factor(im_auth_t *auth, int64_t user_id,
+                                              const char *code, const im_client_t *client,
+                                              const char **kind, int *retry_after)
 {
+    *retry_after = 0;
+    im_store_user_t user;
     im_store_totp_t totp;
-    const char *ignored;
-    int rc = im_store_totp_get(auth->store, user_id, &totp);
-    if (rc == IM_OK && !totp.enabled_at) {
-        rc = IM_ENOTFOUND;
-    }
+    int rc = im_store_user_get_by_id(auth->store, user_id, &user);
     if (rc == IM_OK) {
-        rc = check_second_factor(auth, &totp, code, im_now(), kind ? kind : &ignored);
+        rc = im_store_totp_get(auth->store, user_id, &totp);
     }
-    return rc;
+    if (rc == IM_ENOTFOUND || (rc == IM_OK && !totp.enabled_at)) {
+        return IM_LOGIN_DENIED;
+    }
+    if (rc != IM_OK) {
+        return IM_LOGIN_ERROR;
+    }
+    int64_t now = im_now();
+    char key[IM_THROTTLE_KEY_MAX + 1];
+    user_key(user.username, key, sizeof(key));
+    *retry_after = throttle_wait(auth, key, client->ip, now);
+    if (*retry_after > 0) {
+        return IM_LOGIN_THROTTLED;
+    }
+    const char *ignored;
+    rc = check_second_factor(auth, &totp, code, now, kind ? kind : &ignored);
+    if (rc == IM_EDENIED) {
+        throttle_failure_of(auth, "second-factor checks", key, user.id, user.username, client,
+                            now);
+        return IM_LOGIN_DENIED;
+    }
+    return rc == IM_OK ? IM_LOGIN_OK : IM_LOGIN_ERROR;
 }
 
 void im_auth_login_totp(im_auth_t *auth, const char *totp_token, const char *code,
@@ -559,6 +587,37 @@ void im_auth_login_totp(im_auth_t *auth, const char *totp_token, const char *cod
     }
     throttle_success(auth, user, client, now);
     result->status = IM_LOGIN_OK;
+}
+
+im_login_status_t im_auth_check_current_password(im_auth_t *auth, int64_t user_id,
+                                                 const char *password, const im_client_t *client,
+                                                 im_store_user_t *user, int *retry_after)
+{
+    *retry_after = 0;
+    int rc = im_store_user_get_by_id(auth->store, user_id, user);
+    if (rc != IM_OK) {
+        return rc == IM_ENOTFOUND ? IM_LOGIN_DENIED : IM_LOGIN_ERROR;
+    }
+    int64_t now = im_now();
+    char key[IM_THROTTLE_KEY_MAX + 1];
+    user_key(user->username, key, sizeof(key));
+    *retry_after = throttle_wait(auth, key, client->ip, now);
+    if (*retry_after > 0) {
+        return IM_LOGIN_THROTTLED;
+    }
+    if (!im_gate_enter(&auth->hash_gate)) {
+        *retry_after = 1;
+        return IM_LOGIN_BUSY;
+    }
+    bool valid = im_password_verify(password, user->password_hash);
+    im_gate_leave(&auth->hash_gate);
+    if (!valid) {
+        throttle_failure_of(auth, "current-password checks", key, user->id, user->username,
+                            client, now);
+        return IM_LOGIN_DENIED;
+    }
+    throttle_success(auth, key, client, now);
+    return IM_LOGIN_OK;
 }
 
 void im_auth_note_forbidden(im_auth_t *auth, const im_principal_t *principal,
