@@ -9,6 +9,7 @@
 #include "app.h"
 #include "auth/apitoken.h"
 #include "auth/auth.h"
+#include "auth/cookie.h"
 #include "auth/password.h"
 #include "auth/totp.h"
 #include "core/log.h"
@@ -49,20 +50,7 @@ static void set_refresh_cookie(im_request_t *req, const char *token)
 static char *refresh_cookie(im_request_t *req)
 {
     const char *header = im_req_header(req, "Cookie");
-    size_t name_len = strlen(REFRESH_COOKIE);
-    for (const char *p = header; p && *p;) {
-        while (*p == ' ' || *p == ';') {
-            p++;
-        }
-        const char *end = strchrnul(p, ';');
-        if ((size_t)(end - p) > name_len && strncmp(p, REFRESH_COOKIE, name_len) == 0 &&
-            p[name_len] == '=') {
-            const char *value = p + name_len + 1;
-            return end > value ? im_strndup(value, (size_t)(end - value)) : NULL;
-        }
-        p = end;
-    }
-    return NULL;
+    return im_cookie_value(header, header ? strlen(header) : 0, REFRESH_COOKIE);
 }
 
 /* Returns true when origin is this server's own origin (scheme and Host header) or one
