@@ -164,6 +164,15 @@ static int serve(void)
         im_log_error("main", "cannot create the first admin user: %s", err);
         return 1;
     }
+    int reseal_rc = im_auth_totp_reseal_all(app.auth, err, sizeof(err));
+    if (reseal_rc == IM_EDENIED && config.debug) {
+        /* DEBUG=true may generate a new SECRET_KEY at each start, which strands every
+         * secret stored under the last one: warn, and let development go on. */
+        im_log_warn("main", "%s; those users cannot complete a TOTP login", err);
+    } else if (reseal_rc != IM_OK) {
+        im_log_error("main", "cannot start: %s", err);
+        return 1;
+    }
     im_engine_options_t engine_options = {
         .docker_host = config.docker_host,
         .tls_verify = config.docker_tls_verify,

@@ -499,7 +499,7 @@ static void post_totp_setup(im_request_t *req)
     totp.user_id = who->user_id;
     rc = im_totp_generate_secret(totp.secret);
     if (rc == IM_OK) {
-        rc = im_store_totp_setup(app->store, &totp);
+        rc = im_auth_totp_setup(app->auth, &totp);
     }
     im_api_audit(req, "auth.totp_setup", "user", who->username, rc == IM_OK, NULL);
     if (rc != IM_OK) {
@@ -543,7 +543,7 @@ static void post_totp_enable(im_request_t *req)
     im_app_t *app = im_req_app(req);
     const im_principal_t *who = im_req_principal(req);
     im_store_totp_t totp;
-    int rc = im_store_totp_get(app->store, who->user_id, &totp);
+    int rc = im_auth_totp_get(app->auth, who->user_id, &totp);
     if (rc == IM_ENOTFOUND || (rc == IM_OK && totp.enabled_at)) {
         im_resp_error(req, 409,
                       rc == IM_OK ? "TOTP is already enabled"

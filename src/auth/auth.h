@@ -119,6 +119,23 @@ im_login_status_t im_auth_check_current_password(im_auth_t *auth, int64_t user_i
                                                  const char *password, const im_client_t *client,
                                                  im_store_user_t *user, int *retry_after);
 
+/* Stores a new, not yet enabled TOTP secret (base32 in totp->secret) for totp->user_id,
+ * encrypted under a key derived from SECRET_KEY (auth/seal.h). Returns a store error or
+ * IM_ERR when encryption failed. */
+int im_auth_totp_setup(im_auth_t *auth, const im_store_totp_t *totp);
+
+/* Reads user_id's TOTP row with its secret decrypted to base32. A row stored as plaintext
+ * (written before encryption existed) or opened only with SECRET_KEY_PREVIOUS is written
+ * back encrypted under SECRET_KEY. Returns IM_OK, IM_ENOTFOUND, a store error, or IM_ERR
+ * (logged) when the secret opens under neither key. */
+int im_auth_totp_get(im_auth_t *auth, int64_t user_id, im_store_totp_t *out);
+
+/* Re-encrypts every TOTP secret that is plaintext or under SECRET_KEY_PREVIOUS; the
+ * server calls it at start. Returns IM_OK, a store error, or IM_EDENIED with a message in
+ * err when some secret opens under neither key. With DEBUG=false the server then refuses
+ * to start, because those users could not complete a TOTP login. */
+int im_auth_totp_reseal_all(im_auth_t *auth, char *err, size_t errlen);
+
 /* Records that principal got a 403. The tenth 403 of a principal with less than 10
  * minutes between them records one security.repeated_forbidden audit event. */
 void im_auth_note_forbidden(im_auth_t *auth, const im_principal_t *principal,
