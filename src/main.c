@@ -171,6 +171,10 @@ static int serve(void)
         im_log_warn("main", "%s; those users cannot complete a TOTP login", err);
     } else if (reseal_rc != IM_OK) {
         im_log_error("main", "cannot start: %s", err);
+        im_auth_free(app.auth);
+        im_api_terminal_tickets_free(app.terminal_tickets);
+        im_store_close(app.store);
+        im_config_release(&config);
         return 1;
     }
     im_engine_options_t engine_options = {

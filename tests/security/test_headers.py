@@ -92,6 +92,8 @@ class SecurityHeadersTest(harness.IntegrationTestCase):
         start = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         bare = {
             "header beyond 96 KiB": (f"{start}X-Big: {'b' * 100000}\r\n\r\n", 431),
+            "request line beyond 96 KiB": (f"GET /health?q={'b' * 100000} HTTP/1.1\r\n"
+                                           "Host: 127.0.0.1\r\n\r\n", 414),
             "header line without colon": (f"{start}NoColonHere\r\n\r\n", 400),
             "unknown HTTP version": ("GET /health HTTP/9.9\r\nHost: 127.0.0.1\r\n\r\n", 505),
         }
@@ -102,6 +104,7 @@ class SecurityHeadersTest(harness.IntegrationTestCase):
                 self.assertIsNone(response.header("X-Frame-Options"))
                 self.assertIsNone(response.header("Content-Security-Policy"))
                 self.assertIn(b"<html>", response.body)
+                self.assertNotIn(b"bbbb", response.body, "the request is not echoed")
         # A request line without a space is closed without any response.
         self.assertIsNone(raw_request(server, b"GARBAGE\r\n\r\n"))
         self.assertEqual(server.client().get("/health", auth=False).status, 200)
