@@ -69,6 +69,7 @@ static void print_help(FILE *out)
           "                        sessions\n"
           "  user disable NAME     deactivate a user and end their sessions\n"
           "  user enable NAME      reactivate a user\n"
+          "  user reset-totp NAME  remove a user's TOTP second factor and recovery codes\n"
           "\n"
           "Options:\n"
           "  -h, --help            show this help and exit\n"

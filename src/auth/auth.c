@@ -563,7 +563,7 @@ int im_auth_totp_reseal_all(im_auth_t *auth, char *err, size_t errlen)
         snprintf(err, errlen,
                  "%zu TOTP secret(s), the first of user %lld, cannot be decrypted with SECRET_KEY "
                  "or SECRET_KEY_PREVIOUS: set SECRET_KEY_PREVIOUS to the key that was in use "
-                 "before, or disable TOTP for those users (inframon user)",
+                 "before, or remove their second factor with 'inframon user reset-totp NAME'",
                  failed, (long long)first_failed);
         return IM_EDENIED;
     }

@@ -124,9 +124,26 @@ class TotpAtRestTest(harness.IntegrationTestCase):
         self.assertIn(f"user {self.user_id}", log)
         self.assertNotIn(lost_key, log)
         self.assertNotIn(self.server.secret_key, log)
+        self.assertIn("inframon user reset-totp", log)
         # Naming the earlier key as SECRET_KEY_PREVIOUS lets it start again.
         self.server.extra_env["SECRET_KEY_PREVIOUS"] = lost_key
         self.server.start()
+
+    def test_reset_totp_after_lost_key(self):
+        self.enable_totp()
+        self.server.stop()
+        self.server.secret_key = harness.random_secret(48)
+        reset = subprocess.run([self.server.binary, "user", "reset-totp", "ivan"],
+                               capture_output=True, text=True, env=self.server.environment(),
+                               timeout=30)
+        self.assertEqual(reset.returncode, 0, reset.stderr)
+        self.assertIn("TOTP second factor and recovery codes removed", reset.stdout)
+        self.server.start()
+        plain = self.server.client().post("/api/v1/auth/login",
+                                          {"username": "ivan", "password": USER_PASSWORD},
+                                          auth=False)
+        self.assertEqual(plain.status, 200, plain.text)
+        self.assertIn("access_token", plain.json())
 
 
 if __name__ == "__main__":
