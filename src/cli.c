@@ -1,4 +1,5 @@
-/* Offline user administration: `inframon user create|list|passwd|disable|enable`. */
+/* Offline user administration:
+ * `inframon user create|list|passwd|disable|enable|reset-totp`. */
 #include "cli.h"
 
 #include <stdio.h>
@@ -156,6 +157,31 @@ static int user_modify(im_store_t *store, const char *action, const char *name)
     return 0;
 }
 
+/* Removes a user's TOTP second factor and recovery codes, so that the password alone logs
+ * in again. This is the way out when a TOTP secret was stored under a lost SECRET_KEY. */
+static int user_reset_totp(im_store_t *store, const char *name)
+{
+    im_store_user_t user;
+    int rc = im_store_user_get_by_name(store, name, &user);
+    if (rc == IM_ENOTFOUND) {
+        fprintf(stderr, "inframon: user \"%s\" not found\n", name);
+        return 1;
+    }
+    if (rc == IM_OK) {
+        rc = im_store_totp_delete(store, user.id);
+    }
+    if (rc == IM_ENOTFOUND) {
+        printf("user \"%s\": no TOTP second factor to reset\n", name);
+        return 0;
+    }
+    if (rc != IM_OK) {
+        fprintf(stderr, "inframon: cannot reset TOTP of user \"%s\" (error %d)\n", name, rc);
+        return 1;
+    }
+    printf("user \"%s\": TOTP second factor and recovery codes removed\n", name);
+    return 0;
+}
+
 int im_cli_user(im_store_t *store, int argc, char **argv)
 {
     const char *sub = argc > 0 ? argv[0] : "";
@@ -169,6 +195,10 @@ int im_cli_user(im_store_t *store, int argc, char **argv)
         argc == 2) {
         return user_modify(store, sub, argv[1]);
     }
-    fprintf(stderr, "inframon: usage: inframon user create|list|passwd|disable|enable ...\n");
+    if (strcmp(sub, "reset-totp") == 0 && argc == 2) {
+        return user_reset_totp(store, argv[1]);
+    }
+    fprintf(stderr,
+            "inframon: usage: inframon user create|list|passwd|disable|enable|reset-totp ...\n");
     return 2;
 }

@@ -34,9 +34,11 @@ int im_cli_rotate_secret(const im_config_t *config, FILE *out)
             "2. Set SECRET_KEY to the new key above. With SECRET_KEY_FILE, write the new key\n"
             "   into that file and put the old one in the file SECRET_KEY_PREVIOUS_FILE names.\n"
             "3. Restart InfraMon. It signs new tokens with the new key and still accepts\n"
-            "   tokens signed with the previous key until they expire.\n"
+            "   tokens signed with the previous key until they expire. At this start it\n"
+            "   also re-encrypts every stored TOTP secret under the new key.\n"
             "4. After %s, the longest token lifetime, remove\n"
-            "   SECRET_KEY_PREVIOUS and restart again.\n",
+            "   SECRET_KEY_PREVIOUS and restart again. If a TOTP secret still needs the\n"
+            "   previous key then, InfraMon refuses to start and says so.\n",
             strlen(key), SECRET_KEY_RANDOM_BYTES, key, days);
     if (config && config->secret_key_previous) {
         fprintf(stderr,

@@ -71,6 +71,7 @@ static void print_help(FILE *out)
           "                        sessions\n"
           "  user disable NAME     deactivate a user and end their sessions\n"
           "  user enable NAME      reactivate a user\n"
+          "  user reset-totp NAME  remove a user's TOTP second factor and recovery codes\n"
           "\n"
           "Options:\n"
           "  -h, --help            show this help and exit\n"
@@ -165,6 +166,19 @@ static int serve(void)
     if (im_auth_new(&config, app.store, &app.auth) != IM_OK ||
         im_auth_bootstrap_admin(app.auth, err, sizeof(err)) != IM_OK) {
         im_log_error("main", "cannot create the first admin user: %s", err);
+        return 1;
+    }
+    int reseal_rc = im_auth_totp_reseal_all(app.auth, err, sizeof(err));
+    if (reseal_rc == IM_EDENIED && config.debug) {
+        /* DEBUG=true may generate a new SECRET_KEY at each start, which strands every
+         * secret stored under the last one: warn, and let development go on. */
+        im_log_warn("main", "%s; those users cannot complete a TOTP login", err);
+    } else if (reseal_rc != IM_OK) {
+        im_log_error("main", "cannot start: %s", err);
+        im_auth_free(app.auth);
+        im_api_terminal_tickets_free(app.terminal_tickets);
+        im_store_close(app.store);
+        im_config_release(&config);
         return 1;
     }
     im_engine_options_t engine_options = {

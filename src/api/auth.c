@@ -9,6 +9,7 @@
 #include "app.h"
 #include "auth/apitoken.h"
 #include "auth/auth.h"
+#include "auth/cookie.h"
 #include "auth/password.h"
 #include "auth/totp.h"
 #include "core/log.h"
@@ -49,20 +50,7 @@ static void set_refresh_cookie(im_request_t *req, const char *token)
 static char *refresh_cookie(im_request_t *req)
 {
     const char *header = im_req_header(req, "Cookie");
-    size_t name_len = strlen(REFRESH_COOKIE);
-    for (const char *p = header; p && *p;) {
-        while (*p == ' ' || *p == ';') {
-            p++;
-        }
-        const char *end = strchrnul(p, ';');
-        if ((size_t)(end - p) > name_len && strncmp(p, REFRESH_COOKIE, name_len) == 0 &&
-            p[name_len] == '=') {
-            const char *value = p + name_len + 1;
-            return end > value ? im_strndup(value, (size_t)(end - value)) : NULL;
-        }
-        p = end;
-    }
-    return NULL;
+    return im_cookie_value(header, header ? strlen(header) : 0, REFRESH_COOKIE);
 }
 
 /* Returns true when origin is this server's own origin (scheme and Host header) or one
@@ -397,6 +385,25 @@ static void post_logout(im_request_t *req)
     im_resp_empty(req, 204);
 }
 
+/* Sends the response for a password or code re-check that was throttled, found no free
+ * hashing slot or failed in the store. Blocked attempts get no audit row, as for login:
+ * the block itself was recorded once as a security event. */
+static void send_recheck_refusal(im_request_t *req, im_login_status_t status, int retry_after,
+                                 const char *what)
+{
+    char retry[16];
+    snprintf(retry, sizeof(retry), "%d", retry_after);
+    if (status == IM_LOGIN_THROTTLED) {
+        im_resp_header(req, "Retry-After", retry);
+        im_resp_error(req, 429, "Too many failed password or code checks; retry in %s s", retry);
+    } else if (status == IM_LOGIN_BUSY) {
+        im_resp_header(req, "Retry-After", retry);
+        im_resp_error(req, 503, "Too many password checks in progress; retry in %s s", retry);
+    } else {
+        im_resp_error(req, 503, "%s failed: database error", what);
+    }
+}
+
 static void get_me(im_request_t *req)
 {
     im_store_user_t user;
@@ -449,18 +456,21 @@ static void post_change_password(im_request_t *req)
     im_app_t *app = im_req_app(req);
     const im_principal_t *who = im_req_principal(req);
     im_store_user_t user;
-    int rc = im_store_user_get_by_id(app->store, who->user_id, &user);
-    if (rc != IM_OK) {
-        im_resp_from_rc(req, rc, "user not found");
-        return;
-    }
-    if (!im_password_verify(current, user.password_hash)) {
-        im_api_audit(req, "user.change_password", "user", user.username, false,
+    im_client_t client = {im_req_client_ip(req), im_req_user_agent(req)};
+    int retry_after = 0;
+    im_login_status_t status = im_auth_check_current_password(app->auth, who->user_id, current,
+                                                              &client, &user, &retry_after);
+    if (status == IM_LOGIN_DENIED) {
+        im_api_audit(req, "user.change_password", "user", who->username, false,
                      "wrong current password");
         im_resp_error(req, 400, "Current password is incorrect");
         return;
     }
-    rc = im_password_hash(next, IM_BCRYPT_COST, user.password_hash);
+    if (status != IM_LOGIN_OK) {
+        send_recheck_refusal(req, status, retry_after, "password change");
+        return;
+    }
+    int rc = im_password_hash(next, IM_BCRYPT_COST, user.password_hash);
     if (rc == IM_OK) {
         rc = im_store_user_update(app->store, &user);
     }
@@ -500,7 +510,7 @@ static void post_totp_setup(im_request_t *req)
     totp.user_id = who->user_id;
     rc = im_totp_generate_secret(totp.secret);
     if (rc == IM_OK) {
-        rc = im_store_totp_setup(app->store, &totp);
+        rc = im_auth_totp_setup(app->auth, &totp);
     }
     im_api_audit(req, "auth.totp_setup", "user", who->username, rc == IM_OK, NULL);
     if (rc != IM_OK) {
@@ -544,7 +554,7 @@ static void post_totp_enable(im_request_t *req)
     im_app_t *app = im_req_app(req);
     const im_principal_t *who = im_req_principal(req);
     im_store_totp_t totp;
-    int rc = im_store_totp_get(app->store, who->user_id, &totp);
+    int rc = im_auth_totp_get(app->auth, who->user_id, &totp);
     if (rc == IM_ENOTFOUND || (rc == IM_OK && totp.enabled_at)) {
         im_resp_error(req, 409,
                       rc == IM_OK ? "TOTP is already enabled"
@@ -611,23 +621,32 @@ static void post_totp_disable(im_request_t *req)
     if (!secret) {
         return;
     }
-    int rc;
+    im_store_totp_t totp;
+    int rc = im_store_totp_get(app->store, who->user_id, &totp);
+    if (rc == IM_ENOTFOUND) {
+        im_resp_error(req, 409, "TOTP is not set up for this user");
+        return;
+    }
+    if (rc != IM_OK) {
+        im_resp_from_rc(req, IM_EUNAVAILABLE, "TOTP disable failed: database error");
+        return;
+    }
+    im_client_t client = {im_req_client_ip(req), im_req_user_agent(req)};
+    int retry_after = 0;
+    im_login_status_t status;
     if (has_password) {
         im_store_user_t user;
-        rc = im_store_user_get_by_id(app->store, who->user_id, &user);
-        if (rc == IM_OK && !im_password_verify(secret, user.password_hash)) {
-            rc = IM_EDENIED;
-        }
-        if (rc == IM_OK) {
-            im_store_totp_t totp;
-            rc = im_store_totp_get(app->store, who->user_id, &totp);
-        }
+        status = im_auth_check_current_password(app->auth, who->user_id, secret, &client, &user,
+                                                &retry_after);
     } else {
-        rc = im_auth_verify_second_factor(app->auth, who->user_id, secret, NULL);
+        status = im_auth_check_second_factor(app->auth, who->user_id, secret, &client, NULL,
+                                             &retry_after);
     }
-    if (rc == IM_OK) {
-        rc = im_store_totp_delete(app->store, who->user_id);
+    if (status != IM_LOGIN_OK && status != IM_LOGIN_DENIED) {
+        send_recheck_refusal(req, status, retry_after, "TOTP disable");
+        return;
     }
+    rc = status == IM_LOGIN_OK ? im_store_totp_delete(app->store, who->user_id) : IM_EDENIED;
     im_api_audit(req, "auth.totp_disable", "user", who->username, rc == IM_OK,
                  rc == IM_EDENIED ? "wrong password or code" : NULL);
     if (rc == IM_EDENIED) {

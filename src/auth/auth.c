@@ -10,6 +10,7 @@
 #include "auth/apitoken.h"
 #include "auth/jwt.h"
 #include "auth/password.h"
+#include "auth/seal.h"
 #include "auth/throttle.h"
 #include "auth/totp.h"
 #include "core/log.h"
@@ -63,6 +64,12 @@ struct im_auth {
     char totp_used[TOTP_USED_SLOTS][48];
     int totp_used_next;
 
+    /* Keys that encrypt TOTP secrets at rest, derived from SECRET_KEY and, when set,
+     * SECRET_KEY_PREVIOUS (accepted for reading only). */
+    im_seal_key_t seal_key;
+    im_seal_key_t seal_key_previous;
+    bool has_seal_key_previous;
+
     pthread_mutex_t event_lock;
     int64_t event_minute;
     int events_in_minute;
@@ -102,6 +109,13 @@ int im_auth_new(const im_config_t *config, im_store_t *store, im_auth_t **out)
         threads = threads > 0 ? threads : 2;
     }
     im_gate_init(&auth->hash_gate, (int)(threads / 2));
+    if (im_seal_key_derive(config->secret_key, &auth->seal_key) != IM_OK ||
+        (config->secret_key_previous &&
+         im_seal_key_derive(config->secret_key_previous, &auth->seal_key_previous) != IM_OK)) {
+        im_auth_free(auth);
+        return IM_ERR;
+    }
+    auth->has_seal_key_previous = config->secret_key_previous != NULL;
     char random_password[33];
     im_random_token(random_password, sizeof(random_password), 24);
     if (im_password_hash(random_password, IM_BCRYPT_COST, auth->dummy_hash) != IM_OK) {
@@ -127,6 +141,8 @@ void im_auth_free(im_auth_t *auth)
     im_throttle_free(auth->ip_failures);
     im_throttle_free(auth->known_clients);
     im_throttle_free(auth->forbidden);
+    explicit_bzero(&auth->seal_key, sizeof(auth->seal_key));
+    explicit_bzero(&auth->seal_key_previous, sizeof(auth->seal_key_previous));
     free(auth);
 }
 
@@ -304,16 +320,19 @@ static int throttle_wait(im_auth_t *auth, const char *user, const char *ip, int6
     return ip_wait > user_wait ? ip_wait : user_wait;
 }
 
-static void throttle_failure(im_auth_t *auth, const char *user, int64_t user_id,
-                             const char *username, const im_client_t *client, int64_t now)
+/* Counts a failed password or code check against user and the client IP. what names the
+ * kind of check in the security event ("logins", "current-password checks"). */
+static void throttle_failure_of(im_auth_t *auth, const char *what, const char *user,
+                                int64_t user_id, const char *username,
+                                const im_client_t *client, int64_t now)
 {
     bool started = false;
     im_throttle_fail(auth->user_failures, user, now, &started);
     if (started) {
         char message[160];
         snprintf(message, sizeof(message),
-                 "%d failed logins for this user in a row; further attempts are delayed",
-                 user_rule.free_failures + 1);
+                 "%d failed %s for this user in a row; further attempts are delayed",
+                 user_rule.free_failures + 1, what);
         im_auth_security_event(auth, "security.brute_force_user", user_id, username, client,
                                message);
     }
@@ -321,10 +340,16 @@ static void throttle_failure(im_auth_t *auth, const char *user, int64_t user_id,
     if (started) {
         char message[160];
         snprintf(message, sizeof(message),
-                 "%d failed logins from this client IP in a row; further attempts are delayed",
-                 ip_rule.free_failures + 1);
+                 "%d failed %s from this client IP in a row; further attempts are delayed",
+                 ip_rule.free_failures + 1, what);
         im_auth_security_event(auth, "security.brute_force_ip", 0, username, client, message);
     }
+}
+
+static void throttle_failure(im_auth_t *auth, const char *user, int64_t user_id,
+                             const char *username, const im_client_t *client, int64_t now)
+{
+    throttle_failure_of(auth, "logins", user, user_id, username, client, now);
 }
 
 static void throttle_success(im_auth_t *auth, const char *user, const im_client_t *client,
@@ -432,6 +457,119 @@ void im_auth_login(im_auth_t *auth, const char *username, const char *password,
     result->status = IM_LOGIN_OK;
 }
 
+/* ---- TOTP secrets at rest ------------------------------------------------------------------ */
+
+static void totp_aad(int64_t user_id, char out[32])
+{
+    snprintf(out, 32, "totp:%lld", (long long)user_id);
+}
+
+int im_auth_totp_setup(im_auth_t *auth, const im_store_totp_t *totp)
+{
+    im_store_totp_t sealed = *totp;
+    char aad[32];
+    totp_aad(totp->user_id, aad);
+    int rc = im_seal(&auth->seal_key, aad, totp->secret, sealed.secret, sizeof(sealed.secret));
+    if (rc == IM_OK) {
+        rc = im_store_totp_setup(auth->store, &sealed);
+    }
+    explicit_bzero(&sealed, sizeof(sealed));
+    return rc;
+}
+
+/* Decrypts stored (a stored secret) into plain. Sets *reseal when stored must be written
+ * again under the current key: it is an old plaintext row or opened only with the
+ * previous key. */
+static int totp_unseal(im_auth_t *auth, int64_t user_id, const char *stored, char *plain,
+                       size_t plain_size, bool *reseal)
+{
+    *reseal = false;
+    if (!im_seal_is_sealed(stored)) {
+        /* A row written before secrets were encrypted: base32 as it is. */
+        if (im_strlcpy(plain, stored, plain_size) >= plain_size) {
+            return IM_EINVAL;
+        }
+        *reseal = true;
+        return IM_OK;
+    }
+    char aad[32];
+    totp_aad(user_id, aad);
+    int rc = im_seal_open(&auth->seal_key, aad, stored, plain, plain_size);
+    if (rc == IM_EDENIED && auth->has_seal_key_previous) {
+        rc = im_seal_open(&auth->seal_key_previous, aad, stored, plain, plain_size);
+        *reseal = rc == IM_OK;
+    }
+    return rc;
+}
+
+int im_auth_totp_get(im_auth_t *auth, int64_t user_id, im_store_totp_t *out)
+{
+    int rc = im_store_totp_get(auth->store, user_id, out);
+    if (rc != IM_OK) {
+        return rc;
+    }
+    char plain[IM_STORE_TOTP_SECRET_MAX + 1];
+    bool reseal = false;
+    rc = totp_unseal(auth, user_id, out->secret, plain, sizeof(plain), &reseal);
+    if (rc != IM_OK) {
+        im_log_error("auth",
+                     "the TOTP secret of user %lld cannot be decrypted with SECRET_KEY%s (error "
+                     "%d); set SECRET_KEY_PREVIOUS to the key it was stored under",
+                     (long long)user_id, auth->has_seal_key_previous ? " or SECRET_KEY_PREVIOUS" : "",
+                     rc);
+        explicit_bzero(out->secret, sizeof(out->secret));
+        return IM_ERR;
+    }
+    if (reseal) {
+        char sealed[IM_STORE_TOTP_SECRET_MAX + 1];
+        char aad[32];
+        totp_aad(user_id, aad);
+        rc = im_seal(&auth->seal_key, aad, plain, sealed, sizeof(sealed));
+        if (rc == IM_OK) {
+            rc = im_store_totp_secret_replace(auth->store, user_id, out->secret, sealed);
+        }
+        /* IM_ECONFLICT: a concurrent setup or re-encryption wrote the row first. */
+        if (rc != IM_OK && rc != IM_ECONFLICT) {
+            im_log_warn("auth", "cannot re-encrypt the TOTP secret of user %lld (error %d)",
+                        (long long)user_id, rc);
+        }
+    }
+    im_strlcpy(out->secret, plain, sizeof(out->secret));
+    explicit_bzero(plain, sizeof(plain));
+    return IM_OK;
+}
+
+int im_auth_totp_reseal_all(im_auth_t *auth, char *err, size_t errlen)
+{
+    int64_t *ids = NULL;
+    size_t count = 0;
+    int rc = im_store_totp_user_ids(auth->store, &ids, &count);
+    if (rc != IM_OK) {
+        snprintf(err, errlen, "cannot list TOTP secrets (database error %d)", rc);
+        return rc;
+    }
+    size_t failed = 0;
+    int64_t first_failed = 0;
+    for (size_t i = 0; i < count; i++) {
+        im_store_totp_t totp;
+        int one = im_auth_totp_get(auth, ids[i], &totp);
+        explicit_bzero(&totp, sizeof(totp));
+        if (one != IM_OK && one != IM_ENOTFOUND) {
+            first_failed = failed++ ? first_failed : ids[i];
+        }
+    }
+    free(ids);
+    if (failed > 0) {
+        snprintf(err, errlen,
+                 "%zu TOTP secret(s), the first of user %lld, cannot be decrypted with SECRET_KEY "
+                 "or SECRET_KEY_PREVIOUS: set SECRET_KEY_PREVIOUS to the key that was in use "
+                 "before, or remove their second factor with 'inframon user reset-totp NAME'",
+                 failed, (long long)first_failed);
+        return IM_EDENIED;
+    }
+    return IM_OK;
+}
+
 /* Returns true, and remembers jti, when jti has not completed a login yet. */
 static bool totp_token_claim(im_auth_t *auth, const char *jti)
 {
@@ -490,19 +628,38 @@ static int check_second_factor(im_auth_t *auth, const im_store_totp_t *totp, con
     return rc == IM_ENOTFOUND || rc == IM_EINVAL ? IM_EDENIED : rc;
 }
 
-int im_auth_verify_second_factor(im_auth_t *auth, int64_t user_id, const char *code,
-                                 const char **kind)
+im_login_status_t im_auth_check_second_factor(im_auth_t *auth, int64_t user_id,
+                                              const char *code, const im_client_t *client,
+                                              const char **kind, int *retry_after)
 {
+    *retry_after = 0;
+    im_store_user_t user;
     im_store_totp_t totp;
-    const char *ignored;
-    int rc = im_store_totp_get(auth->store, user_id, &totp);
-    if (rc == IM_OK && !totp.enabled_at) {
-        rc = IM_ENOTFOUND;
-    }
+    int rc = im_store_user_get_by_id(auth->store, user_id, &user);
     if (rc == IM_OK) {
-        rc = check_second_factor(auth, &totp, code, im_now(), kind ? kind : &ignored);
+        rc = im_auth_totp_get(auth, user_id, &totp);
     }
-    return rc;
+    if (rc == IM_ENOTFOUND || (rc == IM_OK && !totp.enabled_at)) {
+        return IM_LOGIN_DENIED;
+    }
+    if (rc != IM_OK) {
+        return IM_LOGIN_ERROR;
+    }
+    int64_t now = im_now();
+    char key[IM_THROTTLE_KEY_MAX + 1];
+    user_key(user.username, key, sizeof(key));
+    *retry_after = throttle_wait(auth, key, client->ip, now);
+    if (*retry_after > 0) {
+        return IM_LOGIN_THROTTLED;
+    }
+    const char *ignored;
+    rc = check_second_factor(auth, &totp, code, now, kind ? kind : &ignored);
+    if (rc == IM_EDENIED) {
+        throttle_failure_of(auth, "second-factor checks", key, user.id, user.username, client,
+                            now);
+        return IM_LOGIN_DENIED;
+    }
+    return rc == IM_OK ? IM_LOGIN_OK : IM_LOGIN_ERROR;
 }
 
 void im_auth_login_totp(im_auth_t *auth, const char *totp_token, const char *code,
@@ -530,7 +687,7 @@ void im_auth_login_totp(im_auth_t *auth, const char *totp_token, const char *cod
     int rc = im_store_user_get_by_id(auth->store, claims.user_id, &result->user);
     im_store_totp_t totp;
     if (rc == IM_OK) {
-        rc = im_store_totp_get(auth->store, claims.user_id, &totp);
+        rc = im_auth_totp_get(auth, claims.user_id, &totp);
     }
     if (rc == IM_ENOTFOUND || (rc == IM_OK && (!result->user.is_active || !totp.enabled_at))) {
         result->status = IM_LOGIN_DENIED;
@@ -559,6 +716,37 @@ void im_auth_login_totp(im_auth_t *auth, const char *totp_token, const char *cod
     }
     throttle_success(auth, user, client, now);
     result->status = IM_LOGIN_OK;
+}
+
+im_login_status_t im_auth_check_current_password(im_auth_t *auth, int64_t user_id,
+                                                 const char *password, const im_client_t *client,
+                                                 im_store_user_t *user, int *retry_after)
+{
+    *retry_after = 0;
+    int rc = im_store_user_get_by_id(auth->store, user_id, user);
+    if (rc != IM_OK) {
+        return rc == IM_ENOTFOUND ? IM_LOGIN_DENIED : IM_LOGIN_ERROR;
+    }
+    int64_t now = im_now();
+    char key[IM_THROTTLE_KEY_MAX + 1];
+    user_key(user->username, key, sizeof(key));
+    *retry_after = throttle_wait(auth, key, client->ip, now);
+    if (*retry_after > 0) {
+        return IM_LOGIN_THROTTLED;
+    }
+    if (!im_gate_enter(&auth->hash_gate)) {
+        *retry_after = 1;
+        return IM_LOGIN_BUSY;
+    }
+    bool valid = im_password_verify(password, user->password_hash);
+    im_gate_leave(&auth->hash_gate);
+    if (!valid) {
+        throttle_failure_of(auth, "current-password checks", key, user->id, user->username,
+                            client, now);
+        return IM_LOGIN_DENIED;
+    }
+    throttle_success(auth, key, client, now);
+    return IM_LOGIN_OK;
 }
 
 void im_auth_note_forbidden(im_auth_t *auth, const im_principal_t *principal,

@@ -100,11 +100,41 @@ int im_auth_verify_access(im_auth_t *auth, const char *token, im_principal_t *pr
 int im_auth_logout(im_auth_t *auth, const im_principal_t *principal, const char *refresh_token);
 
 /* Checks a TOTP code or an unused recovery code of user_id outside a login (to disable
- * TOTP). A code is spent when accepted. Returns IM_OK, IM_EDENIED for a wrong code,
- * IM_ENOTFOUND when the user has no enabled TOTP, or a store error. *kind (may be NULL)
- * is set to "totp" or "recovery_code". */
-int im_auth_verify_second_factor(im_auth_t *auth, int64_t user_id, const char *code,
-                                 const char **kind);
+ * TOTP), throttled like im_auth_check_current_password. A code is spent when accepted.
+ * Returns IM_LOGIN_OK, IM_LOGIN_DENIED for a wrong code or when the user has no enabled
+ * TOTP, IM_LOGIN_THROTTLED with *retry_after, or IM_LOGIN_ERROR. *kind (may be NULL) is
+ * set to "totp" or "recovery_code". */
+im_login_status_t im_auth_check_second_factor(im_auth_t *auth, int64_t user_id,
+                                              const char *code, const im_client_t *client,
+                                              const char **kind, int *retry_after);
+
+/* Checks the current password of the logged-in user user_id before an account change.
+ * Failures count against the same username and client-IP throttles as im_auth_login, so a
+ * stolen access token cannot be used to guess the password. A blocked check returns
+ * IM_LOGIN_THROTTLED without hashing. Hashing takes a slot of the login gate
+ * (IM_LOGIN_BUSY when none is free). Returns IM_LOGIN_OK, IM_LOGIN_DENIED (wrong password or
+ * unknown user), IM_LOGIN_THROTTLED or IM_LOGIN_BUSY with *retry_after in seconds, or
+ * IM_LOGIN_ERROR. user is filled from the store when the user exists. */
+im_login_status_t im_auth_check_current_password(im_auth_t *auth, int64_t user_id,
+                                                 const char *password, const im_client_t *client,
+                                                 im_store_user_t *user, int *retry_after);
+
+/* Stores a new, not yet enabled TOTP secret (base32 in totp->secret) for totp->user_id,
+ * encrypted under a key derived from SECRET_KEY (auth/seal.h). Returns a store error or
+ * IM_ERR when encryption failed. */
+int im_auth_totp_setup(im_auth_t *auth, const im_store_totp_t *totp);
+
+/* Reads user_id's TOTP row with its secret decrypted to base32. A row stored as plaintext
+ * (written before encryption existed) or opened only with SECRET_KEY_PREVIOUS is written
+ * back encrypted under SECRET_KEY. Returns IM_OK, IM_ENOTFOUND, a store error, or IM_ERR
+ * (logged) when the secret opens under neither key. */
+int im_auth_totp_get(im_auth_t *auth, int64_t user_id, im_store_totp_t *out);
+
+/* Re-encrypts every TOTP secret that is plaintext or under SECRET_KEY_PREVIOUS; the
+ * server calls it at start. Returns IM_OK, a store error, or IM_EDENIED with a message in
+ * err when some secret opens under neither key. With DEBUG=false the server then refuses
+ * to start, because those users could not complete a TOTP login. */
+int im_auth_totp_reseal_all(im_auth_t *auth, char *err, size_t errlen);
 
 /* Records that principal got a 403. The tenth 403 of a principal with less than 10
  * minutes between them records one security.repeated_forbidden audit event. */

@@ -23,7 +23,15 @@
 
 #define MAX_URL_LENGTH     4096
 #define MAX_HEADER_COUNT   100
-#define CONNECTION_MEMORY  (64 * 1024)
+/* Request headers (names, values and 4 bytes of ": " and CRLF per header) above this get
+ * a 431 from InfraMon, with every security header. */
+#define MAX_HEADER_BYTES (32 * 1024)
+/* libmicrohttpd's memory per connection, which stores the request line and headers as they
+ * are read. A request that does not fit gets libmicrohttpd's own bare 431 or 414 before
+ * on_request runs, so this must stay well above MAX_URL_LENGTH + MAX_HEADER_BYTES: the
+ * room between them is what lets InfraMon answer most oversized requests itself. With
+ * MAX_CONNECTIONS open, the pools take at most 96 MiB. */
+#define CONNECTION_MEMORY (96 * 1024)
 #define CONNECTION_TIMEOUT 60
 #define MAX_CONNECTIONS    1024
 
@@ -321,10 +329,18 @@ static bool path_is_printable(const char *url)
     return true;
 }
 
+typedef struct {
+    int count;
+    size_t bytes;
+} header_totals_t;
+
+/* Counts headers, or query arguments, and their bytes; used with MHD_get_connection_values. */
 static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
                                     const char *value)
 {
-    (*(int *)cls)++;
+    header_totals_t *totals = cls;
+    totals->count++;
+    totals->bytes += strlen(key) + (value ? strlen(value) : 0) + 4;
     return MHD_YES;
 }
 
@@ -415,10 +431,23 @@ static bool begin_request(im_request_t *req, const char *url, const char *method
     if (!check_rate_limit(req) || !apply_cors(req)) {
         return false;
     }
-    int headers = 0;
+    /* libmicrohttpd passes the path alone as url, so the query string is measured from its
+     * decoded arguments: names, values and 2 bytes of "=" and "&" each. */
+    header_totals_t query = {0};
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, count_header, &query);
+    if (query.bytes - 2 * (size_t)query.count > MAX_URL_LENGTH) {
+        im_resp_error(req, 414, "query string longer than %d bytes", MAX_URL_LENGTH);
+        return false;
+    }
+    header_totals_t headers = {0};
     MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_header, &headers);
-    if (headers > MAX_HEADER_COUNT) {
+    if (headers.count > MAX_HEADER_COUNT) {
         im_resp_error(req, 431, "more than %d request headers", MAX_HEADER_COUNT);
+        return false;
+    }
+    if (headers.bytes > MAX_HEADER_BYTES) {
+        im_resp_error(req, 431, "request headers larger than %d bytes", MAX_HEADER_BYTES);
+        req->close_connection = true;
         return false;
     }
     const char *length =

@@ -665,6 +665,82 @@ static void sqlite_close(im_store_t *base)
     free(store);
 }
 
+/* ---- TOTP secret re-encryption ------------------------------------------------------------- */
+
+/* These two prepare their statements on each call instead of caching them: they run once
+ * per TOTP row at start and after a key change, not per request. */
+static int sqlite_totp_secret_replace(im_store_t *base, int64_t user_id, const char *old_secret,
+                                      const char *new_secret)
+{
+    static const char sql[] =
+        "UPDATE user_totp SET secret = ?3 WHERE user_id = ?1 AND secret = ?2";
+    const char *op = "totp_secret_replace";
+    int rc = check_text(new_secret, IM_STORE_TOTP_SECRET_MAX, "secret", op);
+    if (rc) {
+        return rc;
+    }
+    sqlite_store_t *store = store_of(base);
+    conn_t *conn = writer_acquire(store);
+    sqlite3_stmt *stmt = NULL;
+    int src = sqlite3_prepare_v2(conn->db, sql, -1, &stmt, NULL);
+    if (src != SQLITE_OK) {
+        rc = sql_fail(conn, src, op);
+        goto out;
+    }
+    int brc = SQLITE_OK;
+    bind_int64(stmt, 1, user_id, &brc);
+    bind_text(stmt, 2, old_secret, &brc);
+    bind_text(stmt, 3, new_secret, &brc);
+    rc = binds_checked(conn, brc, op);
+    if (rc == IM_OK) {
+        rc = step_done(conn, stmt, op);
+    }
+    if (rc == IM_OK && sqlite3_changes(conn->db) == 0) {
+        rc = IM_ECONFLICT;
+    }
+out:
+    sqlite3_finalize(stmt);
+    writer_release(store, conn);
+    return rc;
+}
+
+static int sqlite_totp_user_ids(im_store_t *base, int64_t **ids, size_t *count)
+{
+    static const char sql[] = "SELECT user_id FROM user_totp ORDER BY user_id";
+    const char *op = "totp_user_ids";
+    *ids = NULL;
+    *count = 0;
+    sqlite_store_t *store = store_of(base);
+    conn_t *conn = conn_borrow(store);
+    sqlite3_stmt *stmt = NULL;
+    int rc = IM_OK;
+    int src = sqlite3_prepare_v2(conn->db, sql, -1, &stmt, NULL);
+    if (src != SQLITE_OK) {
+        rc = sql_fail(conn, src, op);
+        goto out;
+    }
+    size_t capacity = 0;
+    while ((rc = step_row(conn, stmt, op)) == IM_OK) {
+        if (*count == capacity) {
+            capacity = capacity ? capacity * 2 : 16;
+            *ids = im_realloc(*ids, capacity * sizeof(**ids));
+        }
+        (*ids)[(*count)++] = sqlite3_column_int64(stmt, 0);
+    }
+    if (rc == IM_ENOTFOUND) {
+        rc = IM_OK;
+    }
+out:
+    sqlite3_finalize(stmt);
+    conn_return(store, conn);
+    if (rc) {
+        free(*ids);
+        *ids = NULL;
+        *count = 0;
+    }
+    return rc;
+}
+
 static const im_store_ops_t sqlite_ops;
 
 static int sqlite_open(const char *path, im_store_t **out, char *err, size_t errlen)
@@ -2658,6 +2734,8 @@ static const im_store_ops_t sqlite_ops = {
     .api_token_revoke = sqlite_api_token_revoke,
     .api_token_touch = sqlite_api_token_touch,
     .group_update = sqlite_group_update,
+    .totp_secret_replace = sqlite_totp_secret_replace,
+    .totp_user_ids = sqlite_totp_user_ids,
 };
 
 /* NOTE: im_store_open and the *_release helpers do not depend on SQLite. They belong in a

@@ -34,7 +34,7 @@
 #define IM_STORE_GROUP_NAME_MAX        100
 #define IM_STORE_GROUP_DESCRIPTION_MAX 500
 #define IM_STORE_GROUP_COLOR_MAX       31
-#define IM_STORE_TOTP_SECRET_MAX       63
+#define IM_STORE_TOTP_SECRET_MAX       127
 #define IM_STORE_API_TOKEN_NAME_MAX    100
 #define IM_STORE_API_TOKEN_PREFIX_MAX  15
 /* Maximum rows in one page of a list operation. */
@@ -178,7 +178,7 @@ typedef struct {
  * enabled_at is set. */
 typedef struct {
     int64_t user_id;
-    char secret[IM_STORE_TOTP_SECRET_MAX + 1]; /* base32 */
+    char secret[IM_STORE_TOTP_SECRET_MAX + 1]; /* sealed (auth/seal.h), or base32 in old rows */
     int64_t enabled_at;                        /* 0: set up but not confirmed yet */
     int64_t last_step;                         /* time step of the last accepted code */
     int64_t created_at;
@@ -272,6 +272,9 @@ typedef struct {
 
     int (*group_update)(im_store_t *store, im_store_group_t *group,
                         const im_store_strings_t *members);
+    int (*totp_secret_replace)(im_store_t *store, int64_t user_id, const char *old_secret,
+                               const char *new_secret);
+    int (*totp_user_ids)(im_store_t *store, int64_t **ids, size_t *count);
 } im_store_ops_t;
 
 /* The base of every backend's store object; a backend embeds it as its first member. */
@@ -651,6 +654,24 @@ static inline IM_WARN_UNUSED int im_store_group_update(im_store_t *store, im_sto
                                                        const im_store_strings_t *members)
 {
     return store->ops->group_update(store, group, members);
+}
+
+/* Replaces the stored secret of user_id's TOTP row with new_secret when it still equals
+ * old_secret (a re-encryption that must not undo a concurrent setup). Returns IM_OK,
+ * IM_ECONFLICT when the row no longer has old_secret or is gone, or IM_EINVAL for a
+ * secret over IM_STORE_TOTP_SECRET_MAX bytes. */
+static inline IM_WARN_UNUSED int im_store_totp_secret_replace(im_store_t *store, int64_t user_id,
+                                                              const char *old_secret,
+                                                              const char *new_secret)
+{
+    return store->ops->totp_secret_replace(store, user_id, old_secret, new_secret);
+}
+
+/* Lists the ids of users with a TOTP row, enabled or not, in *ids (malloc'd, free it). */
+static inline IM_WARN_UNUSED int im_store_totp_user_ids(im_store_t *store, int64_t **ids,
+                                                        size_t *count)
+{
+    return store->ops->totp_user_ids(store, ids, count);
 }
 
 #endif

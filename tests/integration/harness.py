@@ -28,6 +28,9 @@ Typical test file::
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import http.client
 import json
 import os
@@ -36,6 +39,7 @@ import shutil
 import signal
 import socket
 import string
+import struct
 import subprocess
 import sys
 import tempfile
@@ -579,3 +583,12 @@ def main() -> None:
                              f"{server.exit_code}) -----\n{server.log_text()}"
                              "----- end of inframon log -----\n")
     sys.exit(0 if succeeded else 1)
+
+
+def totp_code(secret: str, when: float) -> str:
+    """Return the RFC 6238 code (SHA-1, 30 s, 6 digits) of a base32 secret at `when`."""
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    digest = hmac.new(key, struct.pack(">Q", int(when) // 30), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    value = struct.unpack(">I", digest[offset:offset + 4])[0] & 0x7FFFFFFF
+    return f"{value % 1000000:06d}"

@@ -5,29 +5,17 @@ Client addresses are simulated with X-Forwarded-For from a trusted proxy (TRUSTE
 names the loopback address the test connects from), so that one test can act as several
 clients."""
 
-import base64
 import concurrent.futures
 import csv
-import hashlib
-import hmac
 import io
-import struct
 import subprocess
 import time
 
 import harness
+from harness import totp_code
 
 USER_PASSWORD = "user-password-1"
 PROXY_ENV = {"TRUSTED_PROXIES": "127.0.0.1/32", "HTTP_THREADS": "4"}
-
-
-def totp_code(secret: str, when: float) -> str:
-    """Return the RFC 6238 code (SHA-1, 30 s, 6 digits) of a base32 secret at `when`."""
-    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
-    digest = hmac.new(key, struct.pack(">Q", int(when) // 30), hashlib.sha1).digest()
-    offset = digest[-1] & 0x0F
-    value = struct.unpack(">I", digest[offset:offset + 4])[0] & 0x7FFFFFFF
-    return f"{value % 1000000:06d}"
 
 
 class AuthExtrasBase(harness.IntegrationTestCase):

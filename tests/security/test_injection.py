@@ -1,6 +1,7 @@
 """Hostile input on the real server: SQL metacharacters in every string field, script
 payloads in container data, and path traversal in every path parameter."""
 
+import http.client
 import json
 import os
 import shutil
@@ -166,6 +167,49 @@ class ScriptPayloadTest(harness.IntegrationTestCase):
         self.assert_json_escaped(response, XSS_PAYLOAD)
         items = [item for item in response.json()["data"]["containers"] if item["name"] == name]
         self.assertEqual(items[0]["labels"]["note"], XSS_PAYLOAD)
+
+    def test_log_lines_come_back_escaped(self):
+        server = self.start_server()
+        client = server.login()
+        payloads = [XSS_PAYLOAD, "<svg onload=alert(2)>", "</script><script>alert(3)</script>"]
+        # The payloads go in through the environment so that no shell quoting touches them.
+        env_options = []
+        for index, payload in enumerate(payloads):
+            env_options += ["--env", f"P{index}={payload}"]
+        name = self.docker.run_detached(
+            "sh", "-c", 'printf "%s\\n" "$P0" "$P1" "$P2"; sleep 300', options=env_options)
+        self.docker.wait_for_log(name, payloads[-1])
+
+        response = client.get(f"/api/v1/containers/{name}/logs", params={"tail": "all"})
+        self.assertEqual(response.status, 200, response.text)
+        for payload in payloads:
+            self.assert_json_escaped(response, payload)
+        self.assertEqual([line["text"] for line in response.json()["lines"]], payloads)
+
+        # The follow stream sends one JSON object per event.
+        conn = http.client.HTTPConnection(server.host, server.port, timeout=15)
+        self.addCleanup(conn.close)
+        conn.request("GET", f"/api/v1/containers/{name}/logs?tail=all&follow=true",
+                     headers={"Authorization": f"Bearer {client.token}"})
+        stream = conn.getresponse()
+        self.assertEqual(stream.status, 200)
+        self.assertEqual(stream.getheader("Content-Type"), "text/event-stream")
+        self.assertEqual(stream.getheader("X-Content-Type-Options"), "nosniff")
+        texts = []
+        while len(texts) < len(payloads):
+            line = stream.fp.readline().decode()
+            self.assertNotEqual(line, "", "the stream ended early")
+            if line.startswith("data:"):
+                texts.append(json.loads(line[len("data:"):])["text"])
+        self.assertEqual(texts, payloads)
+
+        download = client.get(f"/api/v1/containers/{name}/logs",
+                              params={"tail": "all", "download": "true"})
+        self.assertEqual(download.status, 200)
+        self.assertTrue(download.header("Content-Type").startswith("text/plain"),
+                        download.header("Content-Type"))
+        self.assertTrue(download.header("Content-Disposition").startswith("attachment"))
+        self.assertEqual(download.header("X-Content-Type-Options"), "nosniff")
 
     def test_script_container_name_rejected(self):
         # The engine accepts only [a-zA-Z0-9][a-zA-Z0-9_.-] names, and so does the API.
