@@ -25,6 +25,7 @@ extern const im_route_t im_api_compose_routes[];
 extern const im_route_t im_api_event_routes[];
 extern const im_route_t im_api_stats_routes[];
 extern const im_route_t im_api_metrics_routes[];
+extern const im_route_t im_api_history_routes[];
 
 struct im_store;
 /* Deletes audit rows older than days days and logs how many went; logs a failure. */
