@@ -220,8 +220,8 @@ static int load_series(im_request_t *req, const target_t *target, int64_t period
         out->source = "memory";
         all.count = memory_points(app, target, out->since, &all.points);
     } else {
-        im_store_tier_t tier =
-            im_history_pick_tier(period_seconds, app->config->retention_raw_hours);
+        im_store_tier_t tier = im_history_pick_query_tier(
+            period_seconds, app->config->retention_raw_hours, max_points);
         im_store_history_query_t query = {
             .container_id = target->by_name ? NULL : target->container_id,
             .name = target->by_name ? target->name : NULL,
@@ -284,21 +284,11 @@ static bool load_or_fail(im_request_t *req, const target_t *target, int64_t peri
 
 /* ---- rows ------------------------------------------------------------------------------- */
 
-static json_t *integer_or_null(uint64_t value)
-{
-    return value ? json_integer((json_int_t)value) : json_null();
-}
-
-static json_t *whole(double value)
-{
-    return json_integer((json_int_t)llround(value));
-}
-
 /* Gauge columns of a row: the name and where its value is in a point. */
 typedef struct {
     const char *name;
     size_t offset;
-    bool fractional; /* shown with 2 decimals, else as a whole number */
+    bool fractional; /* shown with up to 2 decimals, else as a whole number */
 } gauge_column_t;
 
 static const gauge_column_t gauge_columns[] = {
@@ -317,50 +307,143 @@ static const im_store_gauge_t *gauge_at(const im_store_history_point_t *p,
     return (const im_store_gauge_t *)((const char *)p + column->offset);
 }
 
-static json_t *gauge_json(double value, bool fractional)
+/* The rows are written as text directly rather than through jansson objects, because
+ * allocating the objects and printing doubles took most of a long history's time. */
+
+static void put_int(im_buf_t *out, int64_t value)
 {
-    return fractional ? im__stats_rounded(value) : whole(value);
+    char digits[24];
+    char text[24];
+    uint64_t magnitude = value < 0 ? (uint64_t)0 - (uint64_t)value : (uint64_t)value;
+    size_t n = 0;
+    size_t len = 0;
+
+    do {
+        digits[n++] = (char)('0' + magnitude % 10);
+        magnitude /= 10;
+    } while (magnitude);
+    if (value < 0) {
+        text[len++] = '-';
+    }
+    while (n > 0) {
+        text[len++] = digits[--n];
+    }
+    im_buf_append(out, text, len);
 }
 
-/* Builds one history row. A gauge's plain field is its mean over the bucket; aggregate
- * adds <gauge>_min, _max and _avg. */
-static json_t *row_json(const im_store_history_point_t *p, bool aggregate)
+/* Writes value rounded to 2 decimals, with at least one decimal: 12.5, 3.05, 7.0. */
+static void put_fixed2(im_buf_t *out, double value)
+{
+    int64_t scaled = llround(value * 100.0);
+    int64_t magnitude = scaled < 0 ? -scaled : scaled;
+    char decimals[3] = {'.', (char)('0' + magnitude % 100 / 10), (char)('0' + magnitude % 10)};
+
+    if (scaled < 0) {
+        im_buf_append(out, "-", 1);
+    }
+    put_int(out, magnitude / 100);
+    im_buf_append(out, decimals, magnitude % 10 ? 3 : 2);
+}
+
+static void put_gauge_value(im_buf_t *out, double value, bool fractional)
+{
+    if (fractional) {
+        put_fixed2(out, value);
+    } else {
+        put_int(out, llround(value));
+    }
+}
+
+/* Writes "name<suffix>": preceded by a comma unless it is the first member. */
+static void put_key(im_buf_t *out, const char *name, const char *suffix, bool first)
+{
+    im_buf_append(out, first ? "\"" : ",\"", first ? 1 : 2);
+    im_buf_append(out, name, strlen(name));
+    im_buf_append(out, suffix, strlen(suffix));
+    im_buf_append(out, "\":", 2);
+}
+
+static void put_counter(im_buf_t *out, const char *name, uint64_t value)
+{
+    put_key(out, name, "", false);
+    put_int(out, value > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)value);
+}
+
+/* Writes one history row as a JSON object. A gauge's plain field is its mean over the
+ * bucket, and aggregate adds <gauge>_min, _max and _avg. */
+static void put_row(im_buf_t *out, const im_store_history_point_t *p, bool aggregate)
 {
     char timestamp[32];
-    char key[64];
-    json_t *row = json_object();
 
     im_time_iso8601(p->time, timestamp);
-    json_object_set_new(row, "timestamp", json_string(timestamp));
+    im_buf_append(out, "{", 1);
+    put_key(out, "timestamp", "", true);
+    im_buf_append(out, "\"", 1);
+    im_buf_append(out, timestamp, strlen(timestamp));
+    im_buf_append(out, "\"", 1);
     for (size_t i = 0; i < IM_ARRAY_LEN(gauge_columns); i++) {
         const gauge_column_t *column = &gauge_columns[i];
         const im_store_gauge_t *gauge = gauge_at(p, column);
-        json_object_set_new(row, column->name, gauge_json(gauge->avg, column->fractional));
+        put_key(out, column->name, "", false);
+        put_gauge_value(out, gauge->avg, column->fractional);
         if (aggregate) {
-            snprintf(key, sizeof(key), "%s_min", column->name);
-            json_object_set_new(row, key, gauge_json(gauge->min, column->fractional));
-            snprintf(key, sizeof(key), "%s_max", column->name);
-            json_object_set_new(row, key, gauge_json(gauge->max, column->fractional));
-            snprintf(key, sizeof(key), "%s_avg", column->name);
-            json_object_set_new(row, key, im__stats_rounded(gauge->avg));
+            put_key(out, column->name, "_min", false);
+            put_gauge_value(out, gauge->min, column->fractional);
+            put_key(out, column->name, "_max", false);
+            put_gauge_value(out, gauge->max, column->fractional);
+            put_key(out, column->name, "_avg", false);
+            put_fixed2(out, gauge->avg);
         }
     }
-    json_object_set_new(row, "memory_limit", integer_or_null(p->memory_limit));
-    json_object_set_new(row, "network_rx", json_integer((json_int_t)p->network_rx));
-    json_object_set_new(row, "network_tx", json_integer((json_int_t)p->network_tx));
-    json_object_set_new(row, "block_read", json_integer((json_int_t)p->block_read));
-    json_object_set_new(row, "block_write", json_integer((json_int_t)p->block_write));
-    json_object_set_new(row, "samples", json_integer((json_int_t)p->samples));
-    return row;
+    put_key(out, "memory_limit", "", false);
+    if (p->memory_limit) {
+        put_int(out, (int64_t)p->memory_limit);
+    } else {
+        im_buf_append(out, "null", 4);
+    }
+    put_counter(out, "network_rx", p->network_rx);
+    put_counter(out, "network_tx", p->network_tx);
+    put_counter(out, "block_read", p->block_read);
+    put_counter(out, "block_write", p->block_write);
+    put_counter(out, "samples", (uint64_t)p->samples);
+    im_buf_append(out, "}", 1);
 }
 
-static json_t *rows_json(const series_t *series, bool aggregate)
+/* Sends {"stats": [rows], ...the members of envelope} (envelope reference stolen), as an
+ * attachment named download.json when download is not NULL. */
+static void send_rows(im_request_t *req, json_t *envelope, const series_t *series, bool aggregate,
+                      const char *download)
 {
-    json_t *rows = json_array();
-    for (size_t i = 0; i < series->count; i++) {
-        json_array_append_new(rows, row_json(&series->points[i], aggregate));
+    char *members = json_dumps(envelope, JSON_COMPACT | JSON_REAL_PRECISION(15));
+    im_buf_t out;
+
+    json_decref(envelope);
+    if (!members) {
+        im_resp_error(req, 500, "the statistics body could not be serialized");
+        return;
     }
-    return rows;
+    im_buf_init(&out);
+    im_buf_append(&out, "{\"stats\":[", 10);
+    for (size_t i = 0; i < series->count; i++) {
+        if (i > 0) {
+            im_buf_append(&out, ",", 1);
+        }
+        put_row(&out, &series->points[i], aggregate);
+    }
+    /* members is "{...}": its members follow the array, and its brace closes the body. */
+    im_buf_append(&out, "]", 1);
+    if (strcmp(members, "{}") != 0) {
+        im_buf_append(&out, ",", 1);
+    }
+    im_buf_append(&out, members + 1, strlen(members + 1));
+    free(members);
+    if (download) {
+        char disposition[IM_STORE_CONTAINER_NAME_MAX + 96];
+        snprintf(disposition, sizeof(disposition), "attachment; filename=\"%s.json\"", download);
+        im_resp_header(req, "Content-Disposition", disposition);
+    }
+    im_resp_bytes(req, 200, "application/json", out.data, out.len);
+    im_buf_release(&out);
 }
 
 /* Adds period, start_time, end_time, resolution_seconds and source to body. */
@@ -399,11 +482,10 @@ static void send_history(im_request_t *req, const target_t *target, bool is_cont
         json_object_set_new(body, "container_id", json_string(target->container_id));
         json_object_set_new(body, "container_name", json_string(target->name));
     }
-    json_object_set_new(body, "stats", rows_json(&series, aggregate));
     add_range(body, &period, &series);
     json_object_set_new(body, "aggregate", json_boolean(aggregate));
+    send_rows(req, body, &series, aggregate, NULL);
     free(series.points);
-    im__stats_send_json(req, body);
 }
 
 static void get_container_history(im_request_t *req)
@@ -614,15 +696,22 @@ static void export_csv(im_request_t *req, const series_t *series, const char *fi
     for (size_t r = 0; r < series->count; r++) {
         const im_store_history_point_t *p = &series->points[r];
         im_time_iso8601(p->time, timestamp);
-        im_buf_appendf(&out, "%s", timestamp);
+        im_buf_append(&out, timestamp, strlen(timestamp));
         for (size_t i = 0; i < IM_ARRAY_LEN(gauge_columns); i++) {
             const im_store_gauge_t *g = gauge_at(p, &gauge_columns[i]);
-            im_buf_appendf(&out, ",%.2f,%.2f,%.2f", g->avg, g->min, g->max);
+            const double values[] = {g->avg, g->min, g->max};
+            for (size_t v = 0; v < IM_ARRAY_LEN(values); v++) {
+                im_buf_append(&out, ",", 1);
+                put_fixed2(&out, values[v]);
+            }
         }
-        im_buf_appendf(&out, ",%llu,%llu,%llu,%llu,%llu,%lld\r\n",
-                       (unsigned long long)p->memory_limit, (unsigned long long)p->network_rx,
-                       (unsigned long long)p->network_tx, (unsigned long long)p->block_read,
-                       (unsigned long long)p->block_write, (long long)p->samples);
+        const uint64_t counters[] = {p->memory_limit, p->network_rx,  p->network_tx,
+                                     p->block_read,   p->block_write, (uint64_t)p->samples};
+        for (size_t i = 0; i < IM_ARRAY_LEN(counters); i++) {
+            im_buf_append(&out, ",", 1);
+            put_int(&out, counters[i] > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)counters[i]);
+        }
+        im_buf_append(&out, "\r\n", 2);
     }
     snprintf(disposition, sizeof(disposition), "attachment; filename=\"%s.csv\"", filename);
     im_resp_header(req, "Content-Disposition", disposition);
@@ -671,14 +760,11 @@ static void get_export(im_request_t *req)
         export_csv(req, &series, filename);
     } else {
         json_t *body =
-            json_pack("{s:s, s:o, s:s, s:o}", "stats_type", type, "container_id",
+            json_pack("{s:s, s:o, s:s}", "stats_type", type, "container_id",
                       target.container_id[0] ? json_string(target.container_id) : json_null(),
-                      "container_name", target.name, "stats", rows_json(&series, true));
+                      "container_name", target.name);
         add_range(body, &period, &series);
-        char disposition[IM_STORE_CONTAINER_NAME_MAX + 96];
-        snprintf(disposition, sizeof(disposition), "attachment; filename=\"%s.json\"", filename);
-        im_resp_header(req, "Content-Disposition", disposition);
-        im__stats_send_json(req, body);
+        send_rows(req, body, &series, true, filename);
     }
     free(series.points);
 }

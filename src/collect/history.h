@@ -37,6 +37,13 @@ const char *im_history_tier_name(im_store_tier_t tier);
  * up to raw_hours hours, the 1-minute tier up to 7 days, else the 1-hour tier. */
 im_store_tier_t im_history_pick_tier(int64_t range_seconds, int raw_hours);
 
+/* Picks the tier that a query of max_points buckets over a range that ends now reads: the
+ * tier of im_history_pick_tier, except that the 1-minute tier replaces the 10-second tier
+ * when the buckets are at least a minute wide and the range is within 7 days. The buckets
+ * then have the same min, max and mean from a sixth of the rows, and the in-memory points
+ * cover the minute or so that the rollup lags behind. */
+im_store_tier_t im_history_pick_query_tier(int64_t range_seconds, int raw_hours, size_t max_points);
+
 /* Merges time-ordered points into at most max_points buckets covering [since, until). A
  * bucket is `width` seconds long, a multiple of resolution chosen as small as max_points
  * allows, and starts at a multiple of width. It keeps the min of the mins, the max of the

@@ -41,6 +41,19 @@ im_store_tier_t im_history_pick_tier(int64_t range_seconds, int raw_hours)
     return IM_STORE_TIER_1H;
 }
 
+im_store_tier_t im_history_pick_query_tier(int64_t range_seconds, int raw_hours, size_t max_points)
+{
+    im_store_tier_t tier = im_history_pick_tier(range_seconds, raw_hours);
+    int64_t buckets = max_points > 0 ? (int64_t)max_points : 1;
+    int64_t width = (range_seconds + buckets - 1) / buckets;
+
+    if (tier == IM_STORE_TIER_10S && width >= 60 &&
+        range_seconds <= (int64_t)IM_HISTORY_MINUTE_TIER_DAYS * 86400) {
+        return IM_STORE_TIER_1M;
+    }
+    return tier;
+}
+
 static int64_t floor_div(int64_t a, int64_t b)
 {
     int64_t q = a / b;

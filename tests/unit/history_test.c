@@ -248,6 +248,11 @@ static void test_tier_pick(void **state)
     assert_int_equal(im_history_pick_tier(21600, 1), IM_STORE_TIER_1M);
     assert_int_equal(im_history_pick_tier(7 * 86400, 24), IM_STORE_TIER_1M);
     assert_int_equal(im_history_pick_tier(30 * 86400, 24), IM_STORE_TIER_1H);
+    /* 500 buckets over 24 h are 173 s wide: the 1-minute tier resolves them. */
+    assert_int_equal(im_history_pick_query_tier(86400, 24, 500), IM_STORE_TIER_1M);
+    assert_int_equal(im_history_pick_query_tier(86400, 24, 5000), IM_STORE_TIER_10S);
+    assert_int_equal(im_history_pick_query_tier(3600, 24, 500), IM_STORE_TIER_10S);
+    assert_int_equal(im_history_pick_query_tier(30 * 86400, 24, 10), IM_STORE_TIER_1H);
     assert_int_equal(im_history_tier_seconds(IM_STORE_TIER_1M), 60);
     assert_string_equal(im_history_tier_name(IM_STORE_TIER_1H), "1h");
 }
