@@ -40,6 +40,7 @@ static const im_route_t *const route_tables[] = {
     im_api_event_routes,
     im_api_stats_routes,
     im_api_history_routes,
+    im_api_process_routes,
     im_api_metrics_routes,
     im_api_logs_routes,
     im_api_exec_routes,

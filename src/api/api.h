@@ -26,6 +26,7 @@ extern const im_route_t im_api_event_routes[];
 extern const im_route_t im_api_stats_routes[];
 extern const im_route_t im_api_metrics_routes[];
 extern const im_route_t im_api_history_routes[];
+extern const im_route_t im_api_process_routes[];
 
 struct im_store;
 /* Deletes audit rows older than days days and logs how many went; logs a failure. */

@@ -23,6 +23,10 @@ const im_sampler_figures_t *im__stats_find_container(const im_collector_snapshot
 bool im__stats_resolve(im_request_t *req, const im_collector_snapshot_t *snapshot,
                        const im_sampler_figures_t **out);
 
+/* Resolves the {id} path parameter through the engine into id and name (buffers of
+ * IM_CONTAINER_ID_SIZE and IM_CONTAINER_NAME_SIZE). Returns false after sending the error. */
+bool im__stats_resolve_engine(im_request_t *req, char *id, char *name);
+
 /* Sends body (reference stolen) as a 200 JSON response with 15 significant digits. */
 void im__stats_send_json(im_request_t *req, json_t *body);
 

@@ -168,6 +168,23 @@ static void get_formatted(im_request_t *req)
     im_collector_release(snapshot);
 }
 
+bool im__stats_resolve_engine(im_request_t *req, char *id, char *name)
+{
+    char err[1024] = "";
+    const char *ref = im_req_param(req, "id");
+
+    if (!ref || !im_container_ref_is_valid(ref[0] == '/' ? ref + 1 : ref)) {
+        im_resp_invalid(req, "path", "id", "must be a container name, full id or id prefix");
+        return false;
+    }
+    int rc = im_container_resolve(im_req_app(req)->engine, ref, id, name, err, sizeof(err));
+    if (rc != IM_OK) {
+        im_resp_from_rc(req, rc, err);
+        return false;
+    }
+    return true;
+}
+
 /* The engine's one-shot stats document: the contract promises the engine's JSON, so this
  * request calls the engine. */
 static void get_engine_stats(im_request_t *req)
@@ -177,18 +194,12 @@ static void get_engine_stats(im_request_t *req)
     char err[1024] = "";
     char path[160];
     json_t *stats = NULL;
-    struct im_engine *engine = im_req_app(req)->engine;
-    const char *ref = im_req_param(req, "id");
 
-    if (!ref || !im_container_ref_is_valid(ref[0] == '/' ? ref + 1 : ref)) {
-        im_resp_invalid(req, "path", "id", "must be a container name, full id or id prefix");
+    if (!im__stats_resolve_engine(req, id, name)) {
         return;
     }
-    int rc = im_container_resolve(engine, ref, id, name, err, sizeof(err));
-    if (rc == IM_OK) {
-        snprintf(path, sizeof(path), "/containers/%s/stats?stream=false&one-shot=true", id);
-        rc = im_engine_get_json(engine, path, &stats, err, sizeof(err));
-    }
+    snprintf(path, sizeof(path), "/containers/%s/stats?stream=false&one-shot=true", id);
+    int rc = im_engine_get_json(im_req_app(req)->engine, path, &stats, err, sizeof(err));
     if (rc) {
         im_resp_from_rc(req, rc, err);
         return;
