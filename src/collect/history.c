@@ -298,11 +298,18 @@ static void run_rollup(im_history_writer_t *writer, int64_t until)
     writer->last_rollup_minute = minute;
 }
 
+static int64_t monotonic_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static void write_batch(im_history_writer_t *writer, batch_t *batch)
 {
-    int64_t started = im_monotonic_ms();
+    int64_t started = monotonic_us();
     int rc = im_store_history_write(writer->store, batch->records, batch->count);
-    int64_t elapsed_us = (im_monotonic_ms() - started) * 1000;
+    int64_t elapsed_us = monotonic_us() - started;
 
     pthread_mutex_lock(&writer->lock);
     if (rc == IM_OK) {
@@ -482,4 +489,40 @@ void im_history_writer_get_stats(im_history_writer_t *writer, im_history_writer_
     *out = writer->stats;
     out->queued = writer->queued;
     pthread_mutex_unlock(&writer->lock);
+}
+
+void im_history_writer_metrics(im_history_writer_t *writer, im_buf_t *out)
+{
+    im_history_writer_stats_t s;
+    im_history_writer_get_stats(writer, &s);
+    im_buf_appendf(
+        out,
+        "# HELP inframon_history_batches_written_total 10-second batches written to the "
+        "database.\n"
+        "# TYPE inframon_history_batches_written_total counter\n"
+        "inframon_history_batches_written_total %" PRIu64 "\n"
+        "# HELP inframon_history_batches_dropped_total Batches dropped because the writer's "
+        "queue was full.\n"
+        "# TYPE inframon_history_batches_dropped_total counter\n"
+        "inframon_history_batches_dropped_total %" PRIu64 "\n"
+        "# HELP inframon_history_batches_failed_total Batches that the database rejected.\n"
+        "# TYPE inframon_history_batches_failed_total counter\n"
+        "inframon_history_batches_failed_total %" PRIu64 "\n"
+        "# HELP inframon_history_points_written_total History points written.\n"
+        "# TYPE inframon_history_points_written_total counter\n"
+        "inframon_history_points_written_total %" PRIu64 "\n"
+        "# HELP inframon_history_points_pruned_total Points deleted by retention.\n"
+        "# TYPE inframon_history_points_pruned_total counter\n"
+        "inframon_history_points_pruned_total %" PRIu64 "\n"
+        "# HELP inframon_history_rollup_failures_total Rollups that failed.\n"
+        "# TYPE inframon_history_rollup_failures_total counter\n"
+        "inframon_history_rollup_failures_total %" PRIu64 "\n"
+        "# HELP inframon_history_queue_batches Batches waiting for the writer.\n"
+        "# TYPE inframon_history_queue_batches gauge\n"
+        "inframon_history_queue_batches %zu\n"
+        "# HELP inframon_history_write_duration_seconds Duration of the latest batch write.\n"
+        "# TYPE inframon_history_write_duration_seconds gauge\n"
+        "inframon_history_write_duration_seconds %.6f\n",
+        s.batches_written, s.batches_dropped, s.batches_failed, s.records_written, s.pruned_points,
+        s.rollup_failures, s.queued, (double)s.last_write_us / 1e6);
 }

@@ -124,6 +124,9 @@ bool im_history_writer_flush(im_history_writer_t *writer, int timeout_ms);
 
 void im_history_writer_get_stats(im_history_writer_t *writer, im_history_writer_stats_t *out);
 
+/* Appends the writer's self-metrics (inframon_history_*) in Prometheus text format. */
+void im_history_writer_metrics(im_history_writer_t *writer, im_buf_t *out);
+
 /* Returns the cut-offs that the retention settings give at time now. */
 im_store_history_cutoffs_t im_history_cutoffs(int64_t now, int raw_hours, int retention_days);
 

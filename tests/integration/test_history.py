@@ -89,6 +89,14 @@ class HistoryTest(harness.IntegrationTestCase):
         self.assertGreaterEqual(max(row["memory_usage_max"] for row in held["stats"]), 64 * MIB)
         self.assertEqual(held["stats"][-1]["memory_limit"], 256 * MIB)
 
+        metrics = client.get("/metrics")
+        self.assertEqual(metrics.status, 200)
+        written = [line for line in metrics.text.splitlines()
+                   if line.startswith("inframon_history_batches_written_total ")]
+        self.assertEqual(len(written), 1, metrics.text[-2000:])
+        self.assertGreaterEqual(float(written[0].split()[1]), 1)
+        self.assertIn("inframon_history_batches_dropped_total 0", metrics.text)
+
         server.stop()
         restarted_at = time.time()
         server.start()
