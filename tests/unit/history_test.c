@@ -16,6 +16,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <sqlite3.h>
+
 #include "collect/history.h"
 #include "core/util.h"
 #include "store/store.h"
@@ -520,6 +522,75 @@ static void test_writer_submit_flush(void **state)
     assert_int_equal(count_points(fx->store, "", IM_STORE_TIER_10S), 5);
 }
 
+/* While another connection holds the database's write lock, the writer cannot drain its
+ * queue, so submissions beyond the queue's capacity are dropped and counted instead of
+ * blocking the caller. Every batch is accounted for once the lock is released. */
+static void test_writer_drops_when_full(void **state)
+{
+    fixture_t *fx = *state;
+    char path[128];
+    char err[256];
+    sqlite3 *blocker = NULL;
+    enum { SUBMITTED = IM_HISTORY_QUEUE_MAX + 8 };
+
+    snprintf(path, sizeof(path), "%s/inframon.db", fx->dir);
+    assert_int_equal(sqlite3_open(path, &blocker), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(blocker, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+
+    im_history_writer_options_t opts = {.store = fx->store, .raw_hours = 24, .retention_days = 90};
+    im_history_writer_t *writer = NULL;
+    assert_int_equal(im_history_writer_start(&opts, &writer, err, sizeof(err)), IM_OK);
+    int64_t start = im_now() / 10 * 10 - SUBMITTED * 10;
+    size_t accepted = 0;
+    for (int i = 0; i < SUBMITTED; i++) {
+        im_store_history_record_t *batch = im_calloc(1, sizeof(*batch));
+        batch[0] = make_record(CONTAINER_A, "web", start + i * 10, i, 10);
+        accepted += im_history_writer_submit(writer, batch, 1) ? 1 : 0;
+    }
+    /* The writer holds at most one batch outside the queue while it waits for the lock. */
+    assert_true(accepted <= IM_HISTORY_QUEUE_MAX + 1);
+    im_history_writer_stats_t stats;
+    im_history_writer_get_stats(writer, &stats);
+    assert_int_equal(stats.batches_dropped, SUBMITTED - accepted);
+    assert_int_equal(stats.records_dropped, SUBMITTED - accepted);
+
+    assert_int_equal(sqlite3_exec(blocker, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(blocker);
+    assert_true(im_history_writer_flush(writer, 60000));
+    im_history_writer_get_stats(writer, &stats);
+    assert_int_equal(stats.batches_written + stats.batches_failed, accepted);
+    assert_int_equal(stats.queued, 0);
+    im_history_writer_stop(writer);
+}
+
+/* In-memory points become one-sample history points, with block I/O rates from the
+ * counters of consecutive points. */
+static void test_from_memory_rates(void **state)
+{
+    (void)state;
+    im_sampler_point_t raw[3];
+    memset(raw, 0, sizeof(raw));
+    for (int i = 0; i < 3; i++) {
+        raw[i].time_ms = BASE_TIME * 1000 + i * 2000;
+        raw[i].cpu_percent = (float)(10 * (i + 1));
+        raw[i].memory_used = 1000;
+        raw[i].block_read = 4096 * (uint64_t)i * (uint64_t)i;
+        raw[i].pids = 2;
+    }
+    im_store_history_point_t *points = NULL;
+    assert_int_equal(im_history_from_memory(raw, 3, &points), 3);
+    assert_int_equal(points[1].time, BASE_TIME + 2);
+    assert_int_equal(points[1].samples, 1);
+    assert_float_equal(points[1].cpu.min, 20, 1e-6);
+    assert_float_equal(points[1].cpu.max, 20, 1e-6);
+    assert_float_equal(points[0].block_read_rate.avg, 0, 1e-9);
+    /* 4096 bytes in 2 s, then 12288 bytes in 2 s. */
+    assert_float_equal(points[1].block_read_rate.avg, 2048, 1e-9);
+    assert_float_equal(points[2].block_read_rate.avg, 6144, 1e-9);
+    assert_float_equal(points[2].pids.avg, 2, 1e-9);
+    free(points);
+}
+
 static void test_size_reports_pages(void **state)
 {
     fixture_t *fx = *state;
@@ -548,6 +619,8 @@ int main(void)
         cmocka_unit_test(test_downsample),
         cmocka_unit_test(test_batcher_bucket),
         cmocka_unit_test_setup_teardown(test_writer_submit_flush, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writer_drops_when_full, setup, teardown),
+        cmocka_unit_test(test_from_memory_rates),
         cmocka_unit_test_setup_teardown(test_size_reports_pages, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
