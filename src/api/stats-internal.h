@@ -1,11 +1,13 @@
 #ifndef IM_API_STATS_INTERNAL_H
 #define IM_API_STATS_INTERNAL_H
 
-/* Helpers that stats.c shares with the other statistics handlers (stats_history.c,
- * stats_processes.c). */
+/* Helpers shared by the statistics handlers in stats.c, stats_history.c and
+ * stats_processes.c. Each function is defined in stats.c unless its comment names another
+ * file. */
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "collect/collector.h"
 #include "http/http.h"
@@ -26,6 +28,18 @@ bool im__stats_resolve(im_request_t *req, const im_collector_snapshot_t *snapsho
 /* Resolves the {id} path parameter through the engine into id and name (buffers of
  * IM_CONTAINER_ID_SIZE and IM_CONTAINER_NAME_SIZE). Returns false after sending the error. */
 bool im__stats_resolve_engine(im_request_t *req, char *id, char *name);
+
+/* Reads the period query parameter (5m, 15m, 1h, 6h, 24h, 7d or 30d; fallback when absent)
+ * into its name and length. Returns false after sending a 422. (stats_history.c) */
+bool im__stats_read_period(im_request_t *req, const char *fallback, const char **name,
+                           int64_t *seconds);
+
+/* Stores in *mean the mean of metric ("cpu", "memory" or "network") of a live container
+ * over the period that ends now, weighted by samples, from the same points as its history.
+ * *found is false when there is no point. Returns IM_OK or the store's error.
+ * (stats_history.c) */
+int im__stats_history_mean(im_request_t *req, const im_sampler_figures_t *f, int64_t period_seconds,
+                           const char *metric, double *mean, bool *found);
 
 /* Sends body (reference stolen) as a 200 JSON response with 15 significant digits. */
 void im__stats_send_json(im_request_t *req, json_t *body);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "api/api.h"
 #include "api/stats-internal.h"
@@ -274,9 +275,54 @@ static int compare_ranked(const void *a, const void *b)
     return 0;
 }
 
+/* Returns the latest figure of metric for a container. */
+static double latest_value(const im_sampler_figures_t *f, const char *metric)
+{
+    if (strcmp(metric, "cpu") == 0) {
+        return f->cpu_percent;
+    }
+    if (strcmp(metric, "memory") == 0) {
+        return (double)f->memory_used;
+    }
+    return f->network_rx_rate + f->network_tx_rate;
+}
+
+/* Ranks the sampled containers by their latest figure, or by their mean over the period
+ * when one is given (period_seconds > 0). Returns the count, or -1 after sending an error. */
+static ssize_t rank_containers(im_request_t *req, const im_collector_snapshot_t *snapshot,
+                               const char *metric, int64_t period_seconds, ranked_t *ranked)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < snapshot->container_count; i++) {
+        const im_sampler_figures_t *f = &snapshot->containers[i];
+        double value = 0;
+        bool found = true;
+        if (!f->sampled) {
+            continue;
+        }
+        if (period_seconds > 0) {
+            int rc = im__stats_history_mean(req, f, period_seconds, metric, &value, &found);
+            if (rc != IM_OK) {
+                im_resp_from_rc(req, rc, "reading the statistics history from the database failed");
+                return -1;
+            }
+        } else {
+            value = latest_value(f, metric);
+        }
+        if (found) {
+            ranked[n++] = (ranked_t){f, value};
+        }
+    }
+    qsort(ranked, n, sizeof(*ranked), compare_ranked);
+    return (ssize_t)n;
+}
+
 static void get_top_consumers(im_request_t *req)
 {
     const char *metric = im_req_query(req, "metric");
+    const char *period = im_req_query(req, "period");
+    int64_t period_seconds = 0;
     int64_t limit = 0;
 
     if (!metric || !metric[0]) {
@@ -290,33 +336,33 @@ static void get_top_consumers(im_request_t *req)
     if (!im_req_query_int(req, "limit", 1, 50, 10, &limit)) {
         return;
     }
+    if (period && period[0] && !im__stats_read_period(req, NULL, &period, &period_seconds)) {
+        return;
+    }
     const im_collector_snapshot_t *snapshot = im__stats_acquire(req);
     if (!snapshot) {
         return;
     }
     ranked_t *ranked = im_calloc(snapshot->container_count + 1, sizeof(*ranked));
-    size_t n = 0;
-    for (size_t i = 0; i < snapshot->container_count; i++) {
-        const im_sampler_figures_t *f = &snapshot->containers[i];
-        if (!f->sampled) {
-            continue;
-        }
-        double value = strcmp(metric, "cpu") == 0      ? f->cpu_percent
-                       : strcmp(metric, "memory") == 0 ? (double)f->memory_used
-                                                       : f->network_rx_rate + f->network_tx_rate;
-        ranked[n++] = (ranked_t){f, value};
+    ssize_t n = rank_containers(req, snapshot, metric, period_seconds, ranked);
+    if (n < 0) {
+        free(ranked);
+        im_collector_release(snapshot);
+        return;
     }
-    qsort(ranked, n, sizeof(*ranked), compare_ranked);
     json_t *items = json_array();
-    for (size_t i = 0; i < n && i < (size_t)limit; i++) {
+    for (ssize_t i = 0; i < n && i < limit; i++) {
         json_t *item = formatted_json(ranked[i].figures);
         json_object_set_new(item, "value", im__stats_rounded(ranked[i].value));
         json_array_append_new(items, item);
     }
     free(ranked);
     im_collector_release(snapshot);
-    im__stats_send_json(req, json_pack("{s:s, s:I, s:o}", "metric", metric, "limit",
-                                       (json_int_t)limit, "containers", items));
+    /* value is the latest figure, or the mean over period when one is given. */
+    im__stats_send_json(req, json_pack("{s:s, s:I, s:o, s:o}", "metric", metric, "limit",
+                                       (json_int_t)limit, "period",
+                                       period_seconds ? json_string(period) : json_null(),
+                                       "containers", items));
 }
 
 const im_route_t im_api_stats_routes[] = {

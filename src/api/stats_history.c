@@ -460,6 +460,44 @@ static void add_range(json_t *body, const period_t *period, const series_t *seri
     json_object_set_new(body, "source", json_string(series->source));
 }
 
+/* ---- shared with stats.c ---------------------------------------------------------------- */
+
+bool im__stats_read_period(im_request_t *req, const char *fallback, const char **name,
+                           int64_t *seconds)
+{
+    period_t period;
+    if (!read_period(req, fallback, &period)) {
+        return false;
+    }
+    *name = period.name;
+    *seconds = period.seconds;
+    return true;
+}
+
+int im__stats_history_mean(im_request_t *req, const im_sampler_figures_t *f, int64_t period_seconds,
+                           const char *metric, double *mean, bool *found)
+{
+    target_t target;
+    series_t series;
+    metric_t kind = strcmp(metric, "memory") == 0    ? METRIC_MEMORY
+                    : strcmp(metric, "network") == 0 ? METRIC_NETWORK
+                                                     : METRIC_CPU;
+
+    memset(&target, 0, sizeof(target));
+    im_strlcpy(target.container_id, f->id, sizeof(target.container_id));
+    im_strlcpy(target.name, f->name, sizeof(target.name));
+    target.live = true;
+    /* One bucket over the whole period holds the mean weighted by samples. */
+    int rc = load_series(req, &target, period_seconds, 1, &series);
+    if (rc != IM_OK) {
+        return rc;
+    }
+    *found = series.count > 0;
+    *mean = series.count > 0 ? metric_value(&series.points[0], kind) : 0;
+    free(series.points);
+    return IM_OK;
+}
+
 /* ---- history ---------------------------------------------------------------------------- */
 
 static void send_history(im_request_t *req, const target_t *target, bool is_container)

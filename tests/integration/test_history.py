@@ -189,6 +189,16 @@ class HistoryTest(harness.IntegrationTestCase):
         missing = client.get("/api/v1/stats/compare", params={"period": "15m"})
         self.assertEqual(missing.status, 422)
 
+        top = client.get_json("/api/v1/stats/top-consumers",
+                              params={"metric": "memory", "period": "15m", "limit": "2"})
+        self.assertEqual(top["period"], "15m")
+        self.assertEqual(len(top["containers"]), 2)
+        self.assertTrue(all(item["value"] > 0 for item in top["containers"]))
+        values = [item["value"] for item in top["containers"]]
+        self.assertEqual(values, sorted(values, reverse=True))
+        bad_period = client.get("/api/v1/stats/top-consumers", params={"period": "2h"})
+        self.assertEqual(bad_period.status, 422)
+
         trends = client.get_json("/api/v1/stats/trends",
                                  params={"metric": "cpu", "period": "15m"})
         self.assertIn(trends["trend"], ("increasing", "decreasing", "stable"))
