@@ -15,6 +15,7 @@
 #include "cli_ops.h"
 #include "collect/collector.h"
 #include "collect/events.h"
+#include "collect/history.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -38,6 +39,8 @@ static const im_route_t *const route_tables[] = {
     im_api_compose_routes,
     im_api_event_routes,
     im_api_stats_routes,
+    im_api_history_routes,
+    im_api_process_routes,
     im_api_metrics_routes,
     im_api_settings_routes,
     im_api_logs_routes,
@@ -201,8 +204,18 @@ static int serve(void)
         im_log_error("main", "cannot start the engine events feed: %s", err);
         return 1;
     }
+    im_history_writer_options_t history_options = {
+        .store = app.store,
+        .raw_hours = config.retention_raw_hours,
+        .retention_days = config.retention_days,
+    };
+    if (im_history_writer_start(&history_options, &app.history, err, sizeof(err)) != IM_OK) {
+        im_log_error("main", "%s", err);
+        return 1;
+    }
     im_collector_options_t collector_options = {
         .engine = app.engine,
+        .history = app.history,
         .events = app.events,
         .interval_seconds = config.collect_interval_seconds,
         .proc_root = config.host_proc,
@@ -262,6 +275,7 @@ static int serve(void)
     im_http_stop(server);
     im_backup_schedule_stop(backups);
     im_collector_stop(app.collector);
+    im_history_writer_stop(app.history);
     im_events_stop(app.events);
     im_engine_close(app.engine);
     im_auth_free(app.auth);

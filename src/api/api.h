@@ -25,6 +25,8 @@ extern const im_route_t im_api_compose_routes[];
 extern const im_route_t im_api_event_routes[];
 extern const im_route_t im_api_stats_routes[];
 extern const im_route_t im_api_metrics_routes[];
+extern const im_route_t im_api_history_routes[];
+extern const im_route_t im_api_process_routes[];
 extern const im_route_t im_api_settings_routes[];
 
 extern const im_route_t im_api_group_routes[];

@@ -9,6 +9,7 @@
 #include "app.h"
 #include "collect/collector.h"
 #include "collect/events.h"
+#include "collect/history.h"
 #include "core/util.h"
 
 /* Appends a label value with \, " and newline escaped as the text format requires. */
@@ -273,6 +274,9 @@ static void get_metrics(im_request_t *req)
         im_buf_append(&out, snapshot->host_metrics.data, snapshot->host_metrics.len);
     }
     self_metrics(&out, snapshot, app);
+    if (app->history) {
+        im_history_writer_metrics(app->history, &out);
+    }
     im_collector_release(snapshot);
     im_resp_bytes(req, 200, "text/plain; version=0.0.4; charset=utf-8", out.data, out.len);
     im_buf_release(&out);

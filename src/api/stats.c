@@ -1,22 +1,21 @@
 /* Live container statistics served from the collector: formatted figures, the engine's
- * one-shot stats, the in-memory history of the last 15 minutes, the dashboard and the top
- * consumers. Only GET /containers/{id}/stats calls the engine. */
+ * one-shot stats, the dashboard and the top consumers. Only GET /containers/{id}/stats
+ * calls the engine. The history endpoints are in stats_history.c. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "api/api.h"
+#include "api/stats-internal.h"
 #include "app.h"
 #include "collect/collector.h"
 #include "core/util.h"
 #include "engine/containers.h"
 #include "engine/engine.h"
 
-#define DEFAULT_POINTS 500
-#define MAX_POINTS     5000
-
-static const im_collector_snapshot_t *acquire(im_request_t *req)
+const im_collector_snapshot_t *im__stats_acquire(im_request_t *req)
 {
     im_app_t *app = im_req_app(req);
     const im_collector_snapshot_t *snapshot =
@@ -28,8 +27,8 @@ static const im_collector_snapshot_t *acquire(im_request_t *req)
 }
 
 /* Finds a container by full id, unique id prefix (4+ hex digits) or name. */
-static const im_sampler_figures_t *find_container(const im_collector_snapshot_t *snapshot,
-                                                  const char *ref)
+const im_sampler_figures_t *im__stats_find_container(const im_collector_snapshot_t *snapshot,
+                                                     const char *ref)
 {
     const im_sampler_figures_t *prefix_match = NULL;
     size_t prefix_matches = 0;
@@ -53,8 +52,8 @@ static const im_sampler_figures_t *find_container(const im_collector_snapshot_t 
 }
 
 /* Resolves {id} in the snapshot; false after sending the error. */
-static bool resolve(im_request_t *req, const im_collector_snapshot_t *snapshot,
-                    const im_sampler_figures_t **out)
+bool im__stats_resolve(im_request_t *req, const im_collector_snapshot_t *snapshot,
+                       const im_sampler_figures_t **out)
 {
     const char *ref = im_req_param(req, "id");
 
@@ -62,7 +61,7 @@ static bool resolve(im_request_t *req, const im_collector_snapshot_t *snapshot,
         im_resp_invalid(req, "path", "id", "must be a container name, full id or id prefix");
         return false;
     }
-    *out = find_container(snapshot, ref);
+    *out = im__stats_find_container(snapshot, ref);
     if (!*out) {
         im_resp_error(req, 404, "container %s not found (or the id prefix is ambiguous)", ref);
         return false;
@@ -72,7 +71,7 @@ static bool resolve(im_request_t *req, const im_collector_snapshot_t *snapshot,
 
 /* Sends body (stolen) with 15 significant digits, so 54.36 prints as 54.36 and not as
  * jansson's default 54.359999999999999. */
-static void send_json(im_request_t *req, json_t *body)
+void im__stats_send_json(im_request_t *req, json_t *body)
 {
     char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15));
     json_decref(body);
@@ -84,14 +83,14 @@ static void send_json(im_request_t *req, json_t *body)
     free(text);
 }
 
-static json_t *rounded(double value)
+json_t *im__stats_rounded(double value)
 {
     return json_real(round(value * 100.0) / 100.0);
 }
 
 static json_t *rate_or_null(const im_sampler_figures_t *f, double value)
 {
-    return f->has_rates ? rounded(value) : json_null();
+    return f->has_rates ? im__stats_rounded(value) : json_null();
 }
 
 static json_t *formatted_json(const im_sampler_figures_t *f)
@@ -108,8 +107,9 @@ static json_t *formatted_json(const im_sampler_figures_t *f)
     json_object_set_new(out, "cpu_usage", rate_or_null(f, f->cpu_percent));
     json_object_set_new(out, "cpu_usage_host_percent", rate_or_null(f, f->cpu_host_percent));
     json_object_set_new(out, "cpu_usage_limit_percent",
-                        f->has_rates && f->cpu_limit_percent >= 0 ? rounded(f->cpu_limit_percent)
-                                                                  : json_null());
+                        f->has_rates && f->cpu_limit_percent >= 0
+                            ? im__stats_rounded(f->cpu_limit_percent)
+                            : json_null());
     json_object_set_new(out, "cpu_user_seconds", json_real((double)c->cpu_user_ns / 1e9));
     json_object_set_new(out, "cpu_system_seconds", json_real((double)c->cpu_system_ns / 1e9));
     json_object_set_new(out, "cpu_throttled_periods",
@@ -119,7 +119,8 @@ static json_t *formatted_json(const im_sampler_figures_t *f)
     json_object_set_new(out, "memory_limit",
                         c->memory_limit ? json_integer((json_int_t)c->memory_limit) : json_null());
     json_object_set_new(out, "memory_percent",
-                        f->memory_percent >= 0 ? rounded(f->memory_percent) : json_null());
+                        f->memory_percent >= 0 ? im__stats_rounded(f->memory_percent)
+                                               : json_null());
     json_object_set_new(out, "memory_rss", json_integer((json_int_t)c->memory_rss));
     json_object_set_new(out, "memory_cache", json_integer((json_int_t)c->memory_cache));
     json_object_set_new(out, "memory_swap", json_integer((json_int_t)c->memory_swap));
@@ -140,13 +141,13 @@ static json_t *formatted_json(const im_sampler_figures_t *f)
 
 static void get_formatted(im_request_t *req)
 {
-    const im_collector_snapshot_t *snapshot = acquire(req);
+    const im_collector_snapshot_t *snapshot = im__stats_acquire(req);
     const im_sampler_figures_t *f = NULL;
 
     if (!snapshot) {
         return;
     }
-    if (resolve(req, snapshot, &f)) {
+    if (im__stats_resolve(req, snapshot, &f)) {
         if (!f->sampled) {
             /* A stopped or just-started container has no sample yet: its figures are
              * unknown, which is null, not 0 and not an error. */
@@ -160,12 +161,29 @@ static void get_formatted(im_request_t *req)
                 }
             }
             json_object_set_new(out, "status", json_string(f->status));
-            send_json(req, out);
+            im__stats_send_json(req, out);
         } else {
-            send_json(req, formatted_json(f));
+            im__stats_send_json(req, formatted_json(f));
         }
     }
     im_collector_release(snapshot);
+}
+
+bool im__stats_resolve_engine(im_request_t *req, char *id, char *name)
+{
+    char err[1024] = "";
+    const char *ref = im_req_param(req, "id");
+
+    if (!ref || !im_container_ref_is_valid(ref[0] == '/' ? ref + 1 : ref)) {
+        im_resp_invalid(req, "path", "id", "must be a container name, full id or id prefix");
+        return false;
+    }
+    int rc = im_container_resolve(im_req_app(req)->engine, ref, id, name, err, sizeof(err));
+    if (rc != IM_OK) {
+        im_resp_from_rc(req, rc, err);
+        return false;
+    }
+    return true;
 }
 
 /* The engine's one-shot stats document: the contract promises the engine's JSON, so this
@@ -177,18 +195,12 @@ static void get_engine_stats(im_request_t *req)
     char err[1024] = "";
     char path[160];
     json_t *stats = NULL;
-    struct im_engine *engine = im_req_app(req)->engine;
-    const char *ref = im_req_param(req, "id");
 
-    if (!ref || !im_container_ref_is_valid(ref[0] == '/' ? ref + 1 : ref)) {
-        im_resp_invalid(req, "path", "id", "must be a container name, full id or id prefix");
+    if (!im__stats_resolve_engine(req, id, name)) {
         return;
     }
-    int rc = im_container_resolve(engine, ref, id, name, err, sizeof(err));
-    if (rc == IM_OK) {
-        snprintf(path, sizeof(path), "/containers/%s/stats?stream=false&one-shot=true", id);
-        rc = im_engine_get_json(engine, path, &stats, err, sizeof(err));
-    }
+    snprintf(path, sizeof(path), "/containers/%s/stats?stream=false&one-shot=true", id);
+    int rc = im_engine_get_json(im_req_app(req)->engine, path, &stats, err, sizeof(err));
     if (rc) {
         im_resp_from_rc(req, rc, err);
         return;
@@ -196,131 +208,11 @@ static void get_engine_stats(im_request_t *req)
     im_resp_json(req, 200, stats);
 }
 
-/* ---- history ---- */
-
-/* Reads period (1h|6h|24h|7d|30d, or 5m|15m for the in-memory range) into seconds; false
- * after sending a 422. */
-static bool read_period(im_request_t *req, const char *fallback, int64_t *seconds,
-                        const char **name)
-{
-    static const struct {
-        const char *name;
-        int64_t seconds;
-    } periods[] = {{"5m", 300},    {"15m", 900},   {"1h", 3600},    {"6h", 21600},
-                   {"24h", 86400}, {"7d", 604800}, {"30d", 2592000}};
-    const char *value = im_req_query(req, "period");
-
-    if (!value || !value[0]) {
-        value = fallback;
-    }
-    for (size_t i = 0; i < IM_ARRAY_LEN(periods); i++) {
-        if (strcmp(value, periods[i].name) == 0) {
-            *seconds = periods[i].seconds;
-            *name = periods[i].name;
-            if (*seconds > IM_SAMPLER_HISTORY_SECONDS) {
-                im_resp_invalid(req, "query", "period",
-                                "%s is not available yet: only the last 15 minutes are kept, in "
-                                "memory, until the database history tiers exist; use 5m or 15m",
-                                value);
-                return false;
-            }
-            return true;
-        }
-    }
-    im_resp_invalid(req, "query", "period", "must be one of 5m, 15m, 1h, 6h, 24h, 7d, 30d");
-    return false;
-}
-
-static json_t *point_json(const im_sampler_point_t *p)
-{
-    char timestamp[32];
-    im_time_iso8601(p->time_ms / 1000, timestamp);
-    return json_pack(
-        "{s:s, s:o, s:I, s:o, s:I, s:I, s:o, s:o, s:I, s:I, s:I}", "timestamp", timestamp,
-        "cpu_usage", rounded(p->cpu_percent), "memory_usage", (json_int_t)p->memory_used,
-        "memory_limit", p->memory_limit ? json_integer((json_int_t)p->memory_limit) : json_null(),
-        "network_rx", (json_int_t)p->network_rx, "network_tx", (json_int_t)p->network_tx,
-        "network_rx_rate", rounded(p->network_rx_rate), "network_tx_rate",
-        rounded(p->network_tx_rate), "block_read", (json_int_t)p->block_read, "block_write",
-        (json_int_t)p->block_write, "pids", (json_int_t)p->pids);
-}
-
-/* Returns at most max_points rows: every point when they fit, else an even subsample that
- * keeps the newest point. */
-static json_t *history_rows(const im_sampler_point_t *points, size_t count, int64_t max_points)
-{
-    json_t *rows = json_array();
-    double step = count > (size_t)max_points ? (double)count / (double)max_points : 1.0;
-
-    for (double x = (double)count - 1; x >= 0 && json_array_size(rows) < (size_t)max_points;
-         x -= step) {
-        json_array_insert_new(rows, 0, point_json(&points[(size_t)x]));
-    }
-    return rows;
-}
-
-static void send_history(im_request_t *req, const char *id, const char *name)
-{
-    int64_t period_seconds = 0;
-    int64_t points_max = 0;
-    const char *period = NULL;
-    im_sampler_point_t *points = NULL;
-    char start[32];
-    char end[32];
-
-    if (!read_period(req, "15m", &period_seconds, &period) ||
-        !im_req_query_int(req, "points", 1, MAX_POINTS, DEFAULT_POINTS, &points_max)) {
-        return;
-    }
-    const char *aggregate = im_req_query(req, "aggregate");
-    int64_t now_ms = im_now_ms();
-    size_t count = im_collector_history(im_req_app(req)->collector, id,
-                                        now_ms - period_seconds * 1000, &points);
-    im_time_iso8601(now_ms / 1000 - period_seconds, start);
-    im_time_iso8601(now_ms / 1000, end);
-    json_t *body =
-        json_pack("{s:o, s:s, s:s, s:s, s:o}", "stats", history_rows(points, count, points_max),
-                  "period", period, "start_time", start, "end_time", end, "aggregate",
-                  aggregate ? json_string(aggregate) : json_null());
-    if (id) {
-        json_object_set_new(body, "container_id", json_string(id));
-        json_object_set_new(body, "container_name", json_string(name));
-    }
-    free(points);
-    send_json(req, body);
-}
-
-static void get_container_history(im_request_t *req)
-{
-    const im_collector_snapshot_t *snapshot = acquire(req);
-    const im_sampler_figures_t *f = NULL;
-    char id[65];
-    char name[256];
-
-    if (!snapshot) {
-        return;
-    }
-    bool found = resolve(req, snapshot, &f);
-    if (found) {
-        im_strlcpy(id, f->id, sizeof(id));
-        im_strlcpy(name, f->name, sizeof(name));
-    }
-    im_collector_release(snapshot);
-    if (found) {
-        send_history(req, id, name);
-    }
-}
-
-static void get_system_history(im_request_t *req)
-{
-    send_history(req, NULL, NULL);
-}
-
 /* ---- dashboard and top consumers ---- */
 
 static void get_dashboard(im_request_t *req)
 {
-    const im_collector_snapshot_t *snapshot = acquire(req);
+    const im_collector_snapshot_t *snapshot = im__stats_acquire(req);
     json_int_t running = 0;
     json_int_t paused = 0;
     json_int_t stopped = 0;
@@ -353,15 +245,16 @@ static void get_dashboard(im_request_t *req)
     }
     char timestamp[32];
     im_time_iso8601(snapshot->collected_at_ms / 1000, timestamp);
-    json_t *body = json_pack(
-        "{s:O, s:{s:I, s:I, s:I, s:I}, s:{s:o, s:I, s:I, s:I}, s:O, s:s}", "system",
-        snapshot->system, "containers", "total_containers", (json_int_t)snapshot->container_count,
-        "running", running, "stopped", stopped, "paused", paused, "resources",
-        "containers_cpu_usage", rounded(cpu), "containers_memory_usage", (json_int_t)memory,
-        "containers_network_rx", (json_int_t)rx, "containers_network_tx", (json_int_t)tx, "uptime",
-        json_object_get(snapshot->system, "uptime"), "timestamp", timestamp);
+    json_t *body =
+        json_pack("{s:O, s:{s:I, s:I, s:I, s:I}, s:{s:o, s:I, s:I, s:I}, s:O, s:s}", "system",
+                  snapshot->system, "containers", "total_containers",
+                  (json_int_t)snapshot->container_count, "running", running, "stopped", stopped,
+                  "paused", paused, "resources", "containers_cpu_usage", im__stats_rounded(cpu),
+                  "containers_memory_usage", (json_int_t)memory, "containers_network_rx",
+                  (json_int_t)rx, "containers_network_tx", (json_int_t)tx, "uptime",
+                  json_object_get(snapshot->system, "uptime"), "timestamp", timestamp);
     im_collector_release(snapshot);
-    send_json(req, body);
+    im__stats_send_json(req, body);
 }
 
 typedef struct {
@@ -382,9 +275,54 @@ static int compare_ranked(const void *a, const void *b)
     return 0;
 }
 
+/* Returns the latest figure of metric for a container. */
+static double latest_value(const im_sampler_figures_t *f, const char *metric)
+{
+    if (strcmp(metric, "cpu") == 0) {
+        return f->cpu_percent;
+    }
+    if (strcmp(metric, "memory") == 0) {
+        return (double)f->memory_used;
+    }
+    return f->network_rx_rate + f->network_tx_rate;
+}
+
+/* Ranks the sampled containers by their latest figure, or by their mean over the period
+ * when one is given (period_seconds > 0). Returns the count, or -1 after sending an error. */
+static ssize_t rank_containers(im_request_t *req, const im_collector_snapshot_t *snapshot,
+                               const char *metric, int64_t period_seconds, ranked_t *ranked)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < snapshot->container_count; i++) {
+        const im_sampler_figures_t *f = &snapshot->containers[i];
+        double value = 0;
+        bool found = true;
+        if (!f->sampled) {
+            continue;
+        }
+        if (period_seconds > 0) {
+            int rc = im__stats_history_mean(req, f, period_seconds, metric, &value, &found);
+            if (rc != IM_OK) {
+                im_resp_from_rc(req, rc, "reading the statistics history from the database failed");
+                return -1;
+            }
+        } else {
+            value = latest_value(f, metric);
+        }
+        if (found) {
+            ranked[n++] = (ranked_t){f, value};
+        }
+    }
+    qsort(ranked, n, sizeof(*ranked), compare_ranked);
+    return (ssize_t)n;
+}
+
 static void get_top_consumers(im_request_t *req)
 {
     const char *metric = im_req_query(req, "metric");
+    const char *period = im_req_query(req, "period");
+    int64_t period_seconds = 0;
     int64_t limit = 0;
 
     if (!metric || !metric[0]) {
@@ -398,40 +336,38 @@ static void get_top_consumers(im_request_t *req)
     if (!im_req_query_int(req, "limit", 1, 50, 10, &limit)) {
         return;
     }
-    const im_collector_snapshot_t *snapshot = acquire(req);
+    if (period && period[0] && !im__stats_read_period(req, NULL, &period, &period_seconds)) {
+        return;
+    }
+    const im_collector_snapshot_t *snapshot = im__stats_acquire(req);
     if (!snapshot) {
         return;
     }
     ranked_t *ranked = im_calloc(snapshot->container_count + 1, sizeof(*ranked));
-    size_t n = 0;
-    for (size_t i = 0; i < snapshot->container_count; i++) {
-        const im_sampler_figures_t *f = &snapshot->containers[i];
-        if (!f->sampled) {
-            continue;
-        }
-        double value = strcmp(metric, "cpu") == 0      ? f->cpu_percent
-                       : strcmp(metric, "memory") == 0 ? (double)f->memory_used
-                                                       : f->network_rx_rate + f->network_tx_rate;
-        ranked[n++] = (ranked_t){f, value};
+    ssize_t n = rank_containers(req, snapshot, metric, period_seconds, ranked);
+    if (n < 0) {
+        free(ranked);
+        im_collector_release(snapshot);
+        return;
     }
-    qsort(ranked, n, sizeof(*ranked), compare_ranked);
     json_t *items = json_array();
-    for (size_t i = 0; i < n && i < (size_t)limit; i++) {
+    for (ssize_t i = 0; i < n && i < limit; i++) {
         json_t *item = formatted_json(ranked[i].figures);
-        json_object_set_new(item, "value", rounded(ranked[i].value));
+        json_object_set_new(item, "value", im__stats_rounded(ranked[i].value));
         json_array_append_new(items, item);
     }
     free(ranked);
     im_collector_release(snapshot);
-    send_json(req, json_pack("{s:s, s:I, s:o}", "metric", metric, "limit", (json_int_t)limit,
-                             "containers", items));
+    /* value is the latest figure, or the mean over period when one is given. */
+    im__stats_send_json(req, json_pack("{s:s, s:I, s:o, s:o}", "metric", metric, "limit",
+                                       (json_int_t)limit, "period",
+                                       period_seconds ? json_string(period) : json_null(),
+                                       "containers", items));
 }
 
 const im_route_t im_api_stats_routes[] = {
     {"GET", "/api/v1/containers/{id}/stats", IM_ROLE_VIEWER, get_engine_stats},
     {"GET", "/api/v1/containers/{id}/stats/formatted", IM_ROLE_VIEWER, get_formatted},
-    {"GET", "/api/v1/containers/{id}/stats/history", IM_ROLE_VIEWER, get_container_history},
-    {"GET", "/api/v1/stats/system/history", IM_ROLE_VIEWER, get_system_history},
     {"GET", "/api/v1/stats/dashboard", IM_ROLE_VIEWER, get_dashboard},
     {"GET", "/api/v1/stats/top-consumers", IM_ROLE_VIEWER, get_top_consumers},
     {NULL, NULL, IM_ROLE_PUBLIC, NULL},

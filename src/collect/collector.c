@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "collect/events.h"
+#include "collect/history.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "engine/engine.h"
@@ -47,9 +48,11 @@ struct im_collector {
 
     struct im_engine *engine;
     struct im_events *events;
-    im_sampler_t *containers; /* collector thread only, except its history lock */
-    bool containers_ready;    /* collector thread only */
-    uint64_t publications;    /* collector thread only: snapshots published */
+    im_history_writer_t *history;  /* NULL: no database history; borrowed */
+    im_history_batcher_t *batcher; /* collector thread only */
+    im_sampler_t *containers;      /* collector thread only, except its history lock */
+    bool containers_ready;         /* collector thread only */
+    uint64_t publications;         /* collector thread only: snapshots published */
 
     pthread_mutex_t snapshot_lock; /* guards current and stats; held only for a swap or copy */
     im_collector_snapshot_t *current;
@@ -453,11 +456,8 @@ static void mark_applied(im_collector_t *collector, uint64_t generation)
     pthread_mutex_unlock(&collector->control_lock);
 }
 
-static void push_host_point(im_collector_t *collector, const im_collector_snapshot_t *snapshot)
+static im_sampler_point_t host_point(const im_collector_snapshot_t *snapshot)
 {
-    if (!collector->containers) {
-        return;
-    }
     json_t *system = snapshot->system;
     im_sampler_point_t point = {
         .time_ms = im_now_ms(),
@@ -471,7 +471,51 @@ static void push_host_point(im_collector_t *collector, const im_collector_snapsh
         .block_read = (uint64_t)json_integer_value(json_object_get(system, "disk_read_bytes")),
         .block_write = (uint64_t)json_integer_value(json_object_get(system, "disk_write_bytes")),
     };
+    return point;
+}
+
+static void push_host_point(im_collector_t *collector, const im_collector_snapshot_t *snapshot)
+{
+    if (!collector->containers) {
+        return;
+    }
+    im_sampler_point_t point = host_point(snapshot);
     im_sampler_push_host(collector->containers, &point);
+}
+
+/* Hands the finished 10-second batch to the history writer, without waiting. */
+static void submit_history(im_collector_t *collector)
+{
+    im_store_history_record_t *records = NULL;
+    size_t count = im_history_batcher_take(collector->batcher, &records);
+    if (count > 0) {
+        im_history_writer_submit(collector->history, records, count);
+    }
+}
+
+/* Adds the cycle's readings to the current 10-second bucket, after submitting the previous
+ * bucket when this cycle starts a new one. */
+static void batch_history(im_collector_t *collector, const im_collector_snapshot_t *snapshot)
+{
+    if (!collector->history) {
+        return;
+    }
+    int64_t now_ms = im_now_ms();
+    if (im_history_batcher_due(collector->batcher, now_ms)) {
+        submit_history(collector);
+    }
+    for (size_t i = 0; i < snapshot->container_count; i++) {
+        im_history_batcher_add_container(collector->batcher, &snapshot->containers[i], now_ms);
+    }
+    /* The first snapshot has no rates yet. */
+    if (snapshot->sequence > 1) {
+        json_t *system = snapshot->system;
+        im_sampler_point_t point = host_point(snapshot);
+        im_history_batcher_add_host(collector->batcher, &point,
+                                    json_number_value(json_object_get(system, "disk_read_rate")),
+                                    json_number_value(json_object_get(system, "disk_write_rate")),
+                                    now_ms);
+    }
 }
 
 /* Waits until generation is applied or timeout_ms passes; false on timeout. */
@@ -552,10 +596,10 @@ static int collect_cycle(im_collector_t *collector, char *err, size_t errlen)
     if (collector->containers) {
         im_sampler_sample(collector->containers);
     }
-    // TODO: queue the cycle's batch for the store once the database tiers exist.
 
     im_collector_snapshot_t *snapshot = build_snapshot(collector, ++collector->publications);
     push_host_point(collector, snapshot);
+    batch_history(collector, snapshot);
 
     int64_t duration_us = (monotonic_ns() - started) / 1000;
     pthread_mutex_lock(&collector->snapshot_lock);
@@ -679,6 +723,8 @@ int im_collector_start(const im_collector_options_t *opts, im_collector_t **out,
     *out = NULL;
     collector->interval_ns = (int64_t)interval * 1000000000;
     collector->started_at_ms = im_now_ms();
+    collector->history = opts->history;
+    collector->batcher = im_history_batcher_new();
     int rc = im_host_sampler_init(&collector->sampler, &roots, err, errlen);
     if (rc) {
         goto out;
@@ -735,6 +781,7 @@ out:
         im_collector_release(collector->current);
         im_host_sampler_release(&collector->sampler);
         im_sampler_free(collector->containers);
+        im_history_batcher_free(collector->batcher);
         if (sync_ready) {
             pthread_cond_destroy(&collector->applied);
             pthread_cond_destroy(&collector->wake);
@@ -760,6 +807,11 @@ void im_collector_stop(im_collector_t *collector)
     pthread_cond_broadcast(&collector->applied);
     pthread_mutex_unlock(&collector->control_lock);
     pthread_join(collector->thread, NULL);
+    /* The bucket in progress is written too, so that a restart loses no readings. */
+    if (collector->history) {
+        submit_history(collector);
+    }
+    im_history_batcher_free(collector->batcher);
 
     im_log_info("collector",
                 "stopped after %" PRIu64 " cycles (%" PRIu64 " failed, %" PRIu64

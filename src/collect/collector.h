@@ -17,6 +17,7 @@
 
 struct im_engine;
 struct im_events;
+struct im_history_writer;
 
 #define IM_COLLECTOR_DEFAULT_INTERVAL_SECONDS 1
 
@@ -29,6 +30,9 @@ typedef struct {
     int interval_seconds;     /* <= 0: IM_COLLECTOR_DEFAULT_INTERVAL_SECONDS */
     struct im_engine *engine; /* NULL: host numbers only; borrowed */
     struct im_events *events; /* the engine's events feed; NULL: host numbers only; borrowed */
+    /* Receives one batch of 10-second points per bucket; NULL: no database history;
+     * borrowed, and must outlive the collector, which submits the last bucket when it stops. */
+    struct im_history_writer *history;
 } im_collector_options_t;
 
 /* Self-metrics of the collection loop. */

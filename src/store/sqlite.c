@@ -22,6 +22,7 @@
 
 #include "core/log.h"
 #include "store/migrations.h"
+#include "store/sqlite-internal.h"
 
 #define LOG_MODULE "store"
 
@@ -227,9 +228,10 @@ static const char SQL_SCHEMA_MIGRATIONS_TABLE[] =
     "CREATE TABLE IF NOT EXISTS schema_migrations ("
     "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)";
 
-typedef struct {
+typedef struct im__sqlite_conn {
     sqlite3 *db;
     sqlite3_stmt *stmts[STMT_COUNT]; /* prepared on first use, finalized at close */
+    sqlite3_stmt *extra_stmts[IM__SQLITE_EXTRA_STMT_MAX]; /* im__sqlite_extra_stmt's cache */
 } conn_t;
 
 typedef struct {
@@ -644,6 +646,10 @@ static void conn_close(conn_t *conn)
     for (int i = 0; i < STMT_COUNT; i++) {
         sqlite3_finalize(conn->stmts[i]);
         conn->stmts[i] = NULL;
+    }
+    for (int i = 0; i < IM__SQLITE_EXTRA_STMT_MAX; i++) {
+        sqlite3_finalize(conn->extra_stmts[i]);
+        conn->extra_stmts[i] = NULL;
     }
     if (conn->db && sqlite3_close(conn->db) != SQLITE_OK) {
         im_log_error(LOG_MODULE, "closing the database failed: %s", sqlite3_errmsg(conn->db));
@@ -2736,7 +2742,58 @@ static const im_store_ops_t sqlite_ops = {
     .group_update = sqlite_group_update,
     .totp_secret_replace = sqlite_totp_secret_replace,
     .totp_user_ids = sqlite_totp_user_ids,
+    .history_write = im__sqlite_history_write,
+    .history_rollup = im__sqlite_history_rollup,
+    .history_query = im__sqlite_history_query,
+    .history_series_find = im__sqlite_history_series_find,
+    .history_prune = im__sqlite_history_prune,
+    .history_size = im__sqlite_history_size,
 };
+
+/* ---- shared with the other backend files (sqlite-internal.h) ---------------------------- */
+
+im__sqlite_conn_t *im__sqlite_reader_acquire(im_store_t *store)
+{
+    return conn_borrow(store_of(store));
+}
+
+void im__sqlite_reader_release(im_store_t *store, im__sqlite_conn_t *conn)
+{
+    conn_return(store_of(store), conn);
+}
+
+im__sqlite_conn_t *im__sqlite_writer_acquire(im_store_t *store)
+{
+    return writer_acquire(store_of(store));
+}
+
+void im__sqlite_writer_release(im_store_t *store, im__sqlite_conn_t *conn)
+{
+    writer_release(store_of(store), conn);
+}
+
+sqlite3 *im__sqlite_conn_db(im__sqlite_conn_t *conn)
+{
+    return conn->db;
+}
+
+int im__sqlite_extra_stmt(im__sqlite_conn_t *conn, int index, const char *sql, sqlite3_stmt **out)
+{
+    if (!conn->extra_stmts[index]) {
+        int rc = sqlite3_prepare_v3(conn->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+                                    &conn->extra_stmts[index], NULL);
+        if (rc != SQLITE_OK) {
+            return sql_fail(conn, rc, "prepare");
+        }
+    }
+    *out = conn->extra_stmts[index];
+    return IM_OK;
+}
+
+int im__sqlite_fail(im__sqlite_conn_t *conn, int rc, const char *op)
+{
+    return sql_fail(conn, rc, op);
+}
 
 /* NOTE: im_store_open and the *_release helpers do not depend on SQLite. They belong in a
  * store.c once the PostgreSQL backend exists. */

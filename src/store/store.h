@@ -203,6 +203,88 @@ typedef struct {
     size_t count;
 } im_store_api_token_list_t;
 
+/* Resolutions of the history tiers. */
+typedef enum {
+    IM_STORE_TIER_10S = 0, /* 10-second points, kept RETENTION_RAW_HOURS */
+    IM_STORE_TIER_1M = 1,  /* 1-minute points, kept 7 days */
+    IM_STORE_TIER_1H = 2,  /* 1-hour points, kept RETENTION_DAYS */
+} im_store_tier_t;
+
+#define IM_STORE_TIER_COUNT 3
+/* The container_id of the host's series. */
+#define IM_STORE_HOST_SERIES        ""
+#define IM_STORE_CONTAINER_ID_MAX   64
+#define IM_STORE_CONTAINER_NAME_MAX 255
+
+/* The min, max and mean of one gauge over the samples of a point. */
+typedef struct {
+    double min;
+    double max;
+    double avg;
+} im_store_gauge_t;
+
+/* One history point: the samples taken in [time, time + the tier's resolution). */
+typedef struct {
+    int64_t time;                     /* bucket start, Unix seconds */
+    int64_t samples;                  /* collector readings aggregated into the point, >= 1 */
+    im_store_gauge_t cpu;             /* percent of one core: 100 is one core */
+    im_store_gauge_t memory;          /* bytes in use, without the inactive file cache */
+    im_store_gauge_t network_rx_rate; /* bytes per second */
+    im_store_gauge_t network_tx_rate;
+    im_store_gauge_t block_read_rate;
+    im_store_gauge_t block_write_rate;
+    im_store_gauge_t pids;
+    /* The last value in the bucket. Counters are totals since the container started. */
+    uint64_t memory_limit; /* 0: no limit */
+    uint64_t network_rx;
+    uint64_t network_tx;
+    uint64_t block_read;
+    uint64_t block_write;
+} im_store_history_point_t;
+
+/* One 10-second point of one series, as the collector queues it. */
+typedef struct {
+    char container_id[IM_STORE_CONTAINER_ID_MAX + 1]; /* IM_STORE_HOST_SERIES: the host */
+    char name[IM_STORE_CONTAINER_NAME_MAX + 1];       /* container name; "host" for the host */
+    im_store_history_point_t point;
+} im_store_history_record_t;
+
+/* What im_store_history_query reads. Exactly one of container_id and name is set. */
+typedef struct {
+    const char *container_id; /* a full id, or IM_STORE_HOST_SERIES; NULL: match by name */
+    const char *name;         /* every series that carries this name; NULL: match by id */
+    im_store_tier_t tier;
+    int64_t since; /* points with since <= time < until */
+    int64_t until;
+} im_store_history_query_t;
+
+/* Points of one query in ascending time order. Series that share a name may have points
+ * with the same time. */
+typedef struct {
+    im_store_history_point_t *points; /* free with im_store_history_points_release */
+    size_t count;
+} im_store_history_points_t;
+
+/* A known series: the history of one container (or the host). */
+typedef struct {
+    char container_id[IM_STORE_CONTAINER_ID_MAX + 1];
+    char name[IM_STORE_CONTAINER_NAME_MAX + 1];
+    int64_t first_seen;
+    int64_t last_seen;
+} im_store_history_series_t;
+
+/* Cut-off times for im_store_history_prune: points older than each are deleted. 0 leaves
+ * that tier alone. */
+typedef struct {
+    int64_t before[IM_STORE_TIER_COUNT]; /* indexed by im_store_tier_t */
+} im_store_history_cutoffs_t;
+
+/* Rows that one prune deleted, by tier, and the series left without points. */
+typedef struct {
+    int64_t points[IM_STORE_TIER_COUNT];
+    int64_t series;
+} im_store_history_pruned_t;
+
 struct im_store;
 typedef struct im_store im_store_t;
 
@@ -275,6 +357,14 @@ typedef struct {
     int (*totp_secret_replace)(im_store_t *store, int64_t user_id, const char *old_secret,
                                const char *new_secret);
     int (*totp_user_ids)(im_store_t *store, int64_t **ids, size_t *count);
+    int (*history_write)(im_store_t *store, const im_store_history_record_t *records, size_t count);
+    int (*history_rollup)(im_store_t *store, int64_t until);
+    int (*history_query)(im_store_t *store, const im_store_history_query_t *query,
+                         im_store_history_points_t *out);
+    int (*history_series_find)(im_store_t *store, const char *ref, im_store_history_series_t *out);
+    int (*history_prune)(im_store_t *store, const im_store_history_cutoffs_t *cutoffs,
+                         im_store_history_pruned_t *out);
+    int (*history_size)(im_store_t *store, im_store_tier_t tier, int64_t *bytes, int64_t *rows);
 } im_store_ops_t;
 
 /* The base of every backend's store object; a backend embeds it as its first member. */
@@ -672,6 +762,64 @@ static inline IM_WARN_UNUSED int im_store_totp_user_ids(im_store_t *store, int64
                                                         size_t *count)
 {
     return store->ops->totp_user_ids(store, ids, count);
+}
+
+/* Inserts 10-second points in one transaction, creating the series of a new container and
+ * updating its name and last_seen. A point that exists already (same series and time) is
+ * replaced. Returns IM_EINVAL, and writes nothing, when a record has samples < 1 or an id
+ * or name too long for its field. */
+static inline IM_WARN_UNUSED int
+im_store_history_write(im_store_t *store, const im_store_history_record_t *records, size_t count)
+{
+    return store->ops->history_write(store, records, count);
+}
+
+/* Rolls 10-second points up into 1-minute points and those into 1-hour points, for every
+ * bucket that ends at or before `until` and starts at or after the tier's watermark (its
+ * previous `until`; the oldest point on the first run). A rolled-up point keeps the min of
+ * the mins, the max of the maxes, the mean weighted by samples and the counters of the
+ * latest finer point. Each tier is one transaction. */
+static inline IM_WARN_UNUSED int im_store_history_rollup(im_store_t *store, int64_t until)
+{
+    return store->ops->history_rollup(store, until);
+}
+
+/* Reads the points of one tier in [since, until) for a container id, or for every series
+ * that carries a name, in ascending time order. An unknown id or name gives no points. */
+static inline IM_WARN_UNUSED int im_store_history_query(im_store_t *store,
+                                                        const im_store_history_query_t *query,
+                                                        im_store_history_points_t *out)
+{
+    return store->ops->history_query(store, query, out);
+}
+
+void im_store_history_points_release(im_store_history_points_t *points);
+
+/* Finds a container's series by full id, unique id prefix (4+ characters) or name (the
+ * series seen last wins), for containers that the engine no longer lists. Returns
+ * IM_ENOTFOUND when none matches or a prefix is ambiguous. */
+static inline IM_WARN_UNUSED int im_store_history_series_find(im_store_t *store, const char *ref,
+                                                              im_store_history_series_t *out)
+{
+    return store->ops->history_series_find(store, ref, out);
+}
+
+/* Deletes the points of each tier older than its cut-off, then the container series that
+ * have no point left in any tier (the host's series stays). Each tier is one transaction.
+ * out (may be NULL) gets the counts. */
+static inline IM_WARN_UNUSED int im_store_history_prune(im_store_t *store,
+                                                        const im_store_history_cutoffs_t *cutoffs,
+                                                        im_store_history_pruned_t *out)
+{
+    return store->ops->history_prune(store, cutoffs, out);
+}
+
+/* Stores the bytes of the database pages that one tier's table uses (from SQLite's dbstat
+ * table) and its row count. Returns IM_EUNAVAILABLE when SQLite was built without dbstat. */
+static inline IM_WARN_UNUSED int im_store_history_size(im_store_t *store, im_store_tier_t tier,
+                                                       int64_t *bytes, int64_t *rows)
+{
+    return store->ops->history_size(store, tier, bytes, rows);
 }
 
 #endif
