@@ -6,6 +6,21 @@ export interface ChartSeries {
   label: string;
   color: string;
   values: (number | null)[];
+  // The minimum and maximum in each bucket, drawn as a shaded band around the line.
+  band?: { min: (number | null)[]; max: (number | null)[] };
+}
+
+// Expands each series with a band into three uPlot series (line, max, min) and returns
+// the data columns in that order.
+function columns(times: number[], series: ChartSeries[]): uPlot.AlignedData {
+  const data: (number | null)[][] = [];
+  for (const s of series) {
+    data.push(s.values);
+    if (s.band) {
+      data.push(s.band.max, s.band.min);
+    }
+  }
+  return [times, ...data] as uPlot.AlignedData;
 }
 
 interface Props {
@@ -14,14 +29,19 @@ interface Props {
   series: ChartSeries[];
   format: (value: number | null) => string;
   height?: number;
+  // The time axis's span in Unix seconds, such as a history period, so that a range with
+  // few points still shows the whole period. Without it the axis fits the points.
+  span?: [number, number];
 }
 
 // A time-series chart. Times are shown in the browser's zone, as uPlot does by default;
 // the read-out under the chart shows each series at the hovered point.
-export function Chart({ title, times, series, format, height = 180 }: Props) {
+export function Chart({ title, times, series, format, height = 180, span }: Props) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
-  const shape = series.map((s) => s.label).join('|');
+  const spanRef = useRef(span);
+  spanRef.current = span;
+  const shape = series.map((s) => (s.band ? `${s.label}+band` : s.label)).join('|');
 
   useEffect(() => {
     const element = box.current;
@@ -33,7 +53,7 @@ export function Chart({ title, times, series, format, height = 180 }: Props) {
       height,
       legend: { show: true },
       cursor: { drag: { x: true, y: false } },
-      scales: { x: { time: true } },
+      scales: { x: { time: true, range: (_u, min, max) => (spanRef.current ? spanRef.current : [min, max]) } },
       axes: [
         { stroke: 'currentColor', grid: { stroke: 'rgba(128,128,128,0.2)' } },
         {
@@ -43,17 +63,20 @@ export function Chart({ title, times, series, format, height = 180 }: Props) {
           values: (_u, ticks) => ticks.map((t) => format(t)),
         },
       ],
-      series: [
-        {},
-        ...series.map((s) => ({
-          label: s.label,
-          stroke: s.color,
-          width: 1.5,
-          value: (_u: uPlot, v: number | null) => format(v),
-        })),
-      ],
+      series: [{}],
+      bands: [],
     };
-    plot.current = new uPlot(options, [times, ...series.map((s) => s.values)], element);
+    for (const s of series) {
+      const value = (_u: uPlot, v: number | null) => format(v);
+      options.series.push({ label: s.band ? `${s.label} (mean)` : s.label, stroke: s.color, width: 1.5, value });
+      if (s.band) {
+        const max = options.series.length;
+        options.series.push({ label: `${s.label} max`, stroke: s.color, width: 0.5, dash: [4, 4], value });
+        options.series.push({ label: `${s.label} min`, stroke: s.color, width: 0.5, dash: [4, 4], value });
+        options.bands?.push({ series: [max, max + 1], fill: `${s.color}33` });
+      }
+    }
+    plot.current = new uPlot(options, columns(times, series), element);
     const observer = new ResizeObserver(() => {
       plot.current?.setSize({ width: Math.max(element.clientWidth, 200), height });
     });
@@ -68,11 +91,11 @@ export function Chart({ title, times, series, format, height = 180 }: Props) {
   }, [shape, height]);
 
   useEffect(() => {
-    plot.current?.setData([times, ...series.map((s) => s.values)]);
+    plot.current?.setData(columns(times, series));
   }, [times, series]);
 
   return (
-    <figure class="chart">
+    <figure class="chart" data-points={times.length}>
       <figcaption>{title}</figcaption>
       <div ref={box} class="chart-body" />
     </figure>

@@ -83,4 +83,6 @@ export interface SystemStats {
 export interface HistoryResponse {
   stats: Array<Record<string, number | string | null>>;
   period?: string;
+  start_time?: string;
+  end_time?: string;
 }

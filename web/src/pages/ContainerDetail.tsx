@@ -6,12 +6,15 @@ import { api, type Role } from '../lib/api';
 import { formatBytes, UNKNOWN } from '../lib/format';
 import { usePoll } from '../lib/poll';
 import { navigate, onLinkClick } from '../lib/router';
-import { ContainerStats } from './ContainerStats';
 import { Logs } from './Logs';
 
-// xterm is large; it loads only when the Terminal tab opens.
+// xterm is large; it loads only when the Terminal tab opens. The other tabs and the
+// filesystem card load on first use too, so the first page stays small.
 const Terminal = lazy(() => import('./Terminal'));
 const ComposeTab = lazy(() => import('./ComposeTab'));
+const ContainerStats = lazy(() => import('./ContainerStats'));
+const ContainerProcesses = lazy(() => import('./ContainerProcesses'));
+const ContainerFilesystems = lazy(() => import('./ContainerProcesses').then((m) => ({ default: m.ContainerFilesystems })));
 
 interface Detail {
   container_id: string;
@@ -41,7 +44,7 @@ interface Detail {
   compose_service?: string | null;
 }
 
-type Tab = 'overview' | 'stats' | 'logs' | 'terminal' | 'compose' | 'inspect';
+type Tab = 'overview' | 'stats' | 'processes' | 'logs' | 'terminal' | 'compose' | 'inspect';
 
 function text(value: unknown): string {
   if (value === null || value === undefined || value === '') {
@@ -85,6 +88,10 @@ function Overview({ d }: { d: Detail }) {
         ))}
       </dl>
       <div class="card">
+        <h3>Filesystems</h3>
+        <Suspense fallback={<p class="muted">Loading…</p>}>
+          <ContainerFilesystems id={d.container_id} status={d.status} />
+        </Suspense>
         <h3>Ports</h3>
         {d.ports?.length ? (
           <ul>
@@ -203,6 +210,7 @@ export function ContainerDetail({ id, role }: { id: string; role: Role }) {
   const tabs: [Tab, string][] = [
     ['overview', 'Overview'],
     ['stats', 'Stats'],
+    ['processes', 'Processes'],
     ['logs', 'Logs'],
     ...(canAct && d?.status === 'running' ? [['terminal', 'Terminal'] as [Tab, string]] : []),
     ...(d?.compose_project ? [['compose', 'Compose'] as [Tab, string]] : []),
@@ -240,7 +248,16 @@ export function ContainerDetail({ id, role }: { id: string; role: Role }) {
       </div>
       <div role="tabpanel">
         {tab === 'overview' && (d ? <Overview d={d} /> : detail.loading ? <p class="muted">Loading…</p> : null)}
-        {tab === 'stats' && d && <ContainerStats id={id} status={d.status} />}
+        {tab === 'stats' && d && (
+          <Suspense fallback={<p class="muted">Loading…</p>}>
+            <ContainerStats id={id} status={d.status} />
+          </Suspense>
+        )}
+        {tab === 'processes' && d && (
+          <Suspense fallback={<p class="muted">Loading…</p>}>
+            <ContainerProcesses id={d.container_id} status={d.status} />
+          </Suspense>
+        )}
         {tab === 'logs' && <Logs id={id} name={d?.name ?? id} />}
         {tab === 'terminal' && canAct && (
           <Suspense fallback={<p class="muted">Loading the terminal…</p>}>

@@ -1,8 +1,11 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { Chart } from '../components/Chart';
-import { ErrorBox } from '../components/common';
+import { RangeSelect } from '../components/RangeSelect';
+import { ErrorBox, notify } from '../components/common';
 import { api, ApiError } from '../lib/api';
-import { formatBytes, formatCount, formatPercent, formatRate } from '../lib/format';
+import { formatBytes, formatCount, formatDuration, formatPercent, formatRate } from '../lib/format';
+import { bandOf, CHART_POINTS, gaugeOf, num, rowTime, spanOf, type Gauge } from '../lib/history';
+import { downloadHistoryCsv } from '../lib/statsexport';
 import { usePoll } from '../lib/poll';
 
 interface Formatted {
@@ -19,31 +22,37 @@ interface Formatted {
 
 interface Point {
   t: number;
-  cpu: number | null;
-  mem: number | null;
+  cpu: Gauge;
+  mem: Gauge;
   rx: number | null;
   tx: number | null;
 }
 
 const WINDOW_SECONDS = 15 * 60;
-
-function num(value: unknown): number | null {
-  return typeof value === 'number' && Number.isFinite(value) ? value : null;
-}
+// How often a longer range reloads: its buckets are a minute or more wide.
+const RANGE_REFRESH_MS = 60000;
 
 function pointOf(row: Record<string, unknown>): Point {
   return {
-    t: Date.parse(String(row.timestamp)) / 1000,
-    cpu: num(row.cpu_usage),
-    mem: num(row.memory_usage),
+    t: rowTime(row),
+    cpu: gaugeOf(row, 'cpu_usage'),
+    mem: gaugeOf(row, 'memory_usage'),
     rx: num(row.network_rx_rate),
     tx: num(row.network_tx_rate),
   };
 }
 
-// Live figures every 2 s on top of the server's last 15 minutes. Only a running container
-// has live figures, so the page does not poll for others.
-export function ContainerStats({ id, status }: { id: string; status: string }) {
+type HistoryBody = { stats: Record<string, unknown>[]; resolution_seconds?: number; start_time?: string; end_time?: string };
+
+function historyPath(id: string, period: string): string {
+  const aggregate = period === '15m' ? '' : '&aggregate=true';
+  return `/containers/${encodeURIComponent(id)}/stats/history?period=${period}&points=${CHART_POINTS}${aggregate}`;
+}
+
+// Live figures every 2 s. The 15-minute range adds them to the server's last 15 minutes.
+// Longer ranges show the server's buckets with each bucket's minimum and maximum as a band.
+// Only a running container has live figures, so the page does not poll for others.
+export default function ContainerStats({ id, status }: { id: string; status: string }) {
   const running = status === 'running';
   const live = usePoll(
     () => (running ? api.get<Formatted>(`/containers/${encodeURIComponent(id)}/stats/formatted`) : Promise.resolve(null)),
@@ -53,11 +62,18 @@ export function ContainerStats({ id, status }: { id: string; status: string }) {
   const points = useRef<Point[]>([]);
   const [version, setVersion] = useState(0);
   const [historyNote, setHistoryNote] = useState<string | null>(null);
+  const [period, setPeriod] = useState('15m');
+  const [exporting, setExporting] = useState(false);
+  const range = usePoll(
+    () => (period === '15m' ? Promise.resolve(null) : api.get<HistoryBody>(historyPath(id, period))),
+    RANGE_REFRESH_MS,
+    [id, period],
+  );
 
   useEffect(() => {
     let cancelled = false;
     api
-      .get<{ stats: Record<string, unknown>[] }>(`/containers/${encodeURIComponent(id)}/stats/history?period=15m`)
+      .get<HistoryBody>(historyPath(id, '15m'))
       .then((body) => {
         if (cancelled) {
           return;
@@ -90,9 +106,28 @@ export function ContainerStats({ id, status }: { id: string; status: string }) {
     setVersion((v) => v + 1);
   }, [live.data]);
 
-  const series = useMemo(() => [...points.current], [version]);
+  const liveSeries = useMemo(() => [...points.current], [version]);
+  const rangeSeries = useMemo(
+    () => (range.data?.stats ?? []).map(pointOf).filter((p) => Number.isFinite(p.t)),
+    [range.data],
+  );
+  const series = period === '15m' ? liveSeries : rangeSeries;
   const times = series.map((p) => p.t);
   const f = live.data;
+  const resolution = period !== '15m' && range.data?.resolution_seconds;
+  const span = period === '15m' ? undefined : spanOf(range.data);
+
+  const exportCsv = async () => {
+    setExporting(true);
+    try {
+      const filename = await downloadHistoryCsv(id, period);
+      notify('ok', `Downloaded ${filename} (times in UTC)`);
+    } catch (err) {
+      notify('error', `History export failed: ${(err as Error).message}`);
+    } finally {
+      setExporting(false);
+    }
+  };
   return (
     <div>
       <ErrorBox message={live.error} />
@@ -126,13 +161,41 @@ export function ContainerStats({ id, status }: { id: string; status: string }) {
           <div class="figure-value">{formatCount(f?.pids)}</div>
         </div>
       </div>
-      {historyNote && <p class="muted">{historyNote}</p>}
+      <div class="page-head">
+        <h2>History</h2>
+        <div class="row">
+          <RangeSelect value={period} onChange={setPeriod} live />
+          <button type="button" onClick={exportCsv} disabled={exporting}>
+            {exporting ? 'Downloading…' : 'Download CSV'}
+          </button>
+        </div>
+      </div>
+      {historyNote && period === '15m' && <p class="muted">{historyNote}</p>}
+      <ErrorBox message={period !== '15m' && range.error ? `History: ${range.error}` : null} />
+      {resolution ? (
+        <p class="muted small" role="status">
+          {rangeSeries.length === 1 ? '1 point' : `${rangeSeries.length} points`}, one per {formatDuration(resolution)}: the line is each bucket's mean and the band its minimum and maximum.
+        </p>
+      ) : null}
       <div class="charts">
-        <Chart title="CPU, % of one core" times={times} series={[{ label: 'CPU', color: '#3b82f6', values: series.map((p) => p.cpu) }]} format={(v) => formatPercent(v, 1)} />
-        <Chart title="Memory, bytes" times={times} series={[{ label: 'Memory', color: '#a855f7', values: series.map((p) => p.mem) }]} format={(v) => formatBytes(v)} />
+        <Chart
+          title="CPU, % of one core"
+          times={times}
+          span={span}
+          series={[{ label: 'CPU', color: '#3b82f6', values: series.map((p) => p.cpu.avg), band: bandOf(series, (p) => p.cpu) }]}
+          format={(v) => formatPercent(v, 1)}
+        />
+        <Chart
+          title="Memory, bytes"
+          times={times}
+          span={span}
+          series={[{ label: 'Memory', color: '#a855f7', values: series.map((p) => p.mem.avg), band: bandOf(series, (p) => p.mem) }]}
+          format={(v) => formatBytes(v)}
+        />
         <Chart
           title="Network, bytes/s"
           times={times}
+          span={span}
           series={[
             { label: 'Received', color: '#10b981', values: series.map((p) => p.rx) },
             { label: 'Sent', color: '#f59e0b', values: series.map((p) => p.tx) },

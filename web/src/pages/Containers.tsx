@@ -1,3 +1,4 @@
+import { lazy, Suspense } from 'preact/compat';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ConfirmDialog, ErrorBox, Modal, notify, StateBadge, Time, type ConfirmRequest } from '../components/common';
 import { ACTIONS, confirmText, roleAtLeast, runAction, runBulk, type Action } from '../lib/actions';
@@ -9,6 +10,9 @@ import { containerListPath, groupFromSearch, type Group } from '../lib/groups';
 import { usePoll } from '../lib/poll';
 import { onLinkClick } from '../lib/router';
 import type { BulkResponse, Container, ContainerList } from '../lib/types';
+
+// The history and compare view loads when it first opens.
+const CompareHistory = lazy(() => import('./CompareHistory'));
 
 type SortKey = 'name' | 'status' | 'image' | 'cpu' | 'memory' | 'created';
 
@@ -121,6 +125,7 @@ export function Containers({ role }: { role: Role }) {
   const [pending, setPending] = useState<Set<string>>(new Set());
   const [confirm, setConfirm] = useState<ConfirmRequest | null>(null);
   const [bulkResult, setBulkResult] = useState<{ action: Action; body: BulkResponse } | null>(null);
+  const [comparing, setComparing] = useState(false);
   const searchRef = useRef<HTMLInputElement>(null);
   const tableRef = useRef<HTMLTableSectionElement>(null);
 
@@ -341,6 +346,9 @@ export function Containers({ role }: { role: Role }) {
           <button type="button" onClick={() => download(`containers-${stamp}Z.csv`, exportCsv(shown), 'text/csv')}>
             Export CSV
           </button>
+          <button type="button" onClick={() => setComparing(true)} disabled={!all.length}>
+            History and compare
+          </button>
         </div>
         {canAct && selectedShown.length > 0 && (
           <div class="toolbar bulk" role="region" aria-label="Bulk actions">
@@ -449,6 +457,11 @@ export function Containers({ role }: { role: Role }) {
         )}
       </div>
       {confirm && <ConfirmDialog request={confirm} onClose={() => setConfirm(null)} />}
+      {comparing && (
+        <Suspense fallback={null}>
+          <CompareHistory containers={all} initial={selectedShown.map((c) => c.container_id)} onClose={() => setComparing(false)} />
+        </Suspense>
+      )}
       {bulkResult && (
         <Modal title={`${ACTIONS[bulkResult.action].label}: ${bulkResult.body.message}`} onClose={() => setBulkResult(null)}>
           <ul class="results">

@@ -1,64 +1,67 @@
+import { lazy, Suspense } from 'preact/compat';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { Chart } from '../components/Chart';
+import { RangeSelect } from '../components/RangeSelect';
 import { ErrorBox, Time } from '../components/common';
 import { api, ApiError } from '../lib/api';
 import { formatBytes, formatDuration, formatPercent, formatRate, UNKNOWN } from '../lib/format';
+import { bandOf, CHART_POINTS, gaugeOf, num, rowTime, spanOf, type Gauge } from '../lib/history';
 import { usePoll } from '../lib/poll';
 import type { ContainerList, HistoryResponse, SystemStats } from '../lib/types';
 
 const LIVE_SECONDS = 15 * 60;
-const RANGES = [
-  { id: '15m', label: '15 min (live)' },
-  { id: '1h', label: '1 h' },
-  { id: '6h', label: '6 h' },
-  { id: '24h', label: '24 h' },
-  { id: '7d', label: '7 d' },
-  { id: '30d', label: '30 d' },
-];
+
+// The top-processes card loads after the first page.
+const HostProcesses = lazy(() => import('./HostProcesses'));
 
 interface Sample {
   t: number;
-  cpu: number | null;
-  mem: number | null;
+  cpu: Gauge;
+  mem: Gauge;
   rx: number | null;
   tx: number | null;
 }
 
-function num(value: unknown): number | null {
-  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+const NO_RANGE: Gauge = { avg: null, min: null, max: null };
+
+function percentOf(part: number | null, total: number | null): number | null {
+  return part !== null && total ? (part / total) * 100 : null;
 }
 
 function sampleOf(row: Record<string, unknown>): Sample | null {
-  const raw = row.timestamp;
-  const t = typeof raw === 'number' ? raw : Date.parse(String(raw)) / 1000;
+  const t = rowTime(row);
   if (!Number.isFinite(t)) {
     return null;
   }
   // History rows carry memory in bytes with the host's total as memory_limit; the live
   // figure is a percentage, so both are shown as a percentage.
-  const memBytes = num(row.memory_usage ?? row.memory_usage_avg);
-  const memTotal = num(row.memory_limit ?? row.memory_limit_avg);
+  const memory = gaugeOf(row, 'memory_usage');
+  const total = num(row.memory_limit);
   return {
     t,
-    cpu: num(row.cpu_usage ?? row.cpu_usage_avg),
-    mem: memBytes !== null && memTotal ? (memBytes / memTotal) * 100 : null,
-    rx: num(row.network_rx_rate ?? row.network_rx_rate_avg),
-    tx: num(row.network_tx_rate ?? row.network_tx_rate_avg),
+    cpu: gaugeOf(row, 'cpu_usage'),
+    mem: { avg: percentOf(memory.avg, total), min: percentOf(memory.min, total), max: percentOf(memory.max, total) },
+    rx: num(row.network_rx_rate),
+    tx: num(row.network_tx_rate),
   };
 }
 
 interface History {
   samples: Sample[];
   // The reason the server has no history for the range (no endpoint, or a range it does
-  // not keep yet), or null.
+  // not keep), or null.
   unavailable: string | null;
+  // The period's start and end for ranges longer than 15 minutes.
+  span?: [number, number];
 }
 
+// Ranges longer than 15 minutes ask for each bucket's minimum and maximum as well.
 async function loadHistory(range: string): Promise<History> {
+  const aggregate = range === '15m' ? '' : '&aggregate=true';
   try {
-    const body = await api.get<HistoryResponse>(`/stats/system/history?period=${range}&points=300`);
+    const body = await api.get<HistoryResponse>(`/stats/system/history?period=${range}&points=${CHART_POINTS}${aggregate}`);
     const samples = (body.stats ?? []).map((row) => sampleOf(row)).filter((s): s is Sample => s !== null);
-    return { samples, unavailable: null };
+    return { samples, unavailable: null, span: range === '15m' ? undefined : spanOf(body) };
   } catch (err) {
     if (err instanceof ApiError && err.status === 404) {
       return { samples: [], unavailable: 'This server has no history endpoint.' };
@@ -86,6 +89,7 @@ export function Dashboard() {
   const [range, setRange] = useState('15m');
   const [history, setHistory] = useState<Sample[] | null>(null);
   const [unavailable, setUnavailable] = useState<string | null>(null);
+  const [span, setSpan] = useState<[number, number] | undefined>(undefined);
   const [historyError, setHistoryError] = useState<string | null>(null);
   const live = useRef<Sample[]>([]);
   const [liveVersion, setLiveVersion] = useState(0);
@@ -101,7 +105,7 @@ export function Dashboard() {
     if (buffer.length && buffer[buffer.length - 1].t >= t) {
       return;
     }
-    buffer.push({ t, cpu: num(s.cpu_usage), mem: num(s.memory_usage), rx: num(s.network_rx_rate), tx: num(s.network_tx_rate) });
+    buffer.push({ t, cpu: { ...NO_RANGE, avg: num(s.cpu_usage) }, mem: { ...NO_RANGE, avg: num(s.memory_usage) }, rx: num(s.network_rx_rate), tx: num(s.network_tx_rate) });
     while (buffer.length && buffer[0].t < t - LIVE_SECONDS) {
       buffer.shift();
     }
@@ -116,6 +120,7 @@ export function Dashboard() {
       .then((result) => {
         if (!cancelled) {
           setUnavailable(result.unavailable);
+          setSpan(result.span);
           setHistory(result.samples);
         }
       })
@@ -187,18 +192,13 @@ export function Dashboard() {
         ))}
       </div>
 
+      <Suspense fallback={null}>
+        <HostProcesses />
+      </Suspense>
+
       <div class="page-head">
         <h2>Host history</h2>
-        <label class="inline">
-          Range{' '}
-          <select value={range} onChange={(e) => setRange(e.currentTarget.value)}>
-            {RANGES.map((r) => (
-              <option key={r.id} value={r.id}>
-                {r.label}
-              </option>
-            ))}
-          </select>
-        </label>
+        <RangeSelect value={range} onChange={setRange} live />
       </div>
       {unavailable && (
         <p class="muted" role="status">
@@ -211,18 +211,21 @@ export function Dashboard() {
         <Chart
           title="CPU, % of all cores"
           times={times}
-          series={[{ label: 'CPU', color: '#3b82f6', values: samples.map((p) => p.cpu) }]}
+          span={range === '15m' ? undefined : span}
+          series={[{ label: 'CPU', color: '#3b82f6', values: samples.map((p) => p.cpu.avg), band: bandOf(samples, (p) => p.cpu) }]}
           format={(v) => formatPercent(v, 0)}
         />
         <Chart
           title="Memory, % used"
           times={times}
-          series={[{ label: 'Memory', color: '#a855f7', values: samples.map((p) => p.mem) }]}
+          span={range === '15m' ? undefined : span}
+          series={[{ label: 'Memory', color: '#a855f7', values: samples.map((p) => p.mem.avg), band: bandOf(samples, (p) => p.mem) }]}
           format={(v) => formatPercent(v, 0)}
         />
         <Chart
           title="Network, bytes/s"
           times={times}
+          span={range === '15m' ? undefined : span}
           series={[
             { label: 'Received', color: '#10b981', values: samples.map((p) => p.rx) },
             { label: 'Sent', color: '#f59e0b', values: samples.map((p) => p.tx) },
