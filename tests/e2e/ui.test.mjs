@@ -26,6 +26,13 @@ const here = dirname(fileURLToPath(import.meta.url));
 const SHOTS = join(here, '..', '..', 'docs', 'screenshots');
 const VIEWER = { username: 'e2e-viewer', password: 'E2e-Viewer-Pass-1' };
 const WAIT = 20000;
+// The header of GET /stats/export?format=csv: each gauge's mean, min and max, then the
+// counters.
+const HISTORY_CSV_HEADER = [
+  'timestamp',
+  ...['cpu_usage', 'memory_usage', 'network_rx_rate', 'network_tx_rate', 'block_read_rate', 'block_write_rate', 'pids'].flatMap((g) => [g, `${g}_min`, `${g}_max`]),
+  'memory_limit', 'network_rx', 'network_tx', 'block_read', 'block_write', 'samples',
+].join(',');
 
 describe('web UI', () => {
   const binary = requireEnv('INFRAMON_BIN', 'run through ctest (make test), which sets it');
@@ -158,6 +165,37 @@ describe('web UI', () => {
     assert.equal(await page.getByRole('button', { name: 'Sign in' }).count(), 0);
   });
 
+  test('the dashboard lists the top host processes', async () => {
+    const card = page.getByRole('region', { name: 'Top processes' });
+    const rows = card.getByRole('table', { name: 'Host processes' }).locator('tbody tr');
+    await rows.first().waitFor({ timeout: WAIT });
+    const first = await rows.first().locator('td').allTextContents();
+    assert.match(first[0], /^\d+$/, 'the first column is a pid');
+    assert.match(first[4], /^\d+\.\d %$/, 'the CPU column is a percentage');
+    await card.getByLabel('By').selectOption('memory');
+    await card.getByRole('columnheader', { name: /Resident memory ▼/ }).waitFor({ timeout: WAIT });
+    const caption = await card.locator('p.muted.small').textContent();
+    assert.match(caption, /^The top \d+ of \d+ processes by memory/);
+  });
+
+  test('the dashboard loads every history range', async () => {
+    const cpuChart = page.locator('figure.chart', { hasText: 'CPU, % of all cores' });
+    for (const range of ['1h', '6h', '24h', '7d', '30d', '15m']) {
+      await page.getByLabel('Range').selectOption(range);
+      await page.waitForFunction(
+        () => Number(document.querySelector('figure.chart')?.getAttribute('data-points')) > 0,
+        null,
+        { timeout: WAIT },
+      );
+      assert.equal(await page.getByText('This server has no history endpoint.').count(), 0, `range ${range}`);
+      assert.equal(await page.getByText(/^History: /).count(), 0, `range ${range} loads without an error`);
+      if (range !== '15m') {
+        // Aggregated ranges draw a band, so uPlot's legend lists the maximum and minimum.
+        await cpuChart.getByText('CPU max').waitFor({ timeout: WAIT });
+      }
+    }
+  });
+
   test('the container list shows the real container', async () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Containers' }).click();
     const row = page.locator(`tr[data-name="${containerName}"]`);
@@ -219,6 +257,52 @@ describe('web UI', () => {
     await page.screenshot({ path: join(SHOTS, 'container-stats.png'), fullPage: true });
   });
 
+  test('the stats tab loads longer ranges with min and max bands', async () => {
+    await page.getByLabel('Range').selectOption('6h');
+    await page.getByRole('status').filter({ hasText: /^(1 point|\d+ points), one per / }).waitFor({ timeout: WAIT });
+    const cpuChart = page.locator('figure.chart', { hasText: 'CPU, % of one core' });
+    assert.ok(Number(await cpuChart.getAttribute('data-points')) > 0, 'the 6 h chart has points');
+    await cpuChart.getByText('CPU max').waitFor({ timeout: WAIT });
+    await screenshot('container-stats-range.png');
+  });
+
+  test('the stats tab downloads the history as CSV', async () => {
+    const [file] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Download CSV' }).click(),
+    ]);
+    assert.equal(file.suggestedFilename(), `inframon-${containerName}-6h.csv`);
+    const [header, ...rows] = (await readFile(await file.path(), 'utf8')).trim().split('\r\n');
+    assert.equal(header, HISTORY_CSV_HEADER);
+    assert.ok(rows.length > 0, 'the CSV has at least one bucket');
+    assert.match(rows[0], /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ,/);
+    assert.equal(rows[0].split(',').length, header.split(',').length);
+    await page.getByLabel('Range').selectOption('15m');
+  });
+
+  test('the processes tab lists the sleep process', async () => {
+    await page.getByRole('tab', { name: 'Processes' }).click();
+    const table = page.getByRole('table', { name: 'Container processes' });
+    // The container's loop runs sleep 1 most of the time; the tab refreshes every 3 s.
+    await table.locator('tbody tr', { hasText: 'sleep 1' }).first().waitFor({ timeout: WAIT });
+    const titles = await table.locator('thead th').allTextContents();
+    const pidColumn = titles.findIndex((t) => t.startsWith('PID'));
+    assert.ok(pidColumn >= 0, `a PID column in ${titles.join(', ')}`);
+    await table.getByRole('button', { name: /^PID/ }).click();
+    await table.getByRole('columnheader', { name: /^PID ▼$/ }).waitFor({ timeout: WAIT });
+    const pids = (await table.locator(`tbody tr td:nth-child(${pidColumn + 1})`).allTextContents()).map(Number);
+    assert.ok(pids.length >= 2, `init, sh and sleep are listed: ${pids}`);
+    assert.deepEqual(pids, [...pids].sort((a, b) => b - a), 'a click on PID sorts the rows by descending pid');
+    await screenshot('container-processes.png');
+  });
+
+  test('the overview shows the root filesystem usage', async () => {
+    await page.getByRole('tab', { name: 'Overview' }).click();
+    const root = page.getByRole('list', { name: 'Filesystem usage' }).locator('li[data-mount="/"]');
+    await root.waitFor({ timeout: WAIT });
+    assert.match(await root.textContent(), /used \(\d+\.\d %\), .* free/);
+  });
+
   test('the logs tab follows a line printed after it opened', async () => {
     await page.getByRole('tab', { name: 'Logs' }).click();
     await page.getByRole('status').filter({ hasText: 'Following' }).waitFor({ timeout: WAIT });
@@ -263,6 +347,33 @@ describe('web UI', () => {
     assert.equal(await docker(dockerHost, 'inspect', '-f', '{{.State.Status}}', containerName), 'paused');
     await bulkAction('Resume');
     assert.equal(await docker(dockerHost, 'inspect', '-f', '{{.State.Status}}', containerName), 'running');
+  });
+
+  test('the history view compares two containers and exports CSV', async () => {
+    await page.getByRole('button', { name: 'History and compare' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Container history' });
+    await dialog.waitFor({ timeout: WAIT });
+    const second = projectContainers[0].name;
+    await dialog.getByLabel(containerName, { exact: true }).check();
+    await dialog.getByLabel(second, { exact: true }).check();
+    const summary = dialog.locator('table.compare-summary');
+    await summary.locator(`tr[data-name="${containerName}"]`).waitFor({ timeout: WAIT });
+    await summary.locator(`tr[data-name="${second}"]`).waitFor({ timeout: WAIT });
+    const mean = await summary.locator(`tr[data-name="${containerName}"] td`).nth(2).textContent();
+    assert.match(mean, /^\d+\.\d %$/, 'the mean CPU is a percentage');
+    assert.ok(Number(await dialog.locator('figure.chart').getAttribute('data-points')) > 0, 'the chart has points');
+    await screenshot('compare.png');
+
+    const [file] = await Promise.all([
+      page.waitForEvent('download'),
+      dialog.getByRole('button', { name: `Download history CSV of ${containerName}` }).click(),
+    ]);
+    assert.equal(file.suggestedFilename(), `inframon-${containerName}-1h.csv`);
+    const [header, ...rows] = (await readFile(await file.path(), 'utf8')).trim().split('\r\n');
+    assert.equal(header, HISTORY_CSV_HEADER);
+    assert.ok(rows.length > 0, 'the CSV has at least one bucket');
+    await dialog.getByRole('button', { name: 'Close' }).click();
+    await dialog.waitFor({ state: 'detached', timeout: WAIT });
   });
 
   test('CSV export contains the shown containers', async () => {

@@ -47,7 +47,7 @@ export default function HostProcesses() {
   const list = usePoll(() => api.get<ProcessList>(`/stats/system/processes?limit=${LIMIT}&order_by=${order}`), REFRESH_MS, [order]);
   const rows: Cell[][] = (list.data?.processes ?? []).map((p) => [p.pid, p.name, p.username, p.status, p.cpu_percent, p.memory_percent, p.memory_rss]);
   return (
-    <section class="card" aria-labelledby="host-processes-title">
+    <section class="card processes-card" aria-labelledby="host-processes-title">
       <div class="page-head">
         <h2 id="host-processes-title">Top processes</h2>
         <label class="inline">
