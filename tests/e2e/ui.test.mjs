@@ -682,6 +682,7 @@ describe('web UI', () => {
   test('the new pages fit a 375 px phone', async () => {
     await page.setViewportSize({ width: 375, height: 800 });
     const pages = [
+      ['/', 'Dashboard'],
       ['/account', 'Your account'],
       ['/admin/audit', 'Audit log'],
       ['/events', 'Engine events'],
