@@ -4,6 +4,11 @@
 # Idempotent: packages that dpkg already reports as installed are skipped, and
 # apt-get update runs only when something is missing. Run as root (or with sudo
 # available); CI runs it as root on a fresh Debian 12 machine.
+#
+#   scripts/deps.sh            build and test packages, then the npm packages
+#   scripts/deps.sh --npm-only the npm packages only
+#   scripts/deps.sh --bench    also the peers and load tools that bench/ compares against
+#                              (not part of CI's run)
 set -euo pipefail
 
 packages=(
@@ -23,6 +28,11 @@ packages=(
     # the browser tests (tests/e2e) drive Debian's Chromium
     chromium
 )
+
+# bench/collector.sh runs netdata next to InfraMon; bench/list_wrk.sh drives wrk. Debian's
+# policy-rc.d or a missing init system keeps the netdata service from starting on install,
+# and the script starts its own copy bound to loopback with its cloud link turned off.
+bench_packages=(netdata wrk)
 
 log() { printf 'deps: %s\n' "$*"; }
 
@@ -54,6 +64,9 @@ install_npm_packages() {
 if [ "${1:-}" = --npm-only ]; then
     install_npm_packages
     exit 0
+fi
+if [ "${1:-}" = --bench ]; then
+    packages+=("${bench_packages[@]}")
 fi
 
 missing=()

@@ -308,8 +308,8 @@ static int open_files(const im_cgroup_layout_t *layout, const char *id, im_cgrou
         char *memory_dir =
             layout->version == IM_CGROUP_V1 ? container_dir(layout->base, "memory", id) : NULL;
         if (!memory_dir) {
-            snprintf(err, errlen, "no cgroup v1 memory directory for container %.12s under %s",
-                     id, layout->base);
+            snprintf(err, errlen, "no cgroup v1 memory directory for container %.12s under %s", id,
+                     layout->base);
             return IM_ENOTFOUND;
         }
         open_v1(layout, id, memory_dir, files);

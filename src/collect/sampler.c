@@ -49,7 +49,7 @@ struct im_sampler {
     bool engine_stats_mode;
     bool logged_fallback;
     uint64_t engine_stats_calls;
-    uint64_t cgroup_reads; /* successful cgroup readings since start */
+    uint64_t cgroup_reads;     /* successful cgroup readings since start */
     uint64_t host_netns_inode; /* of <proc>/1/ns/net; 0 when unreadable */
 
     entry_t *entries;
@@ -545,9 +545,8 @@ static void read_entry_net(im_sampler_t *sampler, entry_t *entry, im_cgroup_net_
     if (entry->pid <= 0) {
         return;
     }
-    if (entry->net_file.fd < 0 &&
-        im_cgroup_net_open(sampler->proc_root, entry->pid, &entry->net_file, err, sizeof(err)) !=
-            IM_OK) {
+    if (entry->net_file.fd < 0 && im_cgroup_net_open(sampler->proc_root, entry->pid,
+                                                     &entry->net_file, err, sizeof(err)) != IM_OK) {
         return;
     }
     if (im_cgroup_net_read(&entry->net_file, net) != IM_OK) {
