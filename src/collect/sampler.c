@@ -114,6 +114,11 @@ static size_t ring_capacity(const im_sampler_t *sampler)
 
 /* ---- the table ---- */
 
+/* Descriptors the sampler keeps open per running container (cgroup v1 files and net/dev),
+ * and the open files limit below which a warning names the container count it allows. */
+#define FILES_PER_CONTAINER 8
+#define OPEN_FILES_WANTED   16384
+
 /* Raises the soft limit on open files to the hard limit: the sampler keeps about eight
  * descriptors open per running container, and 1024 (a common soft limit) would run out near
  * 120 containers. Every poller in the process uses epoll or poll, never select, so
@@ -122,14 +127,27 @@ static void raise_open_files_limit(void)
 {
     struct rlimit limit;
 
-    if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) {
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) {
         return;
     }
-    rlim_t previous = limit.rlim_cur;
-    limit.rlim_cur = limit.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
-        im_log_warn("sampler", "cannot raise the open files limit from %llu: %s",
-                    (unsigned long long)previous, strerror(errno));
+    if (limit.rlim_cur < limit.rlim_max) {
+        rlim_t previous = limit.rlim_cur;
+        limit.rlim_cur = limit.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+            im_log_warn("sampler", "cannot raise the open files limit from %llu: %s",
+                        (unsigned long long)previous, strerror(errno));
+            limit.rlim_cur = previous;
+        }
+    }
+    // NOTE: past the limit, opens fail with EMFILE and the containers whose files could not
+    // be opened are skipped each cycle; this warning is the only sign of it.
+    if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < OPEN_FILES_WANTED) {
+        im_log_warn("sampler",
+                    "the open files limit is %llu; the collector keeps about %d files open per "
+                    "running container, so it can sample about %llu containers; raise the hard "
+                    "limit (ulimit -Hn) to watch more",
+                    (unsigned long long)limit.rlim_cur, FILES_PER_CONTAINER,
+                    (unsigned long long)(limit.rlim_cur / FILES_PER_CONTAINER));
     }
 }
 
@@ -547,6 +565,10 @@ static void read_entry_net(im_sampler_t *sampler, entry_t *entry, im_cgroup_net_
     }
     if (entry->net_file.fd < 0 && im_cgroup_net_open(sampler->proc_root, entry->pid,
                                                      &entry->net_file, err, sizeof(err)) != IM_OK) {
+        /* Out of descriptors, a one-shot read may still work; otherwise it fails the same way. */
+        if (im_cgroup_read_net(sampler->proc_root, entry->pid, net, err, sizeof(err)) != IM_OK) {
+            memset(net, 0, sizeof(*net));
+        }
         return;
     }
     if (im_cgroup_net_read(&entry->net_file, net) != IM_OK) {
