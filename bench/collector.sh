@@ -150,12 +150,13 @@ sleep "$WARMUP_SECONDS"
 curl -sf "http://127.0.0.1:$NETDATA_PORT/api/v1/info" >/dev/null ||
     { echo "bench: netdata does not respond on 127.0.0.1:$NETDATA_PORT; see $ND/log" >&2; exit 1; }
 NETDATA_NAMED=$(curl -sf "http://127.0.0.1:$NETDATA_PORT/api/v1/charts" |
-    grep -o '"cgroup_bench-c-[0-9]*\.cpu"' | sort -u | wc -l)
+    { grep -o '"cgroup_bench-c-[0-9]*\.cpu"' || true; } | sort -u | wc -l)
 
 # Every TCP or UDP socket of netdata's processes must be on loopback.
-NETDATA_SOCKETS=$(ss -tunap 2>/dev/null | grep -F "$(printf 'pid=%s,\n' $(tree_pids "$NETDATA_PID"))" |
+mapfile -t NETDATA_TREE < <(tree_pids "$NETDATA_PID")
+NETDATA_SOCKETS=$(ss -tunap 2>/dev/null | grep -F "$(printf 'pid=%s,\n' "${NETDATA_TREE[@]}")" |
     awk '{ print $1, $5, $6 }' | sort -u | tr '\n' ';')
-if ss -tunap 2>/dev/null | grep -F "$(printf 'pid=%s,\n' $(tree_pids "$NETDATA_PID"))" |
+if ss -tunap 2>/dev/null | grep -F "$(printf 'pid=%s,\n' "${NETDATA_TREE[@]}")" |
     awk '{ print $5; print $6 }' | grep -v -e '^127\.' -e '^\*:\*$' -e '^0\.0\.0\.0:\*$' -e '^\[::\]:\*$' -q; then
     echo "bench: netdata has a socket off loopback: $NETDATA_SOCKETS" >&2
     exit 1
@@ -163,7 +164,11 @@ fi
 
 # ---- the window ----
 declare -A START
-measure() { cpu_ticks $(tree_pids "$@"); }
+measure() {
+    local pids
+    mapfile -t pids < <(tree_pids "$@")
+    cpu_ticks "${pids[@]}"
+}
 START[inframon]=$(measure "$INFRAMON_PID")
 [ -z "$BASELINE_PID" ] || START[baseline]=$(measure "$BASELINE_PID")
 START[netdata]=$(measure "$NETDATA_PID")
@@ -179,7 +184,8 @@ TICKS[floor]=$(( $(measure "$FLOOR_PID") - START[floor] ))
 TICKS[engine]=$(( $(cpu_ticks "${ENGINE[@]}") - START[engine] ))
 RSS[inframon]=$(rss_kb "$INFRAMON_PID")
 [ -z "$BASELINE_PID" ] || RSS[baseline]=$(rss_kb "$BASELINE_PID")
-RSS[netdata]=$(rss_kb $(tree_pids "$NETDATA_PID"))
+mapfile -t NETDATA_TREE < <(tree_pids "$NETDATA_PID")
+RSS[netdata]=$(rss_kb "${NETDATA_TREE[@]}")
 RSS[floor]=$(rss_kb "$FLOOR_PID")
 CYCLES=$(( $(metric_value "$PORT" "$TOKEN" inframon_collector_cycles_total) - CYCLES_START ))
 STATS_CALLS=$(metric_value "$PORT" "$TOKEN" inframon_engine_stats_calls_total)

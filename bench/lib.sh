@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers shared by the bench/ scripts: sourced, not run. They need ROOT (the repository)
 # and WORK (the run's temporary folder) set by the caller.
 

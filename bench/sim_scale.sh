@@ -78,9 +78,9 @@ for count in $COUNTS; do
         END { printf "| %d | %d | %.2f | %.2f | %.2f %% | %.1f |\n", n, listed, sum / NR * 1000, max * 1000, sum / NR * 100, rss / 1024 }'
     stop_run
 done
-set -- $COUNTS
-first=$1
-last=${!#}
+read -r -a count_list <<<"$COUNTS"
+first=${count_list[0]}
+last=${count_list[${#count_list[@]} - 1]}
 if [ "$first" != "$last" ]; then
     echo
     echo "RSS growth: $(echo "scale=1; (${RSS[$last]} - ${RSS[$first]}) / ($last - $first)" | bc) KiB per container after $((WARMUP_SECONDS + WINDOW_SECONDS)) s"
