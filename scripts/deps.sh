@@ -29,9 +29,7 @@ packages=(
     chromium
 )
 
-# bench/collector.sh runs netdata next to InfraMon; bench/list_wrk.sh drives wrk. Debian's
-# policy-rc.d or a missing init system keeps the netdata service from starting on install,
-# and the script starts its own copy bound to loopback with its cloud link turned off.
+# bench/collector.sh runs its own netdata next to InfraMon; bench/list_wrk.sh drives wrk.
 bench_packages=(netdata wrk)
 
 log() { printf 'deps: %s\n' "$*"; }
@@ -115,6 +113,15 @@ run_apt() {
 run_apt update update
 run_apt "install of ${missing[*]}" install --no-install-recommends "${missing[@]}"
 rm -f "$apt_log"
+
+# Where an init system runs services, Debian's netdata package starts a netdata on install
+# (its own configuration opts out of anonymous statistics). It would skew the benchmarks,
+# which start their own copy, so stop it.
+if [ "${1:-}" = --bench ] && command -v systemctl >/dev/null 2>&1 &&
+    systemctl is-active --quiet netdata 2>/dev/null; then
+    "${sudo_cmd[@]}" systemctl disable --now netdata
+    log "stopped and disabled the netdata service that the package started"
+fi
 
 still_missing=()
 for pkg in "${missing[@]}"; do
