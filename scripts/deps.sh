@@ -4,6 +4,11 @@
 # Idempotent: packages that dpkg already reports as installed are skipped, and
 # apt-get update runs only when something is missing. Run as root (or with sudo
 # available); CI runs it as root on a fresh Debian 12 machine.
+#
+#   scripts/deps.sh            build and test packages, then the npm packages
+#   scripts/deps.sh --npm-only the npm packages only
+#   scripts/deps.sh --bench    also the peers and load tools that bench/ compares against
+#                              (not part of CI's run)
 set -euo pipefail
 
 packages=(
@@ -25,6 +30,9 @@ packages=(
     # the browser tests (tests/e2e) drive Debian's Chromium
     chromium
 )
+
+# bench/collector.sh runs its own netdata next to InfraMon; bench/list_wrk.sh drives wrk.
+bench_packages=(netdata wrk)
 
 log() { printf 'deps: %s\n' "$*"; }
 
@@ -56,6 +64,9 @@ install_npm_packages() {
 if [ "${1:-}" = --npm-only ]; then
     install_npm_packages
     exit 0
+fi
+if [ "${1:-}" = --bench ]; then
+    packages+=("${bench_packages[@]}")
 fi
 
 missing=()
@@ -104,6 +115,15 @@ run_apt() {
 run_apt update update
 run_apt "install of ${missing[*]}" install --no-install-recommends "${missing[@]}"
 rm -f "$apt_log"
+
+# Where an init system runs services, Debian's netdata package starts a netdata on install
+# (its own configuration opts out of anonymous statistics). It would skew the benchmarks,
+# which start their own copy, so stop it.
+if [ "${1:-}" = --bench ] && command -v systemctl >/dev/null 2>&1 &&
+    systemctl is-active --quiet netdata 2>/dev/null; then
+    "${sudo_cmd[@]}" systemctl disable --now netdata
+    log "stopped and disabled the netdata service that the package started"
+fi
 
 still_missing=()
 for pkg in "${missing[@]}"; do

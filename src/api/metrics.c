@@ -11,6 +11,7 @@
 #include "collect/events.h"
 #include "collect/history.h"
 #include "core/util.h"
+#include "engine/engine.h"
 
 /* Appends a label value with \, " and newline escaped as the text format requires. */
 static void append_label_value(im_buf_t *out, const char *value)
@@ -237,6 +238,10 @@ static void self_metrics(im_buf_t *out, const im_collector_snapshot_t *snapshot,
                    "collector (0 while cgroup files are readable).\n"
                    "# TYPE inframon_engine_stats_calls_total counter\n"
                    "inframon_engine_stats_calls_total %" PRIu64 "\n"
+                   "# HELP inframon_engine_requests_total Engine API requests and streams "
+                   "started by InfraMon, failed ones included.\n"
+                   "# TYPE inframon_engine_requests_total counter\n"
+                   "inframon_engine_requests_total %" PRIu64 "\n"
                    "# HELP inframon_engine_events_connected 1 while the engine events stream is "
                    "open.\n"
                    "# TYPE inframon_engine_events_connected gauge\n"
@@ -247,6 +252,7 @@ static void self_metrics(im_buf_t *out, const im_collector_snapshot_t *snapshot,
                    "inframon_containers{state=\"other\"} %zu\n",
                    s->cycles, s->failed_cycles, s->overruns, (double)s->last_duration_us / 1e6,
                    (double)s->max_duration_us / 1e6, snapshot->engine_stats_calls,
+                   app->engine ? im_engine_request_count(app->engine) : 0,
                    app->events && im_events_connected(app->events, NULL, 0) ? 1 : 0, running,
                    snapshot->container_count - running);
 }

@@ -12,90 +12,193 @@
 /* memory.stat of v2 is the largest file read here, about 1.5 KiB on Linux 6.1. */
 #define FILE_MAX 16384
 
-/* Reads a whole small file into buf (NUL-terminated). Returns false when it cannot be
- * opened or read. */
-static bool read_text(const char *path, char *buf, size_t size)
+/* ---- reading ---- */
+
+/* Reads a whole small file from offset 0 of an open descriptor into buf (NUL-terminated).
+ * pread at offset 0 makes the kernel generate a cgroup or proc file afresh. */
+static bool pread_text(int fd, char *buf, size_t size)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    size_t len = 0;
+
     if (fd < 0) {
         return false;
     }
-    size_t len = 0;
-    bool ok = true;
     while (len + 1 < size) {
-        ssize_t n = read(fd, buf + len, size - 1 - len);
+        ssize_t n = pread(fd, buf + len, size - 1 - len, (off_t)len);
         if (n < 0 && errno == EINTR) {
             continue;
         }
         if (n < 0) {
-            ok = false;
-            break;
+            buf[0] = '\0';
+            return false;
         }
         if (n == 0) {
             break;
         }
         len += (size_t)n;
     }
-    close(fd);
     buf[len] = '\0';
+    return true;
+}
+
+static int open_read_only(const char *path)
+{
+    return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+/* Reads a whole small file by path. */
+static bool read_text(const char *path, char *buf, size_t size)
+{
+    int fd = open_read_only(path);
+    bool ok = pread_text(fd, buf, size);
+    if (fd >= 0) {
+        close(fd);
+    }
     return ok;
 }
+
+static int open_in(const char *dir, const char *file)
+{
+    char path[2048];
+
+    if (!dir) {
+        return -1;
+    }
+    snprintf(path, sizeof(path), "%s/%s", dir, file);
+    return open_read_only(path);
+}
+
+static bool read_in(const char *dir, const char *file, char *buf, size_t size)
+{
+    int fd = open_in(dir, file);
+    bool ok = pread_text(fd, buf, size);
+    if (fd >= 0) {
+        close(fd);
+    }
+    return ok;
+}
+
+/* ---- parsing ---- */
+
+/* Parses the decimal digits at *p into *out and moves *p past them, after skipping blanks.
+ * False when there is no digit. Values beyond UINT64_MAX wrap, as the kernel never prints
+ * them. */
+static bool scan_u64(const char **p, uint64_t *out)
+{
+    const char *s = *p;
+    uint64_t value = 0;
+
+    while (*s == ' ' || *s == '\t') {
+        s++;
+    }
+    if (*s < '0' || *s > '9') {
+        return false;
+    }
+    while (*s >= '0' && *s <= '9') {
+        value = value * 10 + (uint64_t)(*s - '0');
+        s++;
+    }
+    *p = s;
+    *out = value;
+    return true;
+}
+
+/* Parses a file holding one unsigned number. */
+static bool parse_single_u64(const char *text, uint64_t *out)
+{
+    return scan_u64(&text, out);
+}
+
+static const char *next_line(const char *line)
+{
+    const char *end = strchr(line, '\n');
+    return end ? end + 1 : NULL;
+}
+
+/* Returns the first c in the line that starts at line, or NULL when the line has none. */
+static const char *find_in_line(const char *line, char c)
+{
+    for (const char *p = line; *p && *p != '\n'; p++) {
+        if (*p == c) {
+            return p;
+        }
+    }
+    return NULL;
+}
+
+size_t im_cgroup_parse_keyed(const char *text, const char *const *keys, uint64_t *values,
+                             size_t count)
+{
+    size_t found = 0;
+
+    for (const char *line = text; line && *line && found < count; line = next_line(line)) {
+        const char *space = find_in_line(line, ' ');
+        if (!space) {
+            continue;
+        }
+        size_t key_len = (size_t)(space - line);
+        for (size_t i = 0; i < count; i++) {
+            if (strncmp(keys[i], line, key_len) == 0 && keys[i][key_len] == '\0') {
+                const char *value = space;
+                if (scan_u64(&value, &values[i])) {
+                    found++;
+                }
+                break;
+            }
+        }
+    }
+    return found;
+}
+
+void im_cgroup_parse_blkio_v1(const char *text, im_cgroup_sample_t *out)
+{
+    for (const char *line = text; line && *line; line = next_line(line)) {
+        /* Device lines are "MAJ:MIN OP VALUE", and the last line is "Total VALUE". */
+        const char *op = find_in_line(line, ' ');
+        if (!op) {
+            continue;
+        }
+        op++;
+        uint64_t value = 0;
+        if (strncmp(op, "Read ", 5) == 0) {
+            const char *number = op + 5;
+            if (scan_u64(&number, &value)) {
+                out->blkio_read_bytes += value;
+            }
+        } else if (strncmp(op, "Write ", 6) == 0) {
+            const char *number = op + 6;
+            if (scan_u64(&number, &value)) {
+                out->blkio_write_bytes += value;
+            }
+        }
+    }
+}
+
+/* Sums the rbytes= and wbytes= fields of every device line of a v2 io.stat. */
+static void parse_io_v2(const char *text, im_cgroup_sample_t *out)
+{
+    const char *field = text;
+
+    while ((field = strstr(field, "bytes=")) != NULL) {
+        const char *number = field + 6;
+        uint64_t value = 0;
+        if (field > text && scan_u64(&number, &value)) {
+            if (field[-1] == 'r') {
+                out->blkio_read_bytes += value;
+            } else if (field[-1] == 'w') {
+                out->blkio_write_bytes += value;
+            }
+        }
+        field += 6;
+    }
+}
+
+/* ---- locating and opening ---- */
 
 static bool is_dir(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* Reads a file holding one unsigned number, or "max" (returned as 0 with *is_max set). */
-static bool read_u64(const char *dir, const char *file, uint64_t *out, bool *is_max)
-{
-    char path[2048];
-    char text[64];
-
-    snprintf(path, sizeof(path), "%s/%s", dir, file);
-    if (!read_text(path, text, sizeof(text))) {
-        return false;
-    }
-    if (is_max) {
-        *is_max = strncmp(text, "max", 3) == 0;
-        if (*is_max) {
-            *out = 0;
-            return true;
-        }
-    }
-    char *end = NULL;
-    errno = 0;
-    unsigned long long value = strtoull(text, &end, 10);
-    if (errno || end == text) {
-        return false;
-    }
-    *out = value;
-    return true;
-}
-
-/* Finds "key value" in a flat-keyed file's text ("key" at a line start). */
-static bool find_key(const char *text, const char *key, uint64_t *out)
-{
-    size_t key_len = strlen(key);
-    const char *line = text;
-
-    while (line && *line) {
-        if (strncmp(line, key, key_len) == 0 && line[key_len] == ' ') {
-            *out = strtoull(line + key_len + 1, NULL, 10);
-            return true;
-        }
-        line = strchr(line, '\n');
-        line = line ? line + 1 : NULL;
-    }
-    return false;
-}
-
-static bool read_keyed(const char *dir, const char *file, char *buf, size_t size)
-{
-    char path[2048];
-    snprintf(path, sizeof(path), "%s/%s", dir, file);
-    return read_text(path, buf, size);
 }
 
 void im_cgroup_detect(const char *sys_root, im_cgroup_layout_t *out)
@@ -117,301 +220,380 @@ void im_cgroup_detect(const char *sys_root, im_cgroup_layout_t *out)
     }
 }
 
-/* Finds a container's directory under one hierarchy root. */
-static bool container_dir(const char *root, const char *id, char *out, size_t outlen)
+/* Returns the container's directory under hierarchy root (a new string), or NULL. */
+static char *container_dir(const char *base, const char *controller, const char *id)
 {
-    snprintf(out, outlen, "%s/docker/%s", root, id);
-    if (is_dir(out)) {
-        return true;
+    char path[1024];
+
+    snprintf(path, sizeof(path), "%s%s%s/docker/%s", base, controller[0] ? "/" : "", controller,
+             id);
+    if (is_dir(path)) {
+        return im_strdup(path);
     }
-    snprintf(out, outlen, "%s/system.slice/docker-%s.scope", root, id);
-    return is_dir(out);
+    snprintf(path, sizeof(path), "%s%s%s/system.slice/docker-%s.scope", base,
+             controller[0] ? "/" : "", controller, id);
+    return is_dir(path) ? im_strdup(path) : NULL;
 }
 
-/* container_dir() through the cache: a directory found once is not looked up again. */
-static bool cached_dir(im_cgroup_dirs_t *dirs, im_cgroup_dir_t which, const char *root,
-                       const char *id, char *out, size_t outlen)
+void im_cgroup_files_close(im_cgroup_files_t *files)
 {
-    if (dirs && dirs->paths[which]) {
-        im_strlcpy(out, dirs->paths[which], outlen);
-        return true;
-    }
-    if (!container_dir(root, id, out, outlen)) {
-        return false;
-    }
-    if (dirs) {
-        dirs->paths[which] = im_strdup(out);
-    }
-    return true;
-}
-
-void im_cgroup_dirs_release(im_cgroup_dirs_t *dirs)
-{
-    for (size_t i = 0; i < IM_CGROUP_DIR_COUNT; i++) {
-        free(dirs->paths[i]);
-        dirs->paths[i] = NULL;
-    }
-}
-
-/* Sums "MAJ:MIN Read N" and "MAJ:MIN Write N" lines of a v1 blkio file. */
-static void parse_blkio_v1(const char *text, im_cgroup_sample_t *out)
-{
-    const char *line = text;
-
-    while (line && *line) {
-        char device[32];
-        char op[16];
-        unsigned long long value = 0;
-        if (sscanf(line, "%31s %15s %llu", device, op, &value) == 3) {
-            if (strcmp(op, "Read") == 0) {
-                out->blkio_read_bytes += value;
-            } else if (strcmp(op, "Write") == 0) {
-                out->blkio_write_bytes += value;
+    if (files->opened) {
+        for (size_t i = 0; i < IM_CGROUP_FILE_COUNT; i++) {
+            if (files->fds[i] >= 0) {
+                close(files->fds[i]);
             }
         }
-        line = strchr(line, '\n');
-        line = line ? line + 1 : NULL;
     }
+    free(files->cpu_dir);
+    free(files->memory_dir);
+    memset(files, 0, sizeof(*files));
 }
 
-/* Sums the rbytes= and wbytes= fields of every device line of a v2 io.stat. */
-static void parse_io_v2(const char *text, im_cgroup_sample_t *out)
+static void open_v1(const im_cgroup_layout_t *layout, const char *id, char *memory_dir,
+                    im_cgroup_files_t *files)
 {
-    const char *field = text;
-
-    while ((field = strstr(field, "bytes=")) != NULL) {
-        uint64_t value = strtoull(field + 6, NULL, 10);
-        if (field > text && field[-1] == 'r') {
-            out->blkio_read_bytes += value;
-        } else if (field > text && field[-1] == 'w') {
-            out->blkio_write_bytes += value;
-        }
-        field += 6;
+    char *cpuacct_dir = container_dir(layout->base, "cpuacct", id);
+    if (!cpuacct_dir) {
+        cpuacct_dir = container_dir(layout->base, "cpu,cpuacct", id);
     }
+    char *blkio_dir = container_dir(layout->base, "blkio", id);
+    char *pids_dir = container_dir(layout->base, "pids", id);
+
+    files->cpu_dir = container_dir(layout->base, "cpu", id);
+    files->memory_dir = memory_dir;
+    files->fds[IM_CGROUP_FILE_CPU_USAGE] = open_in(cpuacct_dir, "cpuacct.usage");
+    files->fds[IM_CGROUP_FILE_CPU_TIMES] = open_in(cpuacct_dir, "cpuacct.stat");
+    files->fds[IM_CGROUP_FILE_CPU_THROTTLING] = open_in(files->cpu_dir, "cpu.stat");
+    files->fds[IM_CGROUP_FILE_MEMORY_USAGE] = open_in(memory_dir, "memory.usage_in_bytes");
+    files->fds[IM_CGROUP_FILE_MEMORY_STAT] = open_in(memory_dir, "memory.stat");
+    files->fds[IM_CGROUP_FILE_SWAP] = -1;
+    files->fds[IM_CGROUP_FILE_IO] = open_in(blkio_dir, "blkio.throttle.io_service_bytes");
+    if (files->fds[IM_CGROUP_FILE_IO] < 0) {
+        files->fds[IM_CGROUP_FILE_IO] = open_in(blkio_dir, "blkio.io_service_bytes");
+    }
+    files->fds[IM_CGROUP_FILE_PIDS] = open_in(pids_dir, "pids.current");
+    free(cpuacct_dir);
+    free(blkio_dir);
+    free(pids_dir);
 }
 
-static void read_cpu_v1(const im_cgroup_layout_t *layout, const char *id, im_cgroup_dirs_t *dirs,
-                        im_cgroup_sample_t *out)
+static void open_v2(char *dir, im_cgroup_files_t *files)
 {
-    char dir[1024];
-    char root[600];
-    char text[FILE_MAX];
-    uint64_t value = 0;
-    long ticks = sysconf(_SC_CLK_TCK);
-    uint64_t ns_per_tick = ticks > 0 ? 1000000000ULL / (uint64_t)ticks : 10000000ULL;
-
-    snprintf(root, sizeof(root), "%s/cpuacct", layout->base);
-    if (!cached_dir(dirs, IM_CGROUP_DIR_CPUACCT, root, id, dir, sizeof(dir))) {
-        snprintf(root, sizeof(root), "%s/cpu,cpuacct", layout->base);
-        if (!cached_dir(dirs, IM_CGROUP_DIR_CPUACCT, root, id, dir, sizeof(dir))) {
-            return;
-        }
-    }
-    out->has_cpu = read_u64(dir, "cpuacct.usage", &out->cpu_usage_ns, NULL);
-    if (read_keyed(dir, "cpuacct.stat", text, sizeof(text))) {
-        if (find_key(text, "user", &value)) {
-            out->cpu_user_ns = value * ns_per_tick;
-        }
-        if (find_key(text, "system", &value)) {
-            out->cpu_system_ns = value * ns_per_tick;
-        }
-    }
-
-    snprintf(root, sizeof(root), "%s/cpu", layout->base);
-    if (!cached_dir(dirs, IM_CGROUP_DIR_CPU, root, id, dir, sizeof(dir))) {
-        return;
-    }
-    if (read_keyed(dir, "cpu.stat", text, sizeof(text))) {
-        find_key(text, "nr_periods", &out->cpu_periods);
-        find_key(text, "nr_throttled", &out->cpu_throttled_periods);
-        find_key(text, "throttled_time", &out->cpu_throttled_ns);
-    }
-    /* cpu.cfs_quota_us is -1 without a quota, which strtoull cannot take: read it signed. */
-    char path[2048];
-    char quota_text[64];
-    uint64_t period = 0;
-    snprintf(path, sizeof(path), "%s/cpu.cfs_quota_us", dir);
-    if (read_text(path, quota_text, sizeof(quota_text)) &&
-        read_u64(dir, "cpu.cfs_period_us", &period, NULL) && period > 0) {
-        long long quota = strtoll(quota_text, NULL, 10);
-        out->cpu_limit_cores = quota > 0 ? (double)quota / (double)period : 0.0;
-    }
+    files->cpu_dir = dir;
+    files->memory_dir = im_strdup(dir);
+    files->fds[IM_CGROUP_FILE_CPU_USAGE] = open_in(dir, "cpu.stat");
+    files->fds[IM_CGROUP_FILE_CPU_TIMES] = -1;
+    files->fds[IM_CGROUP_FILE_CPU_THROTTLING] = -1;
+    files->fds[IM_CGROUP_FILE_MEMORY_USAGE] = open_in(dir, "memory.current");
+    files->fds[IM_CGROUP_FILE_MEMORY_STAT] = open_in(dir, "memory.stat");
+    files->fds[IM_CGROUP_FILE_SWAP] = open_in(dir, "memory.swap.current");
+    files->fds[IM_CGROUP_FILE_IO] = open_in(dir, "io.stat");
+    files->fds[IM_CGROUP_FILE_PIDS] = open_in(dir, "pids.current");
 }
 
-static void read_memory_v1(const im_cgroup_layout_t *layout, const char *id, im_cgroup_dirs_t *dirs,
-                           im_cgroup_sample_t *out)
+/* Opens the files of container id; IM_ENOTFOUND when it has no cgroup directory. */
+static int open_files(const im_cgroup_layout_t *layout, const char *id, im_cgroup_files_t *files,
+                      char *err, size_t errlen)
 {
-    char dir[1024];
-    char root[600];
-    char text[FILE_MAX];
-
-    snprintf(root, sizeof(root), "%s/memory", layout->base);
-    if (!cached_dir(dirs, IM_CGROUP_DIR_MEMORY, root, id, dir, sizeof(dir))) {
-        return;
-    }
-    out->has_memory = read_u64(dir, "memory.usage_in_bytes", &out->memory_usage, NULL);
-    if (read_keyed(dir, "memory.stat", text, sizeof(text))) {
-        find_key(text, "total_inactive_file", &out->memory_inactive_file);
-        find_key(text, "total_rss", &out->memory_rss);
-        find_key(text, "total_cache", &out->memory_cache);
-        find_key(text, "total_swap", &out->memory_swap);
-    }
-    uint64_t limit = 0;
-    /* Without a limit v1 reports a huge number (PAGE_COUNTER_MAX pages): treat it as none. */
-    if (read_u64(dir, "memory.limit_in_bytes", &limit, NULL) && limit < (UINT64_C(1) << 62)) {
-        out->memory_limit = limit;
-    }
-}
-
-static void read_other_v1(const im_cgroup_layout_t *layout, const char *id, im_cgroup_dirs_t *dirs,
-                          im_cgroup_sample_t *out)
-{
-    char dir[1024];
-    char root[600];
-    char text[FILE_MAX];
-
-    snprintf(root, sizeof(root), "%s/blkio", layout->base);
-    if (cached_dir(dirs, IM_CGROUP_DIR_BLKIO, root, id, dir, sizeof(dir))) {
-        if (read_keyed(dir, "blkio.throttle.io_service_bytes", text, sizeof(text)) ||
-            read_keyed(dir, "blkio.io_service_bytes", text, sizeof(text))) {
-            out->has_blkio = true;
-            parse_blkio_v1(text, out);
-        }
-    }
-    snprintf(root, sizeof(root), "%s/pids", layout->base);
-    if (cached_dir(dirs, IM_CGROUP_DIR_PIDS, root, id, dir, sizeof(dir))) {
-        out->has_pids = read_u64(dir, "pids.current", &out->pids, NULL);
-    }
-}
-
-static void read_v2(const char *dir, im_cgroup_sample_t *out)
-{
-    char text[FILE_MAX];
-    uint64_t value = 0;
-    bool is_max = false;
-
-    if (read_keyed(dir, "cpu.stat", text, sizeof(text)) && find_key(text, "usage_usec", &value)) {
-        out->has_cpu = true;
-        out->cpu_usage_ns = value * 1000;
-        if (find_key(text, "user_usec", &value)) {
-            out->cpu_user_ns = value * 1000;
-        }
-        if (find_key(text, "system_usec", &value)) {
-            out->cpu_system_ns = value * 1000;
-        }
-        find_key(text, "nr_periods", &out->cpu_periods);
-        find_key(text, "nr_throttled", &out->cpu_throttled_periods);
-        if (find_key(text, "throttled_usec", &value)) {
-            out->cpu_throttled_ns = value * 1000;
-        }
-    }
-    /* cpu.max is "QUOTA PERIOD" in microseconds, QUOTA "max" without a limit. */
-    if (read_keyed(dir, "cpu.max", text, sizeof(text)) && strncmp(text, "max", 3) != 0) {
-        unsigned long long quota = 0;
-        unsigned long long period = 0;
-        if (sscanf(text, "%llu %llu", &quota, &period) == 2 && period > 0) {
-            out->cpu_limit_cores = (double)quota / (double)period;
-        }
-    }
-
-    out->has_memory = read_u64(dir, "memory.current", &out->memory_usage, NULL);
-    if (read_keyed(dir, "memory.stat", text, sizeof(text))) {
-        find_key(text, "inactive_file", &out->memory_inactive_file);
-        find_key(text, "anon", &out->memory_rss);
-        find_key(text, "file", &out->memory_cache);
-    }
-    read_u64(dir, "memory.swap.current", &out->memory_swap, NULL);
-    if (read_u64(dir, "memory.max", &value, &is_max) && !is_max) {
-        out->memory_limit = value;
-    }
-
-    if (read_keyed(dir, "io.stat", text, sizeof(text))) {
-        out->has_blkio = true;
-        parse_io_v2(text, out);
-    }
-    out->has_pids = read_u64(dir, "pids.current", &out->pids, NULL);
-}
-
-int im_cgroup_read(const im_cgroup_layout_t *layout, const char *id, im_cgroup_dirs_t *dirs,
-                   im_cgroup_sample_t *out, char *err, size_t errlen)
-{
-    char dir[1024];
-    char root[600];
-
-    memset(out, 0, sizeof(*out));
+    im_cgroup_files_close(files);
     if (layout->version == IM_CGROUP_V2) {
-        if (!cached_dir(dirs, IM_CGROUP_DIR_UNIFIED, layout->base, id, dir, sizeof(dir))) {
+        char *dir = container_dir(layout->base, "", id);
+        if (!dir) {
             snprintf(err, errlen, "no cgroup v2 directory for container %.12s under %s", id,
                      layout->base);
             return IM_ENOTFOUND;
         }
-        read_v2(dir, out);
-        return IM_OK;
+        open_v2(dir, files);
+    } else {
+        char *memory_dir =
+            layout->version == IM_CGROUP_V1 ? container_dir(layout->base, "memory", id) : NULL;
+        if (!memory_dir) {
+            snprintf(err, errlen, "no cgroup v1 memory directory for container %.12s under %s", id,
+                     layout->base);
+            return IM_ENOTFOUND;
+        }
+        open_v1(layout, id, memory_dir, files);
     }
-    snprintf(root, sizeof(root), "%s/memory", layout->base);
-    if (layout->version != IM_CGROUP_V1 ||
-        !cached_dir(dirs, IM_CGROUP_DIR_MEMORY, root, id, dir, sizeof(dir))) {
-        snprintf(err, errlen, "no cgroup v1 memory directory for container %.12s under %s", id,
-                 layout->base);
-        return IM_ENOTFOUND;
-    }
-    read_cpu_v1(layout, id, dirs, out);
-    read_memory_v1(layout, id, dirs, out);
-    read_other_v1(layout, id, dirs, out);
+    files->opened = true;
+    files->reads_since_limits = IM_CGROUP_LIMITS_REFRESH_READS;
     return IM_OK;
+}
+
+/* ---- limits ---- */
+
+static void read_limits_v1(im_cgroup_files_t *files)
+{
+    char text[64];
+    uint64_t period = 0;
+    uint64_t limit = 0;
+
+    files->cpu_limit_cores = 0.0;
+    files->memory_limit = 0;
+    /* cpu.cfs_quota_us is -1 without a quota, so a leading '-' leaves the limit at 0. */
+    if (read_in(files->cpu_dir, "cpu.cfs_quota_us", text, sizeof(text)) && text[0] != '-') {
+        uint64_t quota = 0;
+        char period_text[64];
+        if (parse_single_u64(text, &quota) &&
+            read_in(files->cpu_dir, "cpu.cfs_period_us", period_text, sizeof(period_text)) &&
+            parse_single_u64(period_text, &period) && period > 0) {
+            files->cpu_limit_cores = (double)quota / (double)period;
+        }
+    }
+    /* Without a limit v1 reports a huge number (PAGE_COUNTER_MAX pages): treat it as none. */
+    if (read_in(files->memory_dir, "memory.limit_in_bytes", text, sizeof(text)) &&
+        parse_single_u64(text, &limit) && limit < (UINT64_C(1) << 62)) {
+        files->memory_limit = limit;
+    }
+}
+
+static void read_limits_v2(im_cgroup_files_t *files)
+{
+    char text[64];
+    uint64_t limit = 0;
+
+    files->cpu_limit_cores = 0.0;
+    files->memory_limit = 0;
+    /* cpu.max is "QUOTA PERIOD" in microseconds, QUOTA "max" without a limit. */
+    if (read_in(files->cpu_dir, "cpu.max", text, sizeof(text))) {
+        const char *p = text;
+        uint64_t quota = 0;
+        uint64_t period = 0;
+        if (scan_u64(&p, &quota) && scan_u64(&p, &period) && period > 0) {
+            files->cpu_limit_cores = (double)quota / (double)period;
+        }
+    }
+    if (read_in(files->memory_dir, "memory.max", text, sizeof(text)) &&
+        parse_single_u64(text, &limit)) {
+        files->memory_limit = limit;
+    }
+}
+
+/* ---- counters ---- */
+
+static uint64_t ns_per_user_hz_tick(void)
+{
+    static uint64_t ns_per_tick;
+
+    if (!ns_per_tick) {
+        long ticks = sysconf(_SC_CLK_TCK);
+        ns_per_tick = ticks > 0 ? 1000000000ULL / (uint64_t)ticks : 10000000ULL;
+    }
+    return ns_per_tick;
+}
+
+static bool read_file_u64(const im_cgroup_files_t *files, im_cgroup_file_t which, uint64_t *out)
+{
+    char text[64];
+    return pread_text(files->fds[which], text, sizeof(text)) && parse_single_u64(text, out);
+}
+
+static void read_counters_v1(const im_cgroup_files_t *files, im_cgroup_sample_t *out)
+{
+    char text[FILE_MAX];
+
+    out->has_cpu = read_file_u64(files, IM_CGROUP_FILE_CPU_USAGE, &out->cpu_usage_ns);
+    if (pread_text(files->fds[IM_CGROUP_FILE_CPU_TIMES], text, sizeof(text))) {
+        static const char *const keys[] = {"user", "system"};
+        uint64_t ticks[2] = {0, 0};
+        im_cgroup_parse_keyed(text, keys, ticks, 2);
+        out->cpu_user_ns = ticks[0] * ns_per_user_hz_tick();
+        out->cpu_system_ns = ticks[1] * ns_per_user_hz_tick();
+    }
+    if (pread_text(files->fds[IM_CGROUP_FILE_CPU_THROTTLING], text, sizeof(text))) {
+        static const char *const keys[] = {"nr_periods", "nr_throttled", "throttled_time"};
+        uint64_t values[3] = {0, 0, 0};
+        im_cgroup_parse_keyed(text, keys, values, 3);
+        out->cpu_periods = values[0];
+        out->cpu_throttled_periods = values[1];
+        out->cpu_throttled_ns = values[2];
+    }
+    out->has_memory = read_file_u64(files, IM_CGROUP_FILE_MEMORY_USAGE, &out->memory_usage);
+    if (pread_text(files->fds[IM_CGROUP_FILE_MEMORY_STAT], text, sizeof(text))) {
+        static const char *const keys[] = {"total_inactive_file", "total_rss", "total_cache",
+                                           "total_swap"};
+        uint64_t values[4] = {0, 0, 0, 0};
+        im_cgroup_parse_keyed(text, keys, values, 4);
+        out->memory_inactive_file = values[0];
+        out->memory_rss = values[1];
+        out->memory_cache = values[2];
+        out->memory_swap = values[3];
+    }
+    if (pread_text(files->fds[IM_CGROUP_FILE_IO], text, sizeof(text))) {
+        out->has_blkio = true;
+        im_cgroup_parse_blkio_v1(text, out);
+    }
+    out->has_pids = read_file_u64(files, IM_CGROUP_FILE_PIDS, &out->pids);
+}
+
+static void read_counters_v2(const im_cgroup_files_t *files, im_cgroup_sample_t *out)
+{
+    char text[FILE_MAX];
+
+    if (pread_text(files->fds[IM_CGROUP_FILE_CPU_USAGE], text, sizeof(text))) {
+        static const char *const keys[] = {"usage_usec", "user_usec",    "system_usec",
+                                           "nr_periods", "nr_throttled", "throttled_usec"};
+        /* UINT64_MAX marks usage_usec as missing: parse_keyed sets only the keys it finds. */
+        uint64_t values[6] = {UINT64_MAX, 0, 0, 0, 0, 0};
+        im_cgroup_parse_keyed(text, keys, values, 6);
+        if (values[0] != UINT64_MAX) {
+            out->has_cpu = true;
+            out->cpu_usage_ns = values[0] * 1000;
+            out->cpu_user_ns = values[1] * 1000;
+            out->cpu_system_ns = values[2] * 1000;
+            out->cpu_periods = values[3];
+            out->cpu_throttled_periods = values[4];
+            out->cpu_throttled_ns = values[5] * 1000;
+        }
+    }
+    out->has_memory = read_file_u64(files, IM_CGROUP_FILE_MEMORY_USAGE, &out->memory_usage);
+    if (pread_text(files->fds[IM_CGROUP_FILE_MEMORY_STAT], text, sizeof(text))) {
+        static const char *const keys[] = {"inactive_file", "anon", "file"};
+        uint64_t values[3] = {0, 0, 0};
+        im_cgroup_parse_keyed(text, keys, values, 3);
+        out->memory_inactive_file = values[0];
+        out->memory_rss = values[1];
+        out->memory_cache = values[2];
+    }
+    read_file_u64(files, IM_CGROUP_FILE_SWAP, &out->memory_swap);
+    if (pread_text(files->fds[IM_CGROUP_FILE_IO], text, sizeof(text))) {
+        out->has_blkio = true;
+        parse_io_v2(text, out);
+    }
+    out->has_pids = read_file_u64(files, IM_CGROUP_FILE_PIDS, &out->pids);
+}
+
+int im_cgroup_read(const im_cgroup_layout_t *layout, const char *id, im_cgroup_files_t *files,
+                   im_cgroup_sample_t *out, char *err, size_t errlen)
+{
+    im_cgroup_files_t once = {0};
+    im_cgroup_files_t *use = files ? files : &once;
+
+    memset(out, 0, sizeof(*out));
+    if (!use->opened) {
+        int rc = open_files(layout, id, use, err, errlen);
+        if (rc) {
+            return rc;
+        }
+    }
+    if (use->reads_since_limits >= IM_CGROUP_LIMITS_REFRESH_READS) {
+        if (layout->version == IM_CGROUP_V2) {
+            read_limits_v2(use);
+        } else {
+            read_limits_v1(use);
+        }
+        use->reads_since_limits = 0;
+    }
+    use->reads_since_limits++;
+    if (layout->version == IM_CGROUP_V2) {
+        read_counters_v2(use, out);
+    } else {
+        read_counters_v1(use, out);
+    }
+    out->cpu_limit_cores = use->cpu_limit_cores;
+    out->memory_limit = use->memory_limit;
+    if (!files) {
+        im_cgroup_files_close(&once);
+    }
+    return IM_OK;
+}
+
+/* ---- network namespaces ---- */
+
+/* Parses the 16 counters after an interface's colon; false when fewer are present. */
+static bool scan_net_counters(const char *p, uint64_t counters[16])
+{
+    for (int i = 0; i < 16; i++) {
+        if (!scan_u64(&p, &counters[i])) {
+            return false;
+        }
+    }
+    return true;
 }
 
 void im_cgroup_parse_net_dev(const char *text, im_cgroup_net_t *out)
 {
-    const char *line = text;
-
-    while (line && *line) {
-        const char *colon = strchr(line, ':');
-        const char *end = strchr(line, '\n');
-        if (colon && (!end || colon < end)) {
-            const char *name = line;
-            while (*name == ' ') {
-                name++;
-            }
-            unsigned long long v[16] = {0};
-            int n = sscanf(colon + 1,
-                           "%llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu "
-                           "%llu %llu",
-                           &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9],
-                           &v[10], &v[11], &v[12], &v[13], &v[14], &v[15]);
-            bool loopback = (size_t)(colon - name) == 2 && strncmp(name, "lo", 2) == 0;
-            if (n == 16 && !loopback) {
-                out->rx_bytes += v[0];
-                out->rx_packets += v[1];
-                out->tx_bytes += v[8];
-                out->tx_packets += v[9];
-            }
+    for (const char *line = text; line && *line; line = next_line(line)) {
+        const char *colon = find_in_line(line, ':');
+        if (!colon) {
+            continue;
         }
-        line = end ? end + 1 : NULL;
+        const char *name = line;
+        while (*name == ' ') {
+            name++;
+        }
+        uint64_t v[16];
+        bool loopback = (size_t)(colon - name) == 2 && strncmp(name, "lo", 2) == 0;
+        if (!loopback && scan_net_counters(colon + 1, v)) {
+            out->rx_bytes += v[0];
+            out->rx_packets += v[1];
+            out->tx_bytes += v[8];
+            out->tx_packets += v[9];
+        }
     }
     out->has_net = true;
 }
 
-int im_cgroup_read_net(const char *proc_root, int pid, im_cgroup_net_t *out, char *err,
+int im_cgroup_net_open(const char *proc_root, int pid, im_cgroup_net_file_t *out, char *err,
                        size_t errlen)
 {
     char path[600];
-    char text[FILE_MAX];
     const char *proc = proc_root && proc_root[0] ? proc_root : "/proc";
     struct stat st;
 
-    memset(out, 0, sizeof(*out));
+    out->fd = -1;
+    out->netns_inode = 0;
     snprintf(path, sizeof(path), "%s/%d/net/dev", proc, pid);
-    if (!read_text(path, text, sizeof(text))) {
-        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+    out->fd = open_read_only(path);
+    if (out->fd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
         return IM_ENOTFOUND;
     }
-    im_cgroup_parse_net_dev(text, out);
     snprintf(path, sizeof(path), "%s/%d/ns/net", proc, pid);
     if (stat(path, &st) == 0) {
         out->netns_inode = (uint64_t)st.st_ino;
     }
     return IM_OK;
+}
+
+int im_cgroup_net_read(const im_cgroup_net_file_t *file, im_cgroup_net_t *out)
+{
+    char text[FILE_MAX];
+
+    memset(out, 0, sizeof(*out));
+    if (!pread_text(file->fd, text, sizeof(text))) {
+        return IM_ERR;
+    }
+    im_cgroup_parse_net_dev(text, out);
+    out->netns_inode = file->netns_inode;
+    return IM_OK;
+}
+
+void im_cgroup_net_close(im_cgroup_net_file_t *file)
+{
+    if (file->fd >= 0) {
+        close(file->fd);
+    }
+    file->fd = -1;
+    file->netns_inode = 0;
+}
+
+int im_cgroup_read_net(const char *proc_root, int pid, im_cgroup_net_t *out, char *err,
+                       size_t errlen)
+{
+    im_cgroup_net_file_t file;
+
+    memset(out, 0, sizeof(*out));
+    int rc = im_cgroup_net_open(proc_root, pid, &file, err, errlen);
+    if (rc) {
+        return rc;
+    }
+    rc = im_cgroup_net_read(&file, out);
+    if (rc) {
+        snprintf(err, errlen, "cannot read %s/%d/net/dev: %s",
+                 proc_root && proc_root[0] ? proc_root : "/proc", pid, strerror(errno));
+    }
+    im_cgroup_net_close(&file);
+    return rc;
 }
 
 double im_cgroup_cpu_percent(uint64_t prev_usage_ns, uint64_t cur_usage_ns, int64_t wall_ns)

@@ -65,38 +65,80 @@ typedef struct {
     uint64_t tx_packets;
 } im_cgroup_net_t;
 
-/* The directories of one container's cgroups, found once and reused, because the path
- * lookups cost more than the reads (measured with perf on cgroup v1). */
+/* The cgroup files of one container that a cycle reads. */
 typedef enum {
-    IM_CGROUP_DIR_CPUACCT,
-    IM_CGROUP_DIR_CPU,
-    IM_CGROUP_DIR_MEMORY,
-    IM_CGROUP_DIR_BLKIO,
-    IM_CGROUP_DIR_PIDS,
-    IM_CGROUP_DIR_UNIFIED, /* v2: the one directory */
-    IM_CGROUP_DIR_COUNT,
-} im_cgroup_dir_t;
+    IM_CGROUP_FILE_CPU_USAGE,      /* v1 cpuacct.usage; v2 cpu.stat (all CPU counters) */
+    IM_CGROUP_FILE_CPU_TIMES,      /* v1 cpuacct.stat */
+    IM_CGROUP_FILE_CPU_THROTTLING, /* v1 cpu.stat */
+    IM_CGROUP_FILE_MEMORY_USAGE,   /* v1 memory.usage_in_bytes; v2 memory.current */
+    IM_CGROUP_FILE_MEMORY_STAT,    /* memory.stat */
+    IM_CGROUP_FILE_SWAP,           /* v2 memory.swap.current (v1 has total_swap in memory.stat) */
+    IM_CGROUP_FILE_IO,             /* v1 blkio.throttle.io_service_bytes; v2 io.stat */
+    IM_CGROUP_FILE_PIDS,           /* pids.current */
+    IM_CGROUP_FILE_COUNT,
+} im_cgroup_file_t;
 
+/* Reads of a container between two readings of its limits (cpu.cfs_quota_us and
+ * cpu.cfs_period_us or cpu.max, memory.limit_in_bytes or memory.max). The sampler also
+ * reopens the files after every engine event of the container, `docker update` included. */
+#define IM_CGROUP_LIMITS_REFRESH_READS 60
+
+/* Descriptors of one container's cgroup files, opened once and read with pread(2) at
+ * offset 0 every cycle, because the path lookup of open(2) in the cgroup filesystem costs
+ * more than the read (measured with perf on cgroup v1). A zeroed struct is closed. */
 typedef struct {
-    char *paths[IM_CGROUP_DIR_COUNT]; /* NULL: not looked up yet */
-} im_cgroup_dirs_t;
+    bool opened;
+    int fds[IM_CGROUP_FILE_COUNT]; /* -1 for a file that does not exist */
+    char *cpu_dir;                 /* where the CPU limit files are; NULL when not found */
+    char *memory_dir;              /* where the memory limit file is */
+    unsigned reads_since_limits;
+    double cpu_limit_cores;
+    uint64_t memory_limit;
+} im_cgroup_files_t;
 
-/* Frees the cached paths, so the next read looks them up again. */
-void im_cgroup_dirs_release(im_cgroup_dirs_t *dirs);
+/* Closes the descriptors, so the next read opens the files and reads the limits again. */
+void im_cgroup_files_close(im_cgroup_files_t *files);
 
 /* Finds the cgroup hierarchy under sys_root (NULL or "": /sys). */
 void im_cgroup_detect(const char *sys_root, im_cgroup_layout_t *out);
 
 /* Reads the counters of container id (64 hex digits). It looks under docker/<id> (cgroupfs
- * driver) and system.slice/docker-<id>.scope (systemd driver), through dirs when it is not
- * NULL. Returns IM_ENOTFOUND when neither directory exists, IM_OK otherwise, even when some
- * files were unreadable (see the has_* flags). */
-int im_cgroup_read(const im_cgroup_layout_t *layout, const char *id, im_cgroup_dirs_t *dirs,
+ * driver) and system.slice/docker-<id>.scope (systemd driver). With files, it opens them on
+ * the first call and reads the open descriptors after; with NULL, it opens and closes them
+ * in this call. Returns IM_ENOTFOUND when neither directory exists, IM_OK otherwise, even
+ * when some files were unreadable (see the has_* flags). */
+int im_cgroup_read(const im_cgroup_layout_t *layout, const char *id, im_cgroup_files_t *files,
                    im_cgroup_sample_t *out, char *err, size_t errlen) IM_WARN_UNUSED;
 
-/* Reads <proc_root>/<pid>/net/dev and the inode of <proc_root>/<pid>/ns/net. */
+/* An open <proc_root>/<pid>/net/dev. The descriptor stays bound to the network namespace
+ * it was opened in, and keeps that namespace alive, so close it when the process exits. */
+typedef struct {
+    int fd; /* -1 when closed */
+    uint64_t netns_inode;
+} im_cgroup_net_file_t;
+
+/* Opens <proc_root>/<pid>/net/dev and reads the inode of <proc_root>/<pid>/ns/net. */
+int im_cgroup_net_open(const char *proc_root, int pid, im_cgroup_net_file_t *out, char *err,
+                       size_t errlen) IM_WARN_UNUSED;
+
+/* Reads the counters of an open net/dev. Returns IM_ERR when the read fails. */
+int im_cgroup_net_read(const im_cgroup_net_file_t *file, im_cgroup_net_t *out) IM_WARN_UNUSED;
+
+void im_cgroup_net_close(im_cgroup_net_file_t *file);
+
+/* Reads <proc_root>/<pid>/net/dev and the inode of <proc_root>/<pid>/ns/net once. */
 int im_cgroup_read_net(const char *proc_root, int pid, im_cgroup_net_t *out, char *err,
                        size_t errlen) IM_WARN_UNUSED;
+
+/* Sums the "MAJ:MIN Read N" and "MAJ:MIN Write N" lines of a cgroup v1 blkio file into
+ * out's blkio counters. */
+void im_cgroup_parse_blkio_v1(const char *text, im_cgroup_sample_t *out);
+
+/* Finds the value of each key of a flat-keyed file ("key value" lines, as memory.stat and
+ * cpu.stat) in one pass. values[i] is set only when keys[i] is found; returns how many
+ * were found. */
+size_t im_cgroup_parse_keyed(const char *text, const char *const *keys, uint64_t *values,
+                             size_t count);
 
 /* Parses the text of a net/dev file into out (lo excluded). */
 void im_cgroup_parse_net_dev(const char *text, im_cgroup_net_t *out);

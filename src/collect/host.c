@@ -8,7 +8,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -659,8 +661,27 @@ static bool iface_name_is_virtual(const char *name)
     return false;
 }
 
-int im_host_read_net_dev(const char *proc_root, const char *sys_root, im_host_net_t *out, char *err,
-                         size_t errlen)
+/* Returns whether interface name is virtual: from the previous reading when it listed the
+ * name (hint is the index to try first), else from sysfs or, without sysfs, from the name. */
+static bool iface_is_virtual(const char *sys_root, const char *name, const im_host_net_t *prev,
+                             size_t hint)
+{
+    if (prev && hint < prev->count && strcmp(prev->items[hint].name, name) == 0) {
+        return prev->items[hint].is_virtual;
+    }
+    for (size_t i = 0; prev && i < prev->count; i++) {
+        if (strcmp(prev->items[i].name, name) == 0) {
+            return prev->items[i].is_virtual;
+        }
+    }
+    int link = sysfs_link_is_virtual(sys_root, "class/net", name);
+    return link == 1 || (link < 0 && iface_name_is_virtual(name));
+}
+
+/* im_host_read_net_dev, taking the virtual flags of interfaces that prev lists from prev, so
+ * that a host with a hundred veth interfaces makes no readlink calls per cycle. */
+static int read_net_dev(const char *proc_root, const char *sys_root, const im_host_net_t *prev,
+                        im_host_net_t *out, char *err, size_t errlen)
 {
     im_buf_t text;
     im_buf_init(&text);
@@ -681,8 +702,7 @@ int im_host_read_net_dev(const char *proc_root, const char *sys_root, im_host_ne
         if (!parse_net_dev_line(line, &iface)) {
             continue;
         }
-        int link = sysfs_link_is_virtual(sys_root, "class/net", iface.name);
-        iface.is_virtual = link == 1 || (link < 0 && iface_name_is_virtual(iface.name));
+        iface.is_virtual = iface_is_virtual(sys_root, iface.name, prev, out->count);
         out->items = grow_array(out->items, out->count, &capacity, sizeof(*out->items));
         out->items[out->count++] = iface;
     }
@@ -690,6 +710,12 @@ int im_host_read_net_dev(const char *proc_root, const char *sys_root, im_host_ne
 out:
     im_buf_release(&text);
     return rc;
+}
+
+int im_host_read_net_dev(const char *proc_root, const char *sys_root, im_host_net_t *out, char *err,
+                         size_t errlen)
+{
+    return read_net_dev(proc_root, sys_root, NULL, out, err, errlen);
 }
 
 void im_host_net_release(im_host_net_t *net)
@@ -1023,6 +1049,27 @@ static void mount_free_strings(im_host_mount_t *mount)
     free(mount->options);
 }
 
+/* Copies the mount list of src into dst, strings included, without the usage figures. */
+static void copy_mounts(const im_host_mounts_t *src, im_host_mounts_t *dst)
+{
+    memset(dst, 0, sizeof(*dst));
+    if (src->count == 0) {
+        return;
+    }
+    dst->items = im_calloc(src->count, sizeof(*dst->items));
+    for (size_t i = 0; i < src->count; i++) {
+        im_host_mount_t *item = &dst->items[i];
+        *item = src->items[i];
+        item->device = im_strdup(src->items[i].device);
+        item->mountpoint = im_strdup(src->items[i].mountpoint);
+        item->fstype = im_strdup(src->items[i].fstype);
+        item->options = im_strdup(src->items[i].options);
+        item->has_usage = false;
+        memset(&item->usage, 0, sizeof(item->usage));
+    }
+    dst->count = src->count;
+}
+
 void im_host_mounts_release(im_host_mounts_t *mounts)
 {
     for (size_t i = 0; i < mounts->count; i++) {
@@ -1316,10 +1363,17 @@ static bool record(first_failure_t *failure, int rc, const char *message)
     return rc == IM_OK;
 }
 
+/* What a sample may take from the previous one instead of reading it again. */
+typedef struct {
+    const im_host_sample_t *prev; /* interface virtual flags; NULL: read every one */
+    bool same_mounts;             /* the mount table is unchanged since prev: copy its list */
+} reuse_t;
+
 /* Reads every part; with_cpuinfo false leaves cpuinfo for the caller to fill. */
 static int read_sample(const char *proc, const char *sys, const char *root, bool with_cpuinfo,
-                       im_host_sample_t *out, char *err, size_t errlen)
+                       const reuse_t *reuse, im_host_sample_t *out, char *err, size_t errlen)
 {
+    const im_host_sample_t *prev = reuse ? reuse->prev : NULL;
     char message[512] = "";
     first_failure_t failure = {IM_OK, err, errlen};
 
@@ -1335,12 +1389,18 @@ static int read_sample(const char *proc, const char *sys, const char *root, bool
     out->has_load = record(&failure, rc, message);
     rc = im_host_read_uptime(proc, &out->uptime_seconds, message, sizeof(message));
     out->has_uptime = record(&failure, rc, message);
-    rc = im_host_read_net_dev(proc, sys, &out->net, message, sizeof(message));
+    rc = read_net_dev(proc, sys, prev && prev->has_net ? &prev->net : NULL, &out->net, message,
+                      sizeof(message));
     out->has_net = record(&failure, rc, message);
     rc = im_host_read_diskstats(proc, sys, &out->disks, message, sizeof(message));
     out->has_disks = record(&failure, rc, message);
-    rc = im_host_read_mounts(proc, &out->mounts, message, sizeof(message));
-    out->has_mounts = record(&failure, rc, message);
+    if (reuse && reuse->same_mounts && prev && prev->has_mounts) {
+        copy_mounts(&prev->mounts, &out->mounts);
+        out->has_mounts = true;
+    } else {
+        rc = im_host_read_mounts(proc, &out->mounts, message, sizeof(message));
+        out->has_mounts = record(&failure, rc, message);
+    }
     if (out->has_mounts) {
         im_host_mounts_statfs(root, &out->mounts);
     }
@@ -1367,7 +1427,8 @@ int im_host_sample_read(const im_host_roots_t *roots, im_host_sample_t *out, cha
 {
     return read_sample(root_or_default(roots->proc, IM_HOST_DEFAULT_PROC),
                        root_or_default(roots->sys, IM_HOST_DEFAULT_SYS),
-                       root_or_default(roots->root, IM_HOST_DEFAULT_ROOT), true, out, err, errlen);
+                       root_or_default(roots->root, IM_HOST_DEFAULT_ROOT), true, NULL, out, err,
+                       errlen);
 }
 
 void im_host_sample_release(im_host_sample_t *sample)
@@ -1418,7 +1479,41 @@ int im_host_sampler_init(im_host_sampler_t *sampler, const im_host_roots_t *root
                        IM_HOST_DEFAULT_ROOT, "host", err, errlen);
     }
     im_host_read_uname(&sampler->uname);
+    sampler->mountinfo_fd = IM_HOST_MOUNTINFO_CLOSED;
     return rc;
+}
+
+/* procfs's f_type (PROC_SUPER_MAGIC in linux/magic.h). */
+#define PROCFS_MAGIC 0x9fa0
+
+/* Returns false only when the mount table is known to be unchanged since the previous call.
+ * poll(2) reports POLLPRI on a mountinfo descriptor after a mount or unmount in its
+ * namespace (proc(5), /proc/pid/mounts); Linux reports each change to one poll only. */
+static bool mounts_may_have_changed(im_host_sampler_t *sampler)
+{
+    if (sampler->mountinfo_fd == IM_HOST_MOUNTINFO_UNPOLLABLE) {
+        return true;
+    }
+    if (sampler->mountinfo_fd == IM_HOST_MOUNTINFO_CLOSED) {
+        char path[600];
+        struct statfs fs;
+        snprintf(path, sizeof(path), "%s/1/mountinfo", sampler->proc);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0 && fstatfs(fd, &fs) == 0 && fs.f_type == PROCFS_MAGIC) {
+            sampler->mountinfo_fd = fd;
+        } else {
+            if (fd >= 0) {
+                close(fd);
+            }
+            sampler->mountinfo_fd = IM_HOST_MOUNTINFO_UNPOLLABLE;
+        }
+        return true;
+    }
+    struct pollfd pfd = {.fd = sampler->mountinfo_fd, .events = POLLPRI, .revents = 0};
+    if (poll(&pfd, 1, 0) < 0) {
+        return true;
+    }
+    return (pfd.revents & (POLLPRI | POLLERR | POLLNVAL)) != 0;
 }
 
 int im_host_sampler_update(im_host_sampler_t *sampler, char *err, size_t errlen)
@@ -1429,8 +1524,10 @@ int im_host_sampler_update(im_host_sampler_t *sampler, char *err, size_t errlen)
     bool reuse_cpuinfo =
         prev && prev->has_cpuinfo && now - sampler->cpuinfo_read_ms < CPUINFO_REFRESH_MS;
 
+    reuse_t reuse = {.prev = prev, .same_mounts = !mounts_may_have_changed(sampler)};
+
     im_host_sample_release(&sampler->samples[next]);
-    int rc = read_sample(sampler->proc, sampler->sys, sampler->root, !reuse_cpuinfo,
+    int rc = read_sample(sampler->proc, sampler->sys, sampler->root, !reuse_cpuinfo, &reuse,
                          &sampler->samples[next], err, errlen);
     if (reuse_cpuinfo) {
         sampler->samples[next].cpuinfo = prev->cpuinfo;
@@ -1458,6 +1555,10 @@ void im_host_sampler_release(im_host_sampler_t *sampler)
     im_host_sample_release(&sampler->samples[0]);
     im_host_sample_release(&sampler->samples[1]);
     sampler->count = 0;
+    if (sampler->mountinfo_fd >= 0) {
+        close(sampler->mountinfo_fd);
+    }
+    sampler->mountinfo_fd = IM_HOST_MOUNTINFO_CLOSED;
 }
 
 /* ---- JSON ---- */

@@ -317,7 +317,14 @@ typedef struct {
     int current;    /* index of the newest sample in samples */
     uint64_t count; /* samples taken so far */
     int64_t cpuinfo_read_ms;
+    /* <proc>/1/mountinfo kept open so that poll(2) reports mount table changes.
+     * It is IM_HOST_MOUNTINFO_CLOSED before the first sample, IM_HOST_MOUNTINFO_UNPOLLABLE when it
+     * is not a procfs file (a copied tree), which is then read every cycle. */
+    int mountinfo_fd;
 } im_host_sampler_t;
+
+#define IM_HOST_MOUNTINFO_CLOSED     (-1)
+#define IM_HOST_MOUNTINFO_UNPOLLABLE (-2)
 
 /* Copies the roots (NULL or empty members take the IM_HOST_DEFAULT_* values). IM_EINVAL when a
  * root is longer than the sampler can store. */

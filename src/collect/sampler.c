@@ -1,7 +1,10 @@
 #include "collect/sampler.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -30,7 +33,8 @@ typedef struct {
     im_cgroup_sample_t prev;
     im_cgroup_net_t net_prev;
     int64_t last_engine_stats_ms;
-    im_cgroup_dirs_t dirs;
+    im_cgroup_files_t files;
+    im_cgroup_net_file_t net_file; /* /proc/<pid>/net/dev, open while the container runs */
     im_sampler_figures_t figures;
     ring_t ring;
 } entry_t;
@@ -45,7 +49,8 @@ struct im_sampler {
     bool engine_stats_mode;
     bool logged_fallback;
     uint64_t engine_stats_calls;
-    uint64_t cgroup_reads; /* successful cgroup readings since start */
+    uint64_t cgroup_reads;     /* successful cgroup readings since start */
+    uint64_t host_netns_inode; /* of <proc>/1/ns/net; 0 when unreadable */
 
     entry_t *entries;
     size_t count;
@@ -109,6 +114,52 @@ static size_t ring_capacity(const im_sampler_t *sampler)
 
 /* ---- the table ---- */
 
+/* Descriptors the sampler keeps open per running container (cgroup v1 files and net/dev),
+ * and the open files limit below which a warning names the container count it allows. */
+#define FILES_PER_CONTAINER 8
+#define OPEN_FILES_WANTED   16384
+
+/* Raises the soft limit on open files to the hard limit: the sampler keeps about eight
+ * descriptors open per running container, and 1024 (a common soft limit) would run out near
+ * 120 containers. Every poller in the process uses epoll or poll, never select, so
+ * descriptors above FD_SETSIZE are safe. */
+static void raise_open_files_limit(void)
+{
+    struct rlimit limit;
+
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+        return;
+    }
+    if (limit.rlim_cur < limit.rlim_max) {
+        rlim_t previous = limit.rlim_cur;
+        limit.rlim_cur = limit.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+            im_log_warn("sampler", "cannot raise the open files limit from %llu: %s",
+                        (unsigned long long)previous, strerror(errno));
+            limit.rlim_cur = previous;
+        }
+    }
+    // NOTE: past the limit, opens fail with EMFILE and the containers whose files could not
+    // be opened are skipped each cycle; this warning is the only sign of it.
+    if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < OPEN_FILES_WANTED) {
+        im_log_warn("sampler",
+                    "the open files limit is %llu; the collector keeps about %d files open per "
+                    "running container, so it can sample about %llu containers; raise the hard "
+                    "limit (ulimit -Hn) to watch more",
+                    (unsigned long long)limit.rlim_cur, FILES_PER_CONTAINER,
+                    (unsigned long long)(limit.rlim_cur / FILES_PER_CONTAINER));
+    }
+}
+
+static uint64_t read_host_netns_inode(const char *proc_root)
+{
+    char path[600];
+    struct stat st;
+
+    snprintf(path, sizeof(path), "%s/1/ns/net", proc_root);
+    return stat(path, &st) == 0 ? (uint64_t)st.st_ino : 0;
+}
+
 im_sampler_t *im_sampler_new(const im_sampler_options_t *opts)
 {
     im_sampler_t *sampler = im_calloc(1, sizeof(*sampler));
@@ -120,6 +171,8 @@ im_sampler_t *im_sampler_new(const im_sampler_options_t *opts)
     sampler->online_cpus = opts->online_cpus > 0 ? opts->online_cpus : 1;
     sampler->host_memory_total = opts->host_memory_total;
     im_cgroup_detect(opts->sys_root, &sampler->layout);
+    sampler->host_netns_inode = read_host_netns_inode(sampler->proc_root);
+    raise_open_files_limit();
     pthread_mutex_init(&sampler->history_lock, NULL);
     if (sampler->layout.version == IM_CGROUP_NONE) {
         sampler->engine_stats_mode = true;
@@ -131,7 +184,8 @@ static void entry_release(entry_t *entry)
 {
     json_decref(entry->item);
     free(entry->ring.points);
-    im_cgroup_dirs_release(&entry->dirs);
+    im_cgroup_files_close(&entry->files);
+    im_cgroup_net_close(&entry->net_file);
 }
 
 void im_sampler_free(im_sampler_t *sampler)
@@ -167,6 +221,7 @@ static entry_t *add_entry(im_sampler_t *sampler, const char *id)
     }
     entry_t *entry = &sampler->entries[sampler->count++];
     memset(entry, 0, sizeof(*entry));
+    entry->net_file.fd = -1;
     im_strlcpy(entry->id, id, sizeof(entry->id));
     pthread_mutex_unlock(&sampler->history_lock);
     return entry;
@@ -238,14 +293,18 @@ static void inspect_pid(im_sampler_t *sampler, entry_t *entry)
         return;
     }
     json_t *pid = json_object_get(json_object_get(inspect, "State"), "Pid");
+    im_cgroup_net_close(&entry->net_file);
     entry->pid = (int)json_integer_value(pid);
     entry->pid_start_ticks = read_start_ticks(sampler->proc_root, entry->pid);
     json_decref(inspect);
 }
 
-/* Drops previous readings when a container stops, so the next start begins fresh rates. */
+/* Drops previous readings when a container stops, so the next start begins fresh rates, and
+ * closes its files: a restarted container gets new cgroup directories and a new namespace. */
 static void reset_readings(entry_t *entry)
 {
+    im_cgroup_files_close(&entry->files);
+    im_cgroup_net_close(&entry->net_file);
     entry->has_prev = false;
     entry->pid = 0;
     entry->figures.sampled = false;
@@ -261,6 +320,9 @@ static void apply_item(im_sampler_t *sampler, json_t *item, bool started)
     if (!entry) {
         entry = add_entry(sampler, id);
     }
+    /* Every event of a container reopens its cgroup files, so limits changed by
+     * `docker update` are read at once. */
+    im_cgroup_files_close(&entry->files);
     set_item(entry, item);
     if (!is_running(entry)) {
         if (strcmp(entry->figures.status, "paused") != 0) {
@@ -493,14 +555,26 @@ static void push_point(im_sampler_t *sampler, entry_t *entry)
     pthread_mutex_unlock(&sampler->history_lock);
 }
 
-static uint64_t host_netns_inode(const char *proc_root)
+/* Reads the network counters of a running container through its open net/dev. */
+static void read_entry_net(im_sampler_t *sampler, entry_t *entry, im_cgroup_net_t *net)
 {
-    im_cgroup_net_t net;
-    char err[256];
-    if (im_cgroup_read_net(proc_root, 1, &net, err, sizeof(err)) != IM_OK) {
-        return 0;
+    char err[512];
+
+    if (entry->pid <= 0) {
+        return;
     }
-    return net.netns_inode;
+    if (entry->net_file.fd < 0 && im_cgroup_net_open(sampler->proc_root, entry->pid,
+                                                     &entry->net_file, err, sizeof(err)) != IM_OK) {
+        /* Out of descriptors, a one-shot read may still work; otherwise it fails the same way. */
+        if (im_cgroup_read_net(sampler->proc_root, entry->pid, net, err, sizeof(err)) != IM_OK) {
+            memset(net, 0, sizeof(*net));
+        }
+        return;
+    }
+    if (im_cgroup_net_read(&entry->net_file, net) != IM_OK) {
+        im_cgroup_net_close(&entry->net_file);
+        memset(net, 0, sizeof(*net));
+    }
 }
 
 /* Reads one container; returns false when nothing new was read. */
@@ -511,16 +585,12 @@ static bool read_entry(im_sampler_t *sampler, entry_t *entry, im_cgroup_sample_t
 
     memset(net, 0, sizeof(*net));
     if (!sampler->engine_stats_mode) {
-        int rc = im_cgroup_read(&sampler->layout, entry->id, &entry->dirs, cur, err, sizeof(err));
+        int rc = im_cgroup_read(&sampler->layout, entry->id, &entry->files, cur, err, sizeof(err));
         if (rc == IM_OK && cur->has_cpu && cur->has_memory) {
             sampler->cgroup_reads++;
-            if (entry->pid > 0 && im_cgroup_read_net(sampler->proc_root, entry->pid, net, err,
-                                                     sizeof(err)) != IM_OK) {
-                memset(net, 0, sizeof(*net));
-            }
             return true;
         }
-        im_cgroup_dirs_release(&entry->dirs);
+        im_cgroup_files_close(&entry->files);
         /* Once cgroup files were readable, a failure means the container stopped before its
          * die event arrived: skip it this cycle. */
         if (sampler->cgroup_reads > 0) {
@@ -579,23 +649,45 @@ static bool network_is_shared(const reading_t *readings, size_t count, size_t r,
     return false;
 }
 
+/* Reads the network counters of readings[r], or copies those of an earlier reading of this
+ * cycle in the same namespace, so that each namespace's net/dev is read once per cycle. */
+static void read_network(im_sampler_t *sampler, reading_t *readings, size_t r)
+{
+    const entry_t *entry = readings[r].entry;
+    uint64_t inode = entry->net_file.fd >= 0 ? entry->net_file.netns_inode : 0;
+
+    if (inode) {
+        for (size_t i = 0; i < r; i++) {
+            if (readings[i].net.netns_inode == inode) {
+                readings[r].net = readings[i].net;
+                return;
+            }
+        }
+    }
+    read_entry_net(sampler, readings[r].entry, &readings[r].net);
+}
+
 void im_sampler_sample(im_sampler_t *sampler)
 {
     reading_t *readings = im_calloc(sampler->count + 1, sizeof(*readings));
     size_t count = 0;
-    uint64_t host_inode = host_netns_inode(sampler->proc_root);
 
     for (size_t i = 0; i < sampler->count; i++) {
         entry_t *entry = &sampler->entries[i];
-        if (is_running(entry) &&
-            read_entry(sampler, entry, &readings[count].cur, &readings[count].net)) {
-            readings[count].at_ns = monotonic_ns();
-            readings[count++].entry = entry;
+        if (!is_running(entry) ||
+            !read_entry(sampler, entry, &readings[count].cur, &readings[count].net)) {
+            continue;
         }
+        readings[count].entry = entry;
+        if (!sampler->engine_stats_mode) {
+            read_network(sampler, readings, count);
+        }
+        readings[count++].at_ns = monotonic_ns();
     }
     for (size_t r = 0; r < count; r++) {
         entry_t *entry = readings[r].entry;
-        entry->figures.network_shared = network_is_shared(readings, count, r, host_inode);
+        entry->figures.network_shared =
+            network_is_shared(readings, count, r, sampler->host_netns_inode);
         compute_figures(sampler, entry, &readings[r].cur, &readings[r].net, readings[r].at_ns);
         push_point(sampler, entry);
     }

@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@ struct im_engine {
     json_t *version_info;
 
     pthread_mutex_t negotiate_lock; /* lets one thread at a time send GET /version */
+    atomic_uint_fast64_t requests;  /* requests and streams started, for self-metrics */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -688,6 +690,7 @@ static int transfer(struct im_engine *e, const char *method, const char *url_pat
     CURL *curl = acquire_handle(e);
     bool reusable = false;
 
+    atomic_fetch_add_explicit(&e->requests, 1, memory_order_relaxed);
     im_buf_reset(&reply->body);
     reply->status = 0;
 
@@ -1073,6 +1076,7 @@ int im_engine_prepare_handle(struct im_engine *e, void *curl, const char *path, 
     char version[IM_ENGINE_VERSION_SIZE] = "";
 
     *url = NULL;
+    atomic_fetch_add_explicit(&e->requests, 1, memory_order_relaxed);
     if (!is_valid_path(path)) {
         snprintf(err, errlen,
                  "invalid engine request path \"%.200s\": it must start with / and "
@@ -1110,4 +1114,9 @@ void im_engine_url_escape(im_buf_t *out, const char *value)
     if (!out->data) {
         im_buf_append(out, "", 0);
     }
+}
+
+uint64_t im_engine_request_count(struct im_engine *e)
+{
+    return (uint64_t)atomic_load_explicit(&e->requests, memory_order_relaxed);
 }

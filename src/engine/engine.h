@@ -85,6 +85,10 @@ void im_engine_close(struct im_engine *e);
 /* Returns the configured address as text ("unix:///var/run/docker.sock"). */
 const char *im_engine_address(const struct im_engine *e);
 
+/* Returns the number of engine requests and streams started since the client opened,
+ * failed ones included. */
+uint64_t im_engine_request_count(struct im_engine *e);
+
 void im_engine_reply_init(im_engine_reply_t *reply);
 void im_engine_reply_release(im_engine_reply_t *reply);
 

@@ -74,6 +74,8 @@ class MetricsTest(harness.IntegrationTestCase):
                                r'image="[^"]+",name="' + re.escape(name) + r'"\} ')
         # No engine stats API call while the cgroup files are readable.
         self.assertIn("\ninframon_engine_stats_calls_total 0\n", text)
+        # The server has made engine requests (version, list, events), and counts them.
+        self.assertRegex(text, r"\ninframon_engine_requests_total [1-9][0-9]*\n")
 
         result = subprocess.run([require_tool("promtool"), "check", "metrics"], input=text,
                                 capture_output=True, text=True, timeout=60)

@@ -110,23 +110,158 @@ static void v1_memory_holder(void **state)
     assert_true(im_cgroup_memory_used(&s) >= 64ULL * 1024 * 1024);
 }
 
-static void v1_cached_dirs_reused(void **state)
+/* Writes text to dir/name, creating dir and its parents. */
+static void write_file(const char *dir, const char *name, const char *text)
 {
+    char path[1024];
+    char command[1100];
+
+    snprintf(command, sizeof(command), "mkdir -p '%s'", dir);
+    assert_int_equal(system(command), 0);
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    assert_true(fputs(text, f) >= 0);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void remove_tree(const char *dir)
+{
+    char command[1100];
+    snprintf(command, sizeof(command), "rm -rf '%s'", dir);
+    assert_int_equal(system(command), 0);
+}
+
+static void v1_open_files_reread(void **state)
+{
+    char root[] = "/tmp/im-cgroup-test-XXXXXX";
+    char memory_dir[512];
     im_cgroup_layout_t layout;
-    im_cgroup_dirs_t dirs = {0};
-    im_cgroup_sample_t first;
-    im_cgroup_sample_t second;
+    im_cgroup_files_t files = {0};
+    im_cgroup_sample_t s;
     char err[256];
     (void)state;
 
-    im_cgroup_detect(FIXTURES "/v1/fx-mem/sys", &layout);
-    assert_int_equal(im_cgroup_read(&layout, MEM_ID, &dirs, &first, err, sizeof(err)), IM_OK);
-    assert_non_null(dirs.paths[IM_CGROUP_DIR_MEMORY]);
-    assert_non_null(strstr(dirs.paths[IM_CGROUP_DIR_PIDS], MEM_ID));
-    assert_int_equal(im_cgroup_read(&layout, MEM_ID, &dirs, &second, err, sizeof(err)), IM_OK);
-    assert_memory_equal(&first, &second, sizeof(first));
-    im_cgroup_dirs_release(&dirs);
-    assert_null(dirs.paths[IM_CGROUP_DIR_MEMORY]);
+    assert_non_null(mkdtemp(root));
+    snprintf(memory_dir, sizeof(memory_dir), "%s/fs/cgroup/memory/docker/%s", root, MEM_ID);
+    write_file(memory_dir, "memory.usage_in_bytes", "1000\n");
+    write_file(memory_dir, "memory.stat", "cache 5\ntotal_cache 7\ntotal_rss 3\n");
+    write_file(memory_dir, "memory.limit_in_bytes", "4096\n");
+    im_cgroup_detect(root, &layout);
+    assert_int_equal(layout.version, IM_CGROUP_V1);
+
+    assert_int_equal(im_cgroup_read(&layout, MEM_ID, &files, &s, err, sizeof(err)), IM_OK);
+    assert_true(files.opened);
+    assert_true(files.fds[IM_CGROUP_FILE_MEMORY_USAGE] >= 0);
+    assert_int_equal(files.fds[IM_CGROUP_FILE_CPU_USAGE], -1); /* no cpuacct hierarchy */
+    assert_false(s.has_cpu);
+    assert_int_equal(s.memory_usage, 1000);
+    assert_int_equal(s.memory_cache, 7);
+    assert_int_equal(s.memory_rss, 3);
+    assert_int_equal(s.memory_limit, 4096);
+
+    /* The open descriptors see new contents; the limit is kept until the files reopen. */
+    int usage_fd = files.fds[IM_CGROUP_FILE_MEMORY_USAGE];
+    write_file(memory_dir, "memory.usage_in_bytes", "2000\n");
+    write_file(memory_dir, "memory.limit_in_bytes", "8192\n");
+    assert_int_equal(im_cgroup_read(&layout, MEM_ID, &files, &s, err, sizeof(err)), IM_OK);
+    assert_int_equal(files.fds[IM_CGROUP_FILE_MEMORY_USAGE], usage_fd);
+    assert_int_equal(s.memory_usage, 2000);
+    assert_int_equal(s.memory_limit, 4096);
+
+    im_cgroup_files_close(&files);
+    assert_false(files.opened);
+    assert_int_equal(im_cgroup_read(&layout, MEM_ID, &files, &s, err, sizeof(err)), IM_OK);
+    assert_int_equal(s.memory_limit, 8192);
+
+    /* After IM_CGROUP_LIMITS_REFRESH_READS reads the limit is read again without a reopen. */
+    write_file(memory_dir, "memory.limit_in_bytes", "16384\n");
+    for (int i = 0; i < IM_CGROUP_LIMITS_REFRESH_READS; i++) {
+        assert_int_equal(im_cgroup_read(&layout, MEM_ID, &files, &s, err, sizeof(err)), IM_OK);
+    }
+    assert_int_equal(s.memory_limit, 16384);
+    im_cgroup_files_close(&files);
+    remove_tree(root);
+}
+
+static void v1_open_files_match_one_shot(void **state)
+{
+    im_cgroup_layout_t layout;
+    im_cgroup_files_t files = {0};
+    im_cgroup_sample_t kept;
+    im_cgroup_sample_t once;
+    char err[256];
+    (void)state;
+
+    im_cgroup_detect(FIXTURES "/v1/fx-burn/sys", &layout);
+    assert_int_equal(im_cgroup_read(&layout, BURN_ID, &files, &kept, err, sizeof(err)), IM_OK);
+    assert_int_equal(im_cgroup_read(&layout, BURN_ID, &files, &kept, err, sizeof(err)), IM_OK);
+    assert_int_equal(im_cgroup_read(&layout, BURN_ID, NULL, &once, err, sizeof(err)), IM_OK);
+    assert_memory_equal(&kept, &once, sizeof(kept));
+    im_cgroup_files_close(&files);
+}
+
+static void keyed_parser_cases(void **state)
+{
+    static const char *const keys[] = {"cache", "total_cache", "rss", "missing"};
+    uint64_t values[4] = {11, 22, 33, 44};
+    (void)state;
+
+    /* A key that is a prefix of another ("cache" of "cache_x") must not match it. */
+    size_t found = im_cgroup_parse_keyed("cache_x 9\ncache 1\ntotal_cache 18446744073709551615\n"
+                                         "rss\nbad line\nrss 7",
+                                         keys, values, 4);
+    assert_int_equal(found, 3);
+    assert_int_equal(values[0], 1);
+    assert_int_equal(values[1], UINT64_MAX);
+    assert_int_equal(values[2], 7);
+    assert_int_equal(values[3], 44); /* untouched */
+    assert_int_equal(im_cgroup_parse_keyed("", keys, values, 4), 0);
+}
+
+static void blkio_parser_cases(void **state)
+{
+    im_cgroup_sample_t s = {0};
+    (void)state;
+
+    im_cgroup_parse_blkio_v1("8:0 Read 100\n8:0 Write 20\n8:0 Sync 120\n8:0 Async 0\n"
+                             "8:0 Total 120\n8:16 Read 5\n8:16 Write\nWrite 7\nTotal 125\n",
+                             &s);
+    assert_int_equal(s.blkio_read_bytes, 105);
+    assert_int_equal(s.blkio_write_bytes, 20);
+}
+
+static void net_file_reread(void **state)
+{
+    char root[] = "/tmp/im-net-test-XXXXXX";
+    char dir[512];
+    im_cgroup_net_file_t file;
+    im_cgroup_net_t net;
+    char err[256];
+    static const char *const header = "Inter-|   Receive |  Transmit\n face |bytes packets\n";
+    char text[512];
+    (void)state;
+
+    assert_non_null(mkdtemp(root));
+    snprintf(dir, sizeof(dir), "%s/42/net", root);
+    snprintf(text, sizeof(text), "%s  eth0: 100 2 0 0 0 0 0 0 300 4 0 0 0 0 0 0\n", header);
+    write_file(dir, "dev", text);
+    assert_int_equal(im_cgroup_net_open(root, 42, &file, err, sizeof(err)), IM_OK);
+    assert_int_equal(file.netns_inode, 0); /* no 42/ns/net in this tree */
+    assert_int_equal(im_cgroup_net_read(&file, &net), IM_OK);
+    assert_int_equal(net.rx_bytes, 100);
+    assert_int_equal(net.tx_packets, 4);
+
+    snprintf(text, sizeof(text), "%s  eth0: 150 3 0 0 0 0 0 0 310 5 0 0 0 0 0 0\n", header);
+    write_file(dir, "dev", text);
+    assert_int_equal(im_cgroup_net_read(&file, &net), IM_OK);
+    assert_int_equal(net.rx_bytes, 150);
+    assert_int_equal(net.tx_bytes, 310);
+    im_cgroup_net_close(&file);
+    assert_int_equal(file.fd, -1);
+    assert_int_equal(im_cgroup_net_open(root, 43, &file, err, sizeof(err)), IM_ENOTFOUND);
+    assert_non_null(strstr(err, "/43/net/dev"));
+    remove_tree(root);
 }
 
 static void v1_unknown_container(void **state)
@@ -304,7 +439,11 @@ int main(void)
         cmocka_unit_test(v1_detected_in_real_tree),
         cmocka_unit_test(v1_cpu_burner),
         cmocka_unit_test(v1_memory_holder),
-        cmocka_unit_test(v1_cached_dirs_reused),
+        cmocka_unit_test(v1_open_files_reread),
+        cmocka_unit_test(v1_open_files_match_one_shot),
+        cmocka_unit_test(keyed_parser_cases),
+        cmocka_unit_test(blkio_parser_cases),
+        cmocka_unit_test(net_file_reread),
         cmocka_unit_test(v1_unknown_container),
         cmocka_unit_test(v2_systemd_scope),
         cmocka_unit_test(missing_hierarchy),

@@ -822,6 +822,58 @@ static void sampler_keeps_previous_sample(void **state)
     im_host_sampler_release(&sampler);
 }
 
+/* Compares the mount points and virtual flags of two samples, item by item. */
+static void assert_same_lists(const im_host_sample_t *a, const im_host_sample_t *b)
+{
+    assert_int_equal(a->mounts.count, b->mounts.count);
+    for (size_t i = 0; i < a->mounts.count; i++) {
+        assert_string_equal(a->mounts.items[i].mountpoint, b->mounts.items[i].mountpoint);
+        assert_string_equal(a->mounts.items[i].device, b->mounts.items[i].device);
+        assert_int_equal(a->mounts.items[i].has_usage, b->mounts.items[i].has_usage);
+    }
+    assert_int_equal(a->net.count, b->net.count);
+    for (size_t i = 0; i < a->net.count; i++) {
+        assert_string_equal(a->net.items[i].name, b->net.items[i].name);
+        assert_int_equal(a->net.items[i].is_virtual, b->net.items[i].is_virtual);
+    }
+}
+
+static void sampler_reuses_unchanged_mounts(void **state)
+{
+    im_host_sampler_t sampler;
+    im_host_roots_t roots = {NULL, NULL, NULL}; /* this machine's /proc, /sys and / */
+    im_host_sample_t fresh;
+    char err[512] = "";
+    assert_int_equal(im_host_sampler_init(&sampler, &roots, NULL, 0), IM_OK);
+    assert_int_equal(sampler.mountinfo_fd, IM_HOST_MOUNTINFO_CLOSED);
+
+    assert_int_equal(im_host_sampler_update(&sampler, err, sizeof(err)), IM_OK);
+    assert_true(sampler.mountinfo_fd >= 0); /* /proc is procfs here */
+    assert_int_equal(im_host_sampler_update(&sampler, err, sizeof(err)), IM_OK);
+    assert_int_equal(im_host_sampler_update(&sampler, err, sizeof(err)), IM_OK);
+
+    /* The copied list and the reused interface flags match a reading from scratch. */
+    assert_int_equal(im_host_sample_read(&roots, &fresh, err, sizeof(err)), IM_OK);
+    assert_same_lists(im_host_sampler_current(&sampler), &fresh);
+    im_host_sample_release(&fresh);
+    im_host_sampler_release(&sampler);
+    assert_int_equal(sampler.mountinfo_fd, IM_HOST_MOUNTINFO_CLOSED);
+}
+
+static void sampler_rereads_copied_mountinfo(void **state)
+{
+    im_host_sampler_t sampler;
+    im_host_roots_t roots = {REAL_PROC, REAL_SYS, NULL};
+    char err[512] = "";
+    assert_int_equal(im_host_sampler_init(&sampler, &roots, NULL, 0), IM_OK);
+    (void)im_host_sampler_update(&sampler, err, sizeof(err));
+    assert_int_equal(sampler.mountinfo_fd, IM_HOST_MOUNTINFO_UNPOLLABLE);
+    (void)im_host_sampler_update(&sampler, err, sizeof(err));
+    assert_true(im_host_sampler_current(&sampler)->has_mounts);
+    assert_true(im_host_sampler_current(&sampler)->mounts.count > 0);
+    im_host_sampler_release(&sampler);
+}
+
 static void sampler_rejects_long_root(void **state)
 {
     char long_root[1024];
@@ -945,6 +997,8 @@ int main(void)
         cmocka_unit_test(first_sample_has_null_rates),
         cmocka_unit_test(sample_with_missing_root),
         cmocka_unit_test(sampler_keeps_previous_sample),
+        cmocka_unit_test(sampler_reuses_unchanged_mounts),
+        cmocka_unit_test(sampler_rereads_copied_mountinfo),
         cmocka_unit_test(sampler_rejects_long_root),
         cmocka_unit_test(collector_publishes_and_stops),
         cmocka_unit_test(collector_rejects_bad_proc_root),
