@@ -15,6 +15,7 @@
 
 #include "app.h"
 #include "core/log.h"
+#include "core/safefile.h"
 #include "http/http-internal.h"
 
 #define CACHE_IMMUTABLE  "public, max-age=31536000, immutable"
@@ -152,35 +153,34 @@ static bool path_is_safe(const char *path)
     return true;
 }
 
-/* Reads root + path into a malloc'd buffer. Returns IM_ENOTFOUND when the file is missing,
- * is not a regular file, or resolves (through symlinks) outside root. */
+/* Reads root + path into a malloc'd buffer through the file helper, which refuses a path
+ * whose real location, symlinks included, lies outside root. Returns IM_ENOTFOUND when the
+ * file is missing, is not a regular file, or resolves outside root. */
 static int read_web_file(const char *root, const char *path, char **data, size_t *size,
                          struct stat *st)
 {
     char joined[PATH_MAX];
-    char resolved_root[PATH_MAX];
-    char resolved[PATH_MAX];
+    char err[PATH_MAX + 128];
+    const char *roots[] = {root};
     int fd = -1;
     int rc = IM_ENOTFOUND;
     *data = NULL;
 
-    if (!realpath(root, resolved_root) ||
-        snprintf(joined, sizeof(joined), "%s%s", resolved_root, path) >= (int)sizeof(joined) ||
-        !realpath(joined, resolved)) {
-        goto out;
+    if (snprintf(joined, sizeof(joined), "%s%s", root, path) >= (int)sizeof(joined)) {
+        return IM_ENOTFOUND;
     }
-    size_t root_len = strlen(resolved_root);
-    if (strncmp(resolved, resolved_root, root_len) != 0 || resolved[root_len] != '/') {
-        im_log_warn("http", "WEB_DIR: \"%s\" resolves outside \"%s\", not serving it", path,
-                    resolved_root);
-        goto out;
+    int open_rc = im_safefile_open(roots, 1, joined, &fd, err, sizeof(err));
+    if (open_rc != IM_OK) {
+        if (open_rc == IM_EFORBIDDEN) {
+            im_log_warn("http", "WEB_DIR: not serving \"%s\": %s", path, err);
+        }
+        return IM_ENOTFOUND;
     }
-    fd = open(resolved, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
+    if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
         goto out;
     }
     if (st->st_size > WEB_DIR_FILE_MAX) {
-        im_log_error("http", "WEB_DIR: \"%s\" is %lld bytes, more than the %ld served", resolved,
+        im_log_error("http", "WEB_DIR: \"%s\" is %lld bytes, more than the %ld served", path,
                      (long long)st->st_size, WEB_DIR_FILE_MAX);
         rc = IM_ERR;
         goto out;
@@ -188,7 +188,7 @@ static int read_web_file(const char *root, const char *path, char **data, size_t
     *data = im_malloc((size_t)st->st_size + 1);
     ssize_t got = read(fd, *data, (size_t)st->st_size);
     if (got != st->st_size) {
-        im_log_error("http", "WEB_DIR: reading \"%s\" failed: %s", resolved,
+        im_log_error("http", "WEB_DIR: reading \"%s\" failed: %s", path,
                      got < 0 ? strerror(errno) : "short read");
         free(*data);
         *data = NULL;
@@ -198,9 +198,7 @@ static int read_web_file(const char *root, const char *path, char **data, size_t
     *size = (size_t)got;
     rc = IM_OK;
 out:
-    if (fd >= 0) {
-        close(fd);
-    }
+    close(fd);
     return rc;
 }
 
