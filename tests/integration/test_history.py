@@ -228,6 +228,26 @@ class HistoryTest(harness.IntegrationTestCase):
         unknown = client.get("/api/v1/containers/no-such-container/stats/history")
         self.assertEqual(unknown.status, 404)
 
+    def test_compare_long_list_kept_whole(self):
+        # Four names of 128 characters, the longest reference the API takes, make one
+        # container_ids value of 515 bytes. The last name is another container's name
+        # with "-abc" added, so a value cut short would select that other container.
+        server = self.start_server()
+        client = server.login()
+        fillers = [self.docker.run_detached("sleep", "300",
+                                            name=harness.unique_name(f"fill{i}").ljust(128, "f"))
+                   for i in range(3)]
+        short = harness.unique_name("short").ljust(124, "s")
+        self.docker.run_detached("sleep", "300", name=short)
+        wanted = self.docker.run_detached("sleep", "300", name=short + "-abc")
+        value = ",".join(fillers + [wanted])
+        self.assertGreater(len(value), 512)
+
+        compare = client.get_json("/api/v1/stats/compare",
+                                  params={"container_ids": value, "period": "5m"})
+        names = [item["container_name"] for item in compare["containers"]]
+        self.assertEqual(names, fillers + [wanted])
+
 
 def harness_time(timestamp):
     """Parse an ISO-8601 UTC timestamp with a Z into Unix seconds."""
