@@ -27,6 +27,10 @@
 #define PULL_KEEPALIVE_MS 5000
 /* Progress events past this many queued bytes replace the oldest ones with a dropped event. */
 #define PULL_QUEUE_MAX ((size_t)1024 * 1024)
+/* Streamed pulls running at once, server-wide. Each one has a thread and an engine
+ * connection of its own and holds no HTTP worker, so without this cap the only bound
+ * would be the server's connection limit. */
+#define MAX_STREAMED_PULLS 16
 #define NOT_PULLABLE                                                                               \
     "the container was created from an image id, not a repository name, so there is nothing "      \
     "to pull"
@@ -574,6 +578,9 @@ static json_t *pull_one(pull_job_t *job, const char *image)
     return result;
 }
 
+/* Streamed pulls whose thread has not finished yet. */
+static atomic_int running_pulls;
+
 static void pull_job_free(pull_job_t *job)
 {
     json_decref(job->images);
@@ -639,6 +646,7 @@ static void *pull_thread(void *arg)
     im_http_stream_end(job->stream);
     im_http_stream_release(job->stream);
     pull_job_free(job);
+    atomic_fetch_sub(&running_pulls, 1);
     return NULL;
 }
 
@@ -652,6 +660,16 @@ static bool wants_event_stream(im_request_t *req)
  * images on a thread of its own, so no HTTP worker waits for the engine. images is stolen. */
 static void stream_pull(im_request_t *req, json_t *images, const char *project)
 {
+    if (atomic_fetch_add(&running_pulls, 1) >= MAX_STREAMED_PULLS) {
+        atomic_fetch_sub(&running_pulls, 1);
+        json_decref(images);
+        im_api_audit(req, "compose.pull", "compose_project", project, false,
+                     "too many streamed pulls running");
+        im_resp_header(req, "Retry-After", "5");
+        im_resp_error(req, 503, "too many streamed pulls are running (%d); retry in 5 s",
+                      MAX_STREAMED_PULLS);
+        return;
+    }
     const im_principal_t *who = im_req_principal(req);
     const char *user_agent = im_req_user_agent(req);
     pull_job_t *job = im_calloc(1, sizeof(*job));
@@ -692,6 +710,7 @@ static void stream_pull(im_request_t *req, json_t *images, const char *project)
         im_http_stream_end(job->stream);
         im_http_stream_release(job->stream);
         pull_job_free(job);
+        atomic_fetch_sub(&running_pulls, 1);
     }
 }
 
