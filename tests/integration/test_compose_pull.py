@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 
@@ -286,6 +287,35 @@ class ComposePullCancelTest(PullTestCase):
             return response.status == 200
 
         self.assertTrue(harness.poll(accepted, timeout=20, interval=1))
+
+    def test_waiting_json_pulls_leave_a_worker(self):
+        image = self.image("held")
+        self.addCleanup(self.remove_image, image)
+        self.docker.run("tag", harness.TEST_IMAGE, image)
+        self.service_container(image, "web")
+        path = f"/api/v1/compose/projects/{self.project}/pull"
+
+        def hold():
+            try:
+                self.client.post(path)
+            except OSError:
+                pass  # the server stopped first; the checks below have run by then
+
+        held = threading.Thread(target=hold, daemon=True)
+        # Cleanups run last first: the registry resumes, then the held pull ends.
+        self.addCleanup(held.join, 30)
+        os.kill(self.registry.process.pid, signal.SIGSTOP)
+        self.addCleanup(os.kill, self.registry.process.pid, signal.SIGCONT)
+
+        # Without Accept: text/event-stream a pull holds its HTTP worker until it ends.
+        # With 2 workers one such pull may wait; the next is turned away at once.
+        held.start()
+        time.sleep(1)
+        second = self.client.post(path)
+        self.assertEqual(second.status, 503, second.text)
+        self.assertIn("text/event-stream", second.json()["detail"])
+        self.assertIsNotNone(second.header("Retry-After"))
+        self.assertEqual(self.client.get("/health").status, 200)
 
 
 if __name__ == "__main__":
