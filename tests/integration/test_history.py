@@ -218,6 +218,11 @@ class HistoryTest(harness.IntegrationTestCase):
             self.assertGreaterEqual(float(row["cpu_usage_max"]), float(row["cpu_usage_min"]))
             self.assertGreater(int(row["memory_usage"].split(".")[0]), 0)
             self.assertGreaterEqual(int(row["samples"]), 1)
+            # Only numbers follow the timestamp, so no field can start a spreadsheet formula.
+            for column, value in row.items():
+                if column != "timestamp":
+                    self.assertRegex(value, r"^[0-9]+(\.[0-9]+)?$", column)
+        self.assertNotIn(first, response.text)
 
         exported = client.get_json("/api/v1/stats/export", params={
             "stats_type": "system", "period": "15m", "format": "json"})
