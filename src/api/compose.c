@@ -714,30 +714,37 @@ static void stream_pull(im_request_t *req, json_t *images, const char *project)
     }
 }
 
-/* JSON pulls (without Accept: text/event-stream) running now. Each holds its HTTP worker
- * until every image is pulled, up to PULL_TIMEOUT_MS per image, and a worker also serves
- * the other connections assigned to it. */
-static atomic_int running_json_pulls;
+/* Project actions running on their HTTP worker now: start, stop, restart, and pulls without
+ * Accept: text/event-stream. Each keeps its worker busy until it ends (a stop waits up to
+ * 10 s per container, a pull up to PULL_TIMEOUT_MS per image), and a worker also serves the
+ * other connections assigned to it. */
+static atomic_int running_worker_actions;
 
-/* Takes a place for a JSON pull, leaving at least half of the HTTP workers free (one pull
- * at least, so HTTP_THREADS=1 still allows one). Returns false after sending 503. */
-static bool enter_json_pull(im_request_t *req, const char *project)
+/* Takes a place for a project action on this worker, leaving at least half of the HTTP
+ * workers free (one action at least, so HTTP_THREADS=1 still allows one). Returns false
+ * after sending 503. */
+static bool enter_worker_action(im_request_t *req, const char *project, const char *action)
 {
     int limit = im_config_http_threads(im_req_app(req)->config) / 2;
     if (limit < 1) {
         limit = 1;
     }
-    if (atomic_fetch_add(&running_json_pulls, 1) < limit) {
+    if (atomic_fetch_add(&running_worker_actions, 1) < limit) {
         return true;
     }
-    atomic_fetch_sub(&running_json_pulls, 1);
-    im_api_audit(req, "compose.pull", "compose_project", project, false,
-                 "too many pulls holding HTTP workers");
+    atomic_fetch_sub(&running_worker_actions, 1);
+    char audit_action[32];
+    snprintf(audit_action, sizeof(audit_action), "compose.%s", action);
+    im_api_audit(req, audit_action, "compose_project", project, false,
+                 "too many project actions holding HTTP workers");
     im_resp_header(req, "Retry-After", "5");
     im_resp_error(req, 503,
-                  "%d pulls without Accept: text/event-stream are running, each holding an HTTP "
-                  "worker; send Accept: text/event-stream to stream the pull, or retry in 5 s",
-                  limit);
+                  "%d compose project actions are running, each holding an HTTP worker; retry in "
+                  "5 s%s",
+                  limit,
+                  strcmp(action, "pull") == 0
+                      ? ", or send Accept: text/event-stream to stream the pull on its own thread"
+                      : "");
     return false;
 }
 
@@ -767,7 +774,7 @@ static void project_action(im_request_t *req)
         stream_pull(req, project_images(im_req_app(req)->engine, items, name), name);
         goto out;
     }
-    if (strcmp(action, "pull") == 0 && !enter_json_pull(req, name)) {
+    if (!enter_worker_action(req, name, action)) {
         goto out;
     }
     json_t *results = json_array();
@@ -776,7 +783,6 @@ static void project_action(im_request_t *req)
         json_t *images = project_images(im_req_app(req)->engine, items, name);
         pull_images(req, images, results, &failed);
         json_decref(images);
-        atomic_fetch_sub(&running_json_pulls, 1);
     } else {
         json_t *services = json_array();
         size_t i;
@@ -799,6 +805,7 @@ static void project_action(im_request_t *req)
         json_decref(depends);
         json_decref(services);
     }
+    atomic_fetch_sub(&running_worker_actions, 1);
     char audit_action[32];
     snprintf(audit_action, sizeof(audit_action), "compose.%s", action);
     im_api_audit(req, audit_action, "compose_project", name, failed == 0,
