@@ -27,6 +27,10 @@
 #define PULL_KEEPALIVE_MS 5000
 /* Progress events past this many queued bytes replace the oldest ones with a dropped event. */
 #define PULL_QUEUE_MAX ((size_t)1024 * 1024)
+/* Streamed pulls running at once, server-wide. Each one has a thread and an engine
+ * connection of its own and holds no HTTP worker, so without this cap the only bound
+ * would be the server's connection limit. */
+#define MAX_STREAMED_PULLS 16
 #define NOT_PULLABLE                                                                               \
     "the container was created from an image id, not a repository name, so there is nothing "      \
     "to pull"
@@ -574,6 +578,9 @@ static json_t *pull_one(pull_job_t *job, const char *image)
     return result;
 }
 
+/* Streamed pulls whose thread has not finished yet. */
+static atomic_int running_pulls;
+
 static void pull_job_free(pull_job_t *job)
 {
     json_decref(job->images);
@@ -639,6 +646,7 @@ static void *pull_thread(void *arg)
     im_http_stream_end(job->stream);
     im_http_stream_release(job->stream);
     pull_job_free(job);
+    atomic_fetch_sub(&running_pulls, 1);
     return NULL;
 }
 
@@ -652,6 +660,16 @@ static bool wants_event_stream(im_request_t *req)
  * images on a thread of its own, so no HTTP worker waits for the engine. images is stolen. */
 static void stream_pull(im_request_t *req, json_t *images, const char *project)
 {
+    if (atomic_fetch_add(&running_pulls, 1) >= MAX_STREAMED_PULLS) {
+        atomic_fetch_sub(&running_pulls, 1);
+        json_decref(images);
+        im_api_audit(req, "compose.pull", "compose_project", project, false,
+                     "too many streamed pulls running");
+        im_resp_header(req, "Retry-After", "5");
+        im_resp_error(req, 503, "too many streamed pulls are running (%d); retry in 5 s",
+                      MAX_STREAMED_PULLS);
+        return;
+    }
     const im_principal_t *who = im_req_principal(req);
     const char *user_agent = im_req_user_agent(req);
     pull_job_t *job = im_calloc(1, sizeof(*job));
@@ -692,7 +710,42 @@ static void stream_pull(im_request_t *req, json_t *images, const char *project)
         im_http_stream_end(job->stream);
         im_http_stream_release(job->stream);
         pull_job_free(job);
+        atomic_fetch_sub(&running_pulls, 1);
     }
+}
+
+/* Project actions running on their HTTP worker now: start, stop, restart, and pulls without
+ * Accept: text/event-stream. Each keeps its worker busy until it ends (a stop waits up to
+ * 10 s per container, a pull up to PULL_TIMEOUT_MS per image), and a worker also serves the
+ * other connections assigned to it. */
+static atomic_int running_worker_actions;
+
+/* Takes a place for a project action on this worker, leaving at least half of the HTTP
+ * workers free (one action at least, so HTTP_THREADS=1 still allows one). Returns false
+ * after sending 503. */
+static bool enter_worker_action(im_request_t *req, const char *project, const char *action)
+{
+    int limit = im_config_http_threads(im_req_app(req)->config) / 2;
+    if (limit < 1) {
+        limit = 1;
+    }
+    if (atomic_fetch_add(&running_worker_actions, 1) < limit) {
+        return true;
+    }
+    atomic_fetch_sub(&running_worker_actions, 1);
+    char audit_action[32];
+    snprintf(audit_action, sizeof(audit_action), "compose.%s", action);
+    im_api_audit(req, audit_action, "compose_project", project, false,
+                 "too many project actions holding HTTP workers");
+    im_resp_header(req, "Retry-After", "5");
+    im_resp_error(req, 503,
+                  "%d compose project actions are running, each holding an HTTP worker; retry in "
+                  "5 s%s",
+                  limit,
+                  strcmp(action, "pull") == 0
+                      ? ", or send Accept: text/event-stream to stream the pull on its own thread"
+                      : "");
+    return false;
 }
 
 static void project_action(im_request_t *req)
@@ -719,6 +772,9 @@ static void project_action(im_request_t *req)
     }
     if (strcmp(action, "pull") == 0 && wants_event_stream(req)) {
         stream_pull(req, project_images(im_req_app(req)->engine, items, name), name);
+        goto out;
+    }
+    if (!enter_worker_action(req, name, action)) {
         goto out;
     }
     json_t *results = json_array();
@@ -749,6 +805,7 @@ static void project_action(im_request_t *req)
         json_decref(depends);
         json_decref(services);
     }
+    atomic_fetch_sub(&running_worker_actions, 1);
     char audit_action[32];
     snprintf(audit_action, sizeof(audit_action), "compose.%s", action);
     im_api_audit(req, audit_action, "compose_project", name, failed == 0,

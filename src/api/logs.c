@@ -981,7 +981,8 @@ static void serve_logs(im_request_t *req, log_query_t *q, container_ref_t *refs,
             goto out;
         }
     }
-    if (q->merged) {
+    /* store.items is NULL while no line was read, and qsort must not get a NULL array. */
+    if (q->merged && store.count > store.start) {
         qsort(store.items + store.start, store.count - store.start, sizeof(*store.items),
               compare_lines);
     }

@@ -574,14 +574,14 @@ typedef struct {
     im_request_t *req;
 } compare_ids_t;
 
-/* Collects one container_ids value, which may itself be a comma-separated list. */
+/* Collects one container_ids value, which may itself be a comma-separated list. The value
+ * is copied whole: a copy cut short could turn the last name into another container's. */
 static void collect_compare_id(void *ctx, const char *value)
 {
     compare_ids_t *ids = ctx;
-    char copy[512];
+    char *copy = im_strdup(value);
     char *save = NULL;
 
-    im_strlcpy(copy, value, sizeof(copy));
     for (char *ref = strtok_r(copy, ",", &save); ref && !ids->failed;
          ref = strtok_r(NULL, ",", &save)) {
         if (++ids->seen > COMPARE_MAX) {
@@ -589,10 +589,11 @@ static void collect_compare_id(void *ctx, const char *value)
         }
         if (!resolve_target(ids->req, ref, "query", "container_ids", &ids->targets[ids->count])) {
             ids->failed = true;
-            return;
+            break;
         }
         ids->count++;
     }
+    free(copy);
 }
 
 static void get_compare(im_request_t *req)

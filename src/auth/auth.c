@@ -103,12 +103,7 @@ int im_auth_new(const im_config_t *config, im_store_t *store, im_auth_t **out)
     im_throttle_rule_t known_rule = {1000000, 1, 1, config->refresh_token_expire_days * 86400};
     auth->known_clients = im_throttle_new(&known_rule, THROTTLE_CAPACITY);
     auth->forbidden = im_throttle_new(&forbidden_rule, FORBIDDEN_CAPACITY);
-    long threads = config->http_threads;
-    if (threads <= 0) {
-        threads = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = threads > 0 ? threads : 2;
-    }
-    im_gate_init(&auth->hash_gate, (int)(threads / 2));
+    im_gate_init(&auth->hash_gate, im_config_http_threads(config) / 2);
     if (im_seal_key_derive(config->secret_key, &auth->seal_key) != IM_OK ||
         (config->secret_key_previous &&
          im_seal_key_derive(config->secret_key_previous, &auth->seal_key_previous) != IM_OK)) {

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include <jansson.h>
@@ -750,6 +751,16 @@ void im_config_print(const im_config_t *config, FILE *out)
             break;
         }
     }
+}
+
+int im_config_http_threads(const im_config_t *config)
+{
+    long threads = config->http_threads;
+    if (threads <= 0) {
+        threads = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = threads > 0 ? threads : 2;
+    }
+    return (int)threads;
 }
 
 bool im_config_is_trusted_proxy(const im_config_t *config, const unsigned char addr[16])

@@ -73,6 +73,9 @@ int im_config_check_security(im_config_t *config, char *err, size_t errlen);
 /* Prints every setting as KEY=value lines, secrets shown as "(set, redacted)". */
 void im_config_print(const im_config_t *config, FILE *out);
 
+/* Returns the number of HTTP worker threads: HTTP_THREADS, or one per CPU core for 0. */
+int im_config_http_threads(const im_config_t *config);
+
 /* Returns true when addr (16-byte form) falls inside one of the trusted proxy CIDRs. */
 bool im_config_is_trusted_proxy(const im_config_t *config, const unsigned char addr[16]);
 

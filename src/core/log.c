@@ -11,11 +11,32 @@
 
 #include <jansson.h>
 
+#include "engine/demux.h"
+
 static im_log_level_t min_level = IM_LOG_INFO;
 static im_log_format_t line_format = IM_LOG_TEXT;
 static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *level_names[] = {"debug", "info", "warn", "error"};
+
+/* Returns text as a JSON string with invalid UTF-8 replaced by U+FFFD, or JSON null for NULL.
+ * json_pack fails on invalid UTF-8, which would drop the whole log line. */
+static json_t *log_string(const char *text)
+{
+    if (!text) {
+        return json_null();
+    }
+    json_t *value = json_string(text);
+    if (value) {
+        return value;
+    }
+    im_buf_t clean;
+    im_buf_init(&clean);
+    im_utf8_sanitize(&clean, text, strlen(text));
+    value = json_string(clean.data ? clean.data : "");
+    im_buf_release(&clean);
+    return value;
+}
 
 void im_log_setup(im_log_level_t level, im_log_format_t format)
 {
@@ -78,8 +99,8 @@ void im_log_write(im_log_level_t level, const char *module, const char *fmt, ...
     format_time(when);
     if (line_format == IM_LOG_JSON) {
         json_t *obj =
-            json_pack("{s:s, s:s, s:i, s:s, s:s}", "time", when, "level", level_names[level], "pid",
-                      (int)getpid(), "module", module, "msg", message);
+            json_pack("{s:s, s:s, s:i, s:s, s:o}", "time", when, "level", level_names[level], "pid",
+                      (int)getpid(), "module", module, "msg", log_string(message));
         char *text = obj ? json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
         if (text) {
             emit(text);
@@ -103,11 +124,11 @@ void im_log_access(const im_access_entry_t *e)
     format_time(when);
     if (line_format == IM_LOG_JSON) {
         json_t *obj = json_pack(
-            "{s:s, s:s, s:i, s:s, s:s, s:s, s:s?, s:s, s:s, s:i, s:I, s:f, s:s?}", "time", when,
+            "{s:s, s:s, s:i, s:s, s:s, s:s, s:o, s:s, s:o, s:i, s:I, s:f, s:o}", "time", when,
             "level", "info", "pid", (int)getpid(), "module", "access", "request_id", e->request_id,
-            "client_ip", e->client_ip, "user", e->user, "method", e->method, "path", e->path,
-            "status", (int)e->status, "bytes", (json_int_t)e->bytes, "duration_ms", e->duration_ms,
-            "user_agent", e->user_agent);
+            "client_ip", e->client_ip, "user", log_string(e->user), "method", e->method, "path",
+            log_string(e->path), "status", (int)e->status, "bytes", (json_int_t)e->bytes,
+            "duration_ms", e->duration_ms, "user_agent", log_string(e->user_agent));
         char *text = obj ? json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
         if (text) {
             emit(text);

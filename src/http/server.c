@@ -587,11 +587,7 @@ int im_http_start(im_app_t *app, const im_route_t *const *route_tables, im_http_
         free(server);
         return IM_EINVAL;
     }
-    long threads = config->http_threads;
-    if (threads <= 0) {
-        threads = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = threads > 0 ? threads : 2;
-    }
+    int threads = im_config_http_threads(config);
     if (im_ws_hub_start(&server->ws_hub, err, errlen) != IM_OK) {
         im_ratelimit_free(server->limiter);
         free(server);

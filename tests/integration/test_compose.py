@@ -4,6 +4,8 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
+import time
 import uuid
 
 import harness
@@ -137,6 +139,35 @@ class ComposeTest(harness.IntegrationTestCase):
         self.assertEqual(self.client.get(f"/api/v1/containers/{web}/compose/file").status, 404)
         with open(self.file, "w") as f:  # docker-compose down needs it
             f.write(COMPOSE_FILE)
+
+
+class ComposeWorkerLimitTest(harness.IntegrationTestCase):
+
+    def test_slow_stop_leaves_a_worker(self):
+        # Without --init, sleep is PID 1 and ignores SIGTERM, so each stop waits the
+        # whole 10 s that a project stop gives a container.
+        projects = [f"slow{uuid.uuid4().hex[:8]}" for _ in range(2)]
+        for project in projects:
+            self.docker.run_detached("sleep", "600", init=False, options=[
+                "--label", f"com.docker.compose.project={project}",
+                "--label", "com.docker.compose.service=app"])
+        server = self.start_server(env={"HTTP_THREADS": "2"})
+        client = server.login()
+
+        def stop_first():
+            try:
+                client.post(f"/api/v1/compose/projects/{projects[0]}/stop")
+            except OSError:
+                pass  # the server stopped first; the checks below have run by then
+
+        held = threading.Thread(target=stop_first, daemon=True)
+        held.start()
+        self.addCleanup(held.join, 30)
+        time.sleep(1)
+        second = client.post(f"/api/v1/compose/projects/{projects[1]}/stop")
+        self.assertEqual(second.status, 503, second.text)
+        self.assertIsNotNone(second.header("Retry-After"))
+        self.assertEqual(client.get("/health").status, 200)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 
@@ -111,13 +112,18 @@ class PullTestCase(harness.IntegrationTestCase):
             "--label", f"com.docker.compose.project={self.project}",
             "--label", f"com.docker.compose.service={service}"])
 
-    def open_pull(self) -> tuple:
-        """Start a streamed pull and return (connection, response) after the headers."""
+    def start_pull(self) -> tuple:
+        """Request a streamed pull and return (connection, response) after the headers,
+        whatever the status."""
         conn = http.client.HTTPConnection(self.server.host, self.server.port, timeout=120)
         conn.request("POST", f"/api/v1/compose/projects/{self.project}/pull",
                      headers={"Authorization": f"Bearer {self.client.token}",
                               "Accept": "text/event-stream"})
-        response = conn.getresponse()
+        return conn, conn.getresponse()
+
+    def open_pull(self) -> tuple:
+        """Start a streamed pull and return (connection, response) after the headers."""
+        conn, response = self.start_pull()
         self.assertEqual(response.status, 200)
         self.assertTrue(response.getheader("Content-Type").startswith("text/event-stream"))
         return conn, response
@@ -221,6 +227,8 @@ class ComposePullCancelTest(PullTestCase):
 
     HTTP_THREADS = 2
     SERVER_ENV = {"HTTP_THREADS": str(HTTP_THREADS)}
+    # The server's limit on streamed pulls running at once.
+    MAX_STREAMED_PULLS = 16
 
     def test_waiting_pulls_free_workers_and_cancel(self):
         image = self.image("stalled")
@@ -253,6 +261,61 @@ class ComposePullCancelTest(PullTestCase):
         os.kill(self.registry.process.pid, signal.SIGCONT)
         time.sleep(3)
         self.assertFalse(self.image_present(image), "the engine went on pulling")
+
+    def test_streamed_pulls_capped(self):
+        image = self.image("capped")
+        self.addCleanup(self.remove_image, image)
+        self.docker.run("tag", harness.TEST_IMAGE, image)
+        self.service_container(image, "web")
+        os.kill(self.registry.process.pid, signal.SIGSTOP)
+        self.addCleanup(os.kill, self.registry.process.pid, signal.SIGCONT)
+
+        pulls = [self.open_pull() for _ in range(self.MAX_STREAMED_PULLS)]
+        self.addCleanup(lambda: [conn.close() for conn, _ in pulls])
+        conn, extra = self.start_pull()
+        pulls.append((conn, extra))
+        self.assertEqual(extra.status, 503)
+        self.assertIn("too many", json.loads(extra.read())["detail"])
+        self.assertIsNotNone(extra.getheader("Retry-After"))
+
+        # A cancelled pull frees its place once the server notices the client left.
+        pulls[0][0].close()
+
+        def accepted():
+            conn, response = self.start_pull()
+            pulls.append((conn, response))
+            return response.status == 200
+
+        self.assertTrue(harness.poll(accepted, timeout=20, interval=1))
+
+    def test_waiting_json_pulls_leave_a_worker(self):
+        image = self.image("held")
+        self.addCleanup(self.remove_image, image)
+        self.docker.run("tag", harness.TEST_IMAGE, image)
+        self.service_container(image, "web")
+        path = f"/api/v1/compose/projects/{self.project}/pull"
+
+        def hold():
+            try:
+                self.client.post(path)
+            except OSError:
+                pass  # the server stopped first; the checks below have run by then
+
+        held = threading.Thread(target=hold, daemon=True)
+        # Cleanups run last first: the registry resumes, then the held pull ends.
+        self.addCleanup(held.join, 30)
+        os.kill(self.registry.process.pid, signal.SIGSTOP)
+        self.addCleanup(os.kill, self.registry.process.pid, signal.SIGCONT)
+
+        # Without Accept: text/event-stream a pull holds its HTTP worker until it ends.
+        # With 2 workers one such pull may wait; the next is turned away at once.
+        held.start()
+        time.sleep(1)
+        second = self.client.post(path)
+        self.assertEqual(second.status, 503, second.text)
+        self.assertIn("text/event-stream", second.json()["detail"])
+        self.assertIsNotNone(second.header("Retry-After"))
+        self.assertEqual(self.client.get("/health").status, 200)
 
 
 if __name__ == "__main__":

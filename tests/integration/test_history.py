@@ -218,6 +218,11 @@ class HistoryTest(harness.IntegrationTestCase):
             self.assertGreaterEqual(float(row["cpu_usage_max"]), float(row["cpu_usage_min"]))
             self.assertGreater(int(row["memory_usage"].split(".")[0]), 0)
             self.assertGreaterEqual(int(row["samples"]), 1)
+            # Only numbers follow the timestamp, so no field can start a spreadsheet formula.
+            for column, value in row.items():
+                if column != "timestamp":
+                    self.assertRegex(value, r"^[0-9]+(\.[0-9]+)?$", column)
+        self.assertNotIn(first, response.text)
 
         exported = client.get_json("/api/v1/stats/export", params={
             "stats_type": "system", "period": "15m", "format": "json"})
@@ -227,6 +232,26 @@ class HistoryTest(harness.IntegrationTestCase):
         self.assertEqual(bad.status, 422)
         unknown = client.get("/api/v1/containers/no-such-container/stats/history")
         self.assertEqual(unknown.status, 404)
+
+    def test_compare_long_list_kept_whole(self):
+        # Four names of 128 characters, the longest reference the API takes, make one
+        # container_ids value of 515 bytes. The last name is another container's name
+        # with "-abc" added, so a value cut short would select that other container.
+        server = self.start_server()
+        client = server.login()
+        fillers = [self.docker.run_detached("sleep", "300",
+                                            name=harness.unique_name(f"fill{i}").ljust(128, "f"))
+                   for i in range(3)]
+        short = harness.unique_name("short").ljust(124, "s")
+        self.docker.run_detached("sleep", "300", name=short)
+        wanted = self.docker.run_detached("sleep", "300", name=short + "-abc")
+        value = ",".join(fillers + [wanted])
+        self.assertGreater(len(value), 512)
+
+        compare = client.get_json("/api/v1/stats/compare",
+                                  params={"container_ids": value, "period": "5m"})
+        names = [item["container_name"] for item in compare["containers"]]
+        self.assertEqual(names, fillers + [wanted])
 
 
 def harness_time(timestamp):

@@ -318,5 +318,31 @@ class PathTraversalTest(harness.IntegrationTestCase):
                 self.assertNotIn("root:x:0:0", response.text)
 
 
+class LogEvasionTest(harness.IntegrationTestCase):
+    """Bytes that are not UTF-8 in a request must not remove it from the JSON access log."""
+
+    def test_invalid_utf8_requests_logged(self):
+        server = self.start_server(env={"LOG_FORMAT": "json", "LOG_LEVEL": "info"})
+        client = server.client()
+        # http.client sends header text as Latin-1, so "\xff" goes out as the byte 0xff.
+        hidden_agent = client.get("/api/v1/containers", headers={"User-Agent": "probe\xff"})
+        self.assertEqual(hidden_agent.status, 401)
+        hidden_path = client.get("/api/v1/probe%ff", auth=False)
+        self.assertEqual(hidden_path.status, 404)
+        server.stop()
+
+        with open(server.log_path, "rb") as log_file:
+            lines = [line for line in log_file.read().splitlines() if line.strip()]
+        records = [json.loads(line) for line in lines]
+        access = [r for r in records if r["module"] == "access"]
+        agents = [r for r in access if r["path"] == "/api/v1/containers"]
+        self.assertEqual(len(agents), 1, access)
+        self.assertEqual(agents[0]["status"], 401)
+        paths = [r for r in access if r["path"].startswith("/api/v1/probe")]
+        self.assertEqual(len(paths), 1, access)
+        self.assertEqual(paths[0]["status"], 404)
+        self.assertNotIn("\xff", paths[0]["path"])
+
+
 if __name__ == "__main__":
     harness.main()
