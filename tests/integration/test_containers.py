@@ -126,6 +126,30 @@ class ContainerApiTest(harness.IntegrationTestCase):
         self.assertNotEqual(gone.returncode, 0)
         self.assertIsNone(self.find(name))
 
+    def test_pause_unpause_reach_list(self):
+        # Pauses through the API and through the engine alone, where only the events feed
+        # tells the server. The engine sends "pause" before its list shows the paused state.
+        name = self.docker.run_detached("sleep", "300")
+        # For 2 s after a create event the list is read from the engine, not the snapshot.
+        time.sleep(2.5)
+        listed = lambda status: lambda: (self.find(name) or {}).get("status") == status
+        for round_number in range(5):
+            response = self.client.post(f"/api/v1/containers/{name}/pause")
+            self.assertEqual(response.status, 200, response.text)
+            self.assertTrue(wait_until(listed("paused"), timeout=2.0),
+                            f"API pause {round_number}: list shows {self.find(name)}")
+            response = self.client.post(f"/api/v1/containers/{name}/unpause")
+            self.assertEqual(response.status, 200, response.text)
+            self.assertTrue(wait_until(listed("running"), timeout=2.0),
+                            f"API unpause {round_number}: list shows {self.find(name)}")
+
+            self.docker.run("pause", name)
+            self.assertTrue(wait_until(listed("paused"), timeout=2.0),
+                            f"engine pause {round_number}: list shows {self.find(name)}")
+            self.docker.run("unpause", name)
+            self.assertTrue(wait_until(listed("running"), timeout=2.0),
+                            f"engine unpause {round_number}: list shows {self.find(name)}")
+
     def test_kill_with_signal(self):
         name = self.docker.run_detached("sleep", "300")
         response = self.client.post(f"/api/v1/containers/{name}/kill",
