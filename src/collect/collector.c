@@ -41,6 +41,11 @@ typedef struct {
 #define RECHECK_DELAY_MS 50
 #define RECHECK_MAX      20
 
+/* The engine's list is read again this often even without events, because its state_text
+ * ("Up 5 minutes") ages while nothing happens to the container. Each re-list is one
+ * GET /containers/json. */
+#define RELIST_INTERVAL_NS ((int64_t)10 * 1000000000)
+
 /* Identical failures are logged once, then again every this many cycles with a count. */
 #define REPEAT_LOG_EVERY 300
 
@@ -68,6 +73,7 @@ struct im_collector {
     im_history_batcher_t *batcher; /* collector thread only */
     im_sampler_t *containers;      /* collector thread only, except its history lock */
     bool containers_ready;         /* collector thread only */
+    int64_t relisted_ns;           /* collector thread only: monotonic time of the last re-list */
     uint64_t publications;         /* collector thread only: snapshots published */
     pending_t rechecks[PENDING_MAX]; /* collector thread only: containers to read again */
     size_t recheck_count;
@@ -518,7 +524,15 @@ static uint64_t apply_pending(im_collector_t *collector)
         free(work);
         return generation;
     }
+    /* While the feed is down, list requests read the engine themselves, and a re-list
+     * follows the reconnection. */
+    if (!relist && monotonic_ns() - collector->relisted_ns >= RELIST_INTERVAL_NS &&
+        im_events_connected(collector->events, NULL, 0)) {
+        relist = true;
+    }
     if (relist) {
+        /* A failed re-list is retried at the next interval, not at every publication. */
+        collector->relisted_ns = monotonic_ns();
         if (im_sampler_relist(collector->containers, err, sizeof(err)) == IM_OK) {
             collector->containers_ready = true;
         } else {
