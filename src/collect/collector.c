@@ -808,14 +808,19 @@ static int init_sync(im_collector_t *collector, char *err, size_t errlen)
         if (rc == 0) {
             rc = pthread_cond_init(&collector->wake, &attr);
         }
+        /* wait_applied() computes its deadline on CLOCK_MONOTONIC too. */
+        if (rc == 0) {
+            rc = pthread_cond_init(&collector->applied, &attr);
+            if (rc != 0) {
+                pthread_cond_destroy(&collector->wake);
+            }
+        }
         pthread_condattr_destroy(&attr);
     }
     if (rc != 0) {
-        snprintf(err, errlen, "cannot create the collector's condition variable: %s", strerror(rc));
+        snprintf(err, errlen, "cannot create the collector's condition variables: %s",
+                 strerror(rc));
         return IM_ERR;
-    }
-    if (rc == 0) {
-        pthread_cond_init(&collector->applied, NULL);
     }
     pthread_mutex_init(&collector->control_lock, NULL);
     pthread_mutex_init(&collector->snapshot_lock, NULL);

@@ -168,6 +168,19 @@ class ContainerApiTest(harness.IntegrationTestCase):
         self.assertEqual(response.status, 200, "the old ETag still matches a changed body")
         self.assertNotEqual(response.header("ETag"), first_tag)
 
+    def test_action_shows_in_list_at_once(self):
+        # An action waits until the collector has re-read the container, so the very next
+        # list, served from the snapshot, shows the new state without polling.
+        name = self.docker.run_detached("sleep", "300")
+        # For 2 s after a create event the list is read from the engine, not the snapshot.
+        time.sleep(2.5)
+        for action, status in (("pause", "paused"), ("unpause", "running"),
+                               ("stop", "exited"), ("start", "running")):
+            response = self.client.post(f"/api/v1/containers/{name}/{action}",
+                                        params={"timeout": "1"} if action == "stop" else None)
+            self.assertEqual(response.status, 200, response.text)
+            self.assertEqual(self.find(name)["status"], status, action)
+
     def test_kill_with_signal(self):
         name = self.docker.run_detached("sleep", "300")
         response = self.client.post(f"/api/v1/containers/{name}/kill",
