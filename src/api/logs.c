@@ -990,7 +990,8 @@ static void serve_logs(im_request_t *req, log_query_t *q, container_ref_t *refs,
             goto out;
         }
     }
-    if (q->merged) {
+    // qsort must not get the NULL items of an empty store.
+    if (q->merged && store.count > store.start) {
         qsort(store.items + store.start, store.count - store.start, sizeof(*store.items),
               compare_lines);
     }
