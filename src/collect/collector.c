@@ -432,19 +432,22 @@ static void on_engine_event(void *ctx, int status, json_t *event)
     pthread_mutex_unlock(&collector->control_lock);
 }
 
+static const char *expected_status(expect_t expect)
+{
+    return expect == EXPECT_PAUSED ? "paused" : "running";
+}
+
 /* Returns true when the container's status is the one its event implies, or when it is
  * gone from the list (removed since). */
 static bool status_as_expected(im_collector_t *collector, const pending_t *p)
 {
-    static const char *const statuses[] = {[EXPECT_PAUSED] = "paused",
-                                           [EXPECT_RUNNING] = "running"};
     im_sampler_figures_t *figures = NULL;
     size_t count = im_sampler_figures(collector->containers, &figures);
     bool expected = true;
 
     for (size_t i = 0; i < count; i++) {
         if (strcmp(figures[i].id, p->id) == 0) {
-            expected = strcmp(figures[i].status, statuses[p->expect]) == 0;
+            expected = strcmp(figures[i].status, expected_status(p->expect)) == 0;
             break;
         }
     }
@@ -460,9 +463,9 @@ static void schedule_recheck(im_collector_t *collector, const pending_t *p)
     }
     if (p->rechecks >= RECHECK_MAX || collector->recheck_count == PENDING_MAX) {
         im_log_warn("collector",
-                    "container %.12s: the engine still lists the state from before its last "
-                    "event after %d re-reads; the list corrects it at the next event or re-list",
-                    p->id, p->rechecks);
+                    "container %.12s is still not listed as %s after %d re-reads; the next "
+                    "event or the periodic re-list updates it",
+                    p->id, expected_status(p->expect), p->rechecks);
         return;
     }
     pending_t *recheck = &collector->rechecks[collector->recheck_count++];
