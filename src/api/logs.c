@@ -877,9 +877,14 @@ static follow_t *follow_new(const log_query_t *q, const container_ref_t *refs, s
 }
 
 /* Writes lines already collected (the time-ordered backlog of a merged follow) into the
- * stream and moves each source's resume point past them. */
+ * stream in store order and moves each source's resume point past them. */
 static void write_backlog(follow_t *f, line_store_t *store, int64_t collected_at_ns)
 {
+    // Each line is formatted into its source's buffer and moved at once to one shared
+    // buffer, because flushing per source would send every line of the first container
+    // before those of the second.
+    im_buf_t backlog;
+    im_buf_init(&backlog);
     // A source without backlog lines follows from the start of the second in which the
     // backlog was read, so that a line stamped to the whole second (Podman) is not lost.
     int64_t read_second_ns = collected_at_ns - collected_at_ns % 1000000000LL;
@@ -907,13 +912,17 @@ static void write_backlog(follow_t *f, line_store_t *store, int64_t collected_at
         } else if (item->ts_ns == s->filter.after_ns && s->filter.after_count > 0) {
             s->filter.after_count++;
         }
-        if (s->out.len >= FLUSH_BYTES) {
-            flush_source(s);
+        im_buf_append(&backlog, s->out.data, s->out.len);
+        im_buf_reset(&s->out);
+        if (backlog.len >= FLUSH_BYTES) {
+            (void)im_http_stream_write(f->stream, backlog.data, backlog.len);
+            im_buf_reset(&backlog);
         }
     }
-    for (size_t i = 0; i < f->source_count; i++) {
-        flush_source(&f->sources[i]);
+    if (backlog.len > 0) {
+        (void)im_http_stream_write(f->stream, backlog.data, backlog.len);
     }
+    im_buf_release(&backlog);
 }
 
 static void respond_streaming(im_request_t *req, log_query_t *q, const container_ref_t *refs,

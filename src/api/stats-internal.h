@@ -20,9 +20,19 @@ const im_collector_snapshot_t *im__stats_acquire(im_request_t *req);
 const im_sampler_figures_t *im__stats_find_container(const im_collector_snapshot_t *snapshot,
                                                      const char *ref);
 
-/* Resolves the {id} path parameter in the snapshot. Returns false after sending a 422 or
- * 404. */
-bool im__stats_resolve(im_request_t *req, const im_collector_snapshot_t *snapshot,
+/* Finds ref in *snapshot. When the snapshot lacks it but the engine has it (its create
+ * event is not applied yet), makes the collector read that container and replaces
+ * *snapshot (which may become NULL) with the newer one. Returns NULL when neither has it,
+ * with the engine's error code (IM_ENOTFOUND for an unknown container) and message. */
+const im_sampler_figures_t *im__stats_find_or_read(im_request_t *req,
+                                                   const im_collector_snapshot_t **snapshot,
+                                                   const char *ref, int *rc, char *err,
+                                                   size_t errlen);
+
+/* Resolves the {id} path parameter in *snapshot, reading a container the engine has but
+ * the snapshot lacks as im__stats_find_or_read() does. Returns false after sending a 422,
+ * 404 or the engine's error. */
+bool im__stats_resolve(im_request_t *req, const im_collector_snapshot_t **snapshot,
                        const im_sampler_figures_t **out);
 
 /* Resolves the {id} path parameter through the engine into id and name (buffers of

@@ -11,6 +11,7 @@
 #include "api/stats-internal.h"
 #include "app.h"
 #include "collect/collector.h"
+#include "core/log.h"
 #include "core/util.h"
 #include "engine/containers.h"
 #include "engine/engine.h"
@@ -51,22 +52,64 @@ const im_sampler_figures_t *im__stats_find_container(const im_collector_snapshot
     return prefix_matches == 1 ? prefix_match : NULL;
 }
 
-/* Resolves {id} in the snapshot; false after sending the error. */
-bool im__stats_resolve(im_request_t *req, const im_collector_snapshot_t *snapshot,
+/* How long a lookup waits for the collector to read a container the snapshot lacks. */
+#define READ_WAIT_MS 5000
+
+const im_sampler_figures_t *im__stats_find_or_read(im_request_t *req,
+                                                   const im_collector_snapshot_t **snapshot,
+                                                   const char *ref, int *rc, char *err,
+                                                   size_t errlen)
+{
+    im_app_t *app = im_req_app(req);
+    char id[IM_CONTAINER_ID_SIZE];
+    char name[IM_CONTAINER_NAME_SIZE];
+
+    *rc = IM_OK;
+    const im_sampler_figures_t *f = *snapshot ? im__stats_find_container(*snapshot, ref) : NULL;
+    if (f || !app->collector) {
+        return f;
+    }
+    /* Only an unknown reference costs an engine call, so lookups of listed containers stay
+     * on the snapshot. */
+    *rc = im_container_resolve(app->engine, ref, id, name, err, errlen);
+    if (*rc != IM_OK) {
+        return NULL;
+    }
+    if (!im_collector_refresh_container(app->collector, id, READ_WAIT_MS)) {
+        im_log_warn("stats", "request %s: container %.12s was not read within %d ms",
+                    im_req_id(req), id, READ_WAIT_MS);
+    }
+    im_collector_release(*snapshot);
+    *snapshot = im_collector_acquire(app->collector);
+    f = *snapshot ? im__stats_find_container(*snapshot, id) : NULL;
+    if (!f) {
+        *rc = IM_ENOTFOUND;
+        snprintf(err, errlen, "container %s not found", ref);
+    }
+    return f;
+}
+
+bool im__stats_resolve(im_request_t *req, const im_collector_snapshot_t **snapshot,
                        const im_sampler_figures_t **out)
 {
     const char *ref = im_req_param(req, "id");
+    char err[1024] = "";
+    int rc = IM_OK;
 
     if (!ref || !im_container_ref_is_valid(ref[0] == '/' ? ref + 1 : ref)) {
         im_resp_invalid(req, "path", "id", "must be a container name, full id or id prefix");
         return false;
     }
-    *out = im__stats_find_container(snapshot, ref);
-    if (!*out) {
-        im_resp_error(req, 404, "container %s not found (or the id prefix is ambiguous)", ref);
-        return false;
+    *out = im__stats_find_or_read(req, snapshot, ref, &rc, err, sizeof(err));
+    if (*out) {
+        return true;
     }
-    return true;
+    if (rc == IM_OK || rc == IM_ENOTFOUND) {
+        im_resp_error(req, 404, "container %s not found (or the id prefix is ambiguous)", ref);
+    } else {
+        im_resp_from_rc(req, rc, err);
+    }
+    return false;
 }
 
 /* Sends body (stolen) with 15 significant digits, so 54.36 prints as 54.36 and not as
@@ -147,7 +190,7 @@ static void get_formatted(im_request_t *req)
     if (!snapshot) {
         return;
     }
-    if (im__stats_resolve(req, snapshot, &f)) {
+    if (im__stats_resolve(req, &snapshot, &f)) {
         if (!f->sampled) {
             /* A stopped or just-started container has no sample yet: its figures are
              * unknown, which is null, not 0 and not an error. */

@@ -144,7 +144,11 @@ static bool resolve_target(im_request_t *req, const char *ref, const char *where
     }
     const im_collector_snapshot_t *snapshot =
         app->collector ? im_collector_acquire(app->collector) : NULL;
-    const im_sampler_figures_t *f = snapshot ? im__stats_find_container(snapshot, ref) : NULL;
+    char engine_err[1024] = "";
+    int engine_rc = IM_OK;
+    /* A removed container is not an error here: its series are looked up below. */
+    const im_sampler_figures_t *f = im__stats_find_or_read(req, &snapshot, ref, &engine_rc,
+                                                           engine_err, sizeof(engine_err));
     if (f) {
         im_strlcpy(out->container_id, f->id, sizeof(out->container_id));
         im_strlcpy(out->name, f->name[0] == '/' ? f->name + 1 : f->name, sizeof(out->name));

@@ -20,10 +20,31 @@
  * re-list. */
 #define PENDING_MAX 256
 
+/* The state a container event implies, checked after the container is re-read. */
+typedef enum {
+    EXPECT_NONE,
+    EXPECT_PAUSED,  /* "pause" */
+    EXPECT_RUNNING, /* "unpause" */
+} expect_t;
+
 typedef struct {
     char id[65];
     bool started;
+    expect_t expect;
+    int rechecks;        /* re-reads done because the engine still listed the old state */
+    int64_t recheck_ns;  /* monotonic time of the next re-read, for queued rechecks */
 } pending_t;
+
+/* Docker 20.10.24 sends "pause" and "unpause" before its container list shows the new state,
+ * so a re-read right after the event can still see the old one. Such a container is read
+ * again after RECHECK_DELAY_MS, at most RECHECK_MAX times. */
+#define RECHECK_DELAY_MS 50
+#define RECHECK_MAX      20
+
+/* The engine's list is read again this often even without events, because its state_text
+ * ("Up 5 minutes") ages while nothing happens to the container. Each re-list is one
+ * GET /containers/json. */
+#define RELIST_INTERVAL_NS ((int64_t)10 * 1000000000)
 
 /* Identical failures are logged once, then again every this many cycles with a count. */
 #define REPEAT_LOG_EVERY 300
@@ -52,7 +73,10 @@ struct im_collector {
     im_history_batcher_t *batcher; /* collector thread only */
     im_sampler_t *containers;      /* collector thread only, except its history lock */
     bool containers_ready;         /* collector thread only */
+    int64_t relisted_ns;           /* collector thread only: monotonic time of the last re-list */
     uint64_t publications;         /* collector thread only: snapshots published */
+    pending_t rechecks[PENDING_MAX]; /* collector thread only: containers to read again */
+    size_t recheck_count;
 
     pthread_mutex_t snapshot_lock; /* guards current and stats; held only for a swap or copy */
     im_collector_snapshot_t *current;
@@ -392,6 +416,10 @@ static void on_engine_event(void *ctx, int status, json_t *event)
             pending_t *p = &collector->pending[collector->pending_count++];
             im_strlcpy(p->id, id, sizeof(p->id));
             p->started = strcmp(action, "start") == 0;
+            p->expect = strcmp(action, "pause") == 0     ? EXPECT_PAUSED
+                        : strcmp(action, "unpause") == 0 ? EXPECT_RUNNING
+                                                         : EXPECT_NONE;
+            p->rechecks = 0;
             if (strcmp(action, "create") == 0) {
                 collector->last_create_ms = im_monotonic_ms();
             }
@@ -402,6 +430,76 @@ static void on_engine_event(void *ctx, int status, json_t *event)
     collector->requested_generation++;
     pthread_cond_signal(&collector->wake);
     pthread_mutex_unlock(&collector->control_lock);
+}
+
+static const char *expected_status(expect_t expect)
+{
+    return expect == EXPECT_PAUSED ? "paused" : "running";
+}
+
+/* Returns true when the container's status is the one its event implies, or when it is
+ * gone from the list (removed since). */
+static bool status_as_expected(im_collector_t *collector, const pending_t *p)
+{
+    im_sampler_figures_t *figures = NULL;
+    size_t count = im_sampler_figures(collector->containers, &figures);
+    bool expected = true;
+
+    for (size_t i = 0; i < count; i++) {
+        if (strcmp(figures[i].id, p->id) == 0) {
+            expected = strcmp(figures[i].status, expected_status(p->expect)) == 0;
+            break;
+        }
+    }
+    free(figures);
+    return expected;
+}
+
+/* Queues another re-read of p when the engine still lists the state from before its event. */
+static void schedule_recheck(im_collector_t *collector, const pending_t *p)
+{
+    if (p->expect == EXPECT_NONE || status_as_expected(collector, p)) {
+        return;
+    }
+    if (p->rechecks >= RECHECK_MAX || collector->recheck_count == PENDING_MAX) {
+        im_log_warn("collector",
+                    "container %.12s is still not listed as %s after %d re-reads; the next "
+                    "event or the periodic re-list updates it",
+                    p->id, expected_status(p->expect), p->rechecks);
+        return;
+    }
+    pending_t *recheck = &collector->rechecks[collector->recheck_count++];
+    *recheck = *p;
+    recheck->started = false;
+    recheck->rechecks++;
+    recheck->recheck_ns = monotonic_ns() + (int64_t)RECHECK_DELAY_MS * 1000000;
+}
+
+/* Moves the rechecks that are due into the pending queue; returns the earliest time
+ * (monotonic ns) of those still waiting, or INT64_MAX. */
+static int64_t queue_due_rechecks(im_collector_t *collector)
+{
+    int64_t now = monotonic_ns();
+    int64_t next = INT64_MAX;
+    size_t waiting = 0;
+
+    pthread_mutex_lock(&collector->control_lock);
+    for (size_t i = 0; i < collector->recheck_count; i++) {
+        pending_t *recheck = &collector->rechecks[i];
+        if (recheck->recheck_ns > now) {
+            next = recheck->recheck_ns < next ? recheck->recheck_ns : next;
+            collector->rechecks[waiting++] = *recheck;
+        } else if (collector->pending_count < PENDING_MAX) {
+            collector->pending[collector->pending_count++] = *recheck;
+            collector->requested_generation++;
+        } else {
+            collector->relist = true;
+            collector->requested_generation++;
+        }
+    }
+    collector->recheck_count = waiting;
+    pthread_mutex_unlock(&collector->control_lock);
+    return next;
 }
 
 /* Applies queued changes with engine calls on the collector thread; returns the generation
@@ -429,7 +527,15 @@ static uint64_t apply_pending(im_collector_t *collector)
         free(work);
         return generation;
     }
+    /* While the feed is down, list requests read the engine themselves, and a re-list
+     * follows the reconnection. */
+    if (!relist && monotonic_ns() - collector->relisted_ns >= RELIST_INTERVAL_NS &&
+        im_events_connected(collector->events, NULL, 0)) {
+        relist = true;
+    }
     if (relist) {
+        /* A failed re-list is retried at the next interval, not at every publication. */
+        collector->relisted_ns = monotonic_ns();
         if (im_sampler_relist(collector->containers, err, sizeof(err)) == IM_OK) {
             collector->containers_ready = true;
         } else {
@@ -440,7 +546,9 @@ static uint64_t apply_pending(im_collector_t *collector)
         if (im_sampler_refresh(collector->containers, work[i].id, work[i].started, err,
                                sizeof(err)) != IM_OK) {
             im_log_warn("collector", "refreshing container %.12s failed: %s", work[i].id, err);
+            continue;
         }
+        schedule_recheck(collector, &work[i]);
     }
     free(work);
     return generation;
@@ -546,8 +654,8 @@ bool im_collector_refresh_container(im_collector_t *collector, const char *id, i
     pthread_mutex_lock(&collector->control_lock);
     if (collector->pending_count < PENDING_MAX) {
         pending_t *p = &collector->pending[collector->pending_count++];
+        *p = (pending_t){.started = true, .expect = EXPECT_NONE};
         im_strlcpy(p->id, id, sizeof(p->id));
-        p->started = true;
     } else {
         collector->relist = true;
     }
@@ -669,11 +777,18 @@ static void *collector_main(void *arg)
     char err[512];
     int64_t deadline = monotonic_ns() + collector->interval_ns;
 
-    wake_reason_t reason;
-    while ((reason = wait_until(collector, deadline)) != WAKE_STOP) {
+    for (;;) {
+        int64_t recheck_at = queue_due_rechecks(collector);
+        wake_reason_t reason = wait_until(collector, deadline < recheck_at ? deadline : recheck_at);
+        if (reason == WAKE_STOP) {
+            break;
+        }
         if (reason == WAKE_CHANGES) {
             publish_changes(collector);
             continue;
+        }
+        if (monotonic_ns() < deadline) {
+            continue; /* a recheck is due: the next turn queues it */
         }
         collect_cycle(collector, err, sizeof(err));
         deadline += collector->interval_ns;
@@ -696,14 +811,19 @@ static int init_sync(im_collector_t *collector, char *err, size_t errlen)
         if (rc == 0) {
             rc = pthread_cond_init(&collector->wake, &attr);
         }
+        /* wait_applied() computes its deadline on CLOCK_MONOTONIC too. */
+        if (rc == 0) {
+            rc = pthread_cond_init(&collector->applied, &attr);
+            if (rc != 0) {
+                pthread_cond_destroy(&collector->wake);
+            }
+        }
         pthread_condattr_destroy(&attr);
     }
     if (rc != 0) {
-        snprintf(err, errlen, "cannot create the collector's condition variable: %s", strerror(rc));
+        snprintf(err, errlen, "cannot create the collector's condition variables: %s",
+                 strerror(rc));
         return IM_ERR;
-    }
-    if (rc == 0) {
-        pthread_cond_init(&collector->applied, NULL);
     }
     pthread_mutex_init(&collector->control_lock, NULL);
     pthread_mutex_init(&collector->snapshot_lock, NULL);

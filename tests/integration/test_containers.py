@@ -126,6 +126,61 @@ class ContainerApiTest(harness.IntegrationTestCase):
         self.assertNotEqual(gone.returncode, 0)
         self.assertIsNone(self.find(name))
 
+    def test_pause_unpause_reach_list(self):
+        # Pauses through the API and through the engine alone, which the server learns of
+        # only from the events feed. The engine sends "pause" before its list shows it.
+        name = self.docker.run_detached("sleep", "300")
+        # For 2 s after a create event the list is read from the engine, not the snapshot.
+        time.sleep(2.5)
+        listed = lambda status: lambda: (self.find(name) or {}).get("status") == status
+        for round_number in range(5):
+            response = self.client.post(f"/api/v1/containers/{name}/pause")
+            self.assertEqual(response.status, 200, response.text)
+            self.assertTrue(wait_until(listed("paused"), timeout=2.0),
+                            f"API pause {round_number}: list shows {self.find(name)}")
+            response = self.client.post(f"/api/v1/containers/{name}/unpause")
+            self.assertEqual(response.status, 200, response.text)
+            self.assertTrue(wait_until(listed("running"), timeout=2.0),
+                            f"API unpause {round_number}: list shows {self.find(name)}")
+
+            self.docker.run("pause", name)
+            self.assertTrue(wait_until(listed("paused"), timeout=2.0),
+                            f"engine pause {round_number}: list shows {self.find(name)}")
+            self.docker.run("unpause", name)
+            self.assertTrue(wait_until(listed("running"), timeout=2.0),
+                            f"engine unpause {round_number}: list shows {self.find(name)}")
+
+    def test_state_text_ages_without_events(self):
+        name = self.docker.run_detached("sleep", "300")
+        # For 2 s after a create event the list is read from the engine, not the snapshot.
+        time.sleep(2.5)
+        response = self.client.get("/api/v1/containers")
+        self.assertEqual(response.status, 200, response.text)
+        first_tag = response.header("ETag")
+        first_text = self.find(name)["state_text"]
+        # No event reaches the container from here on: only the collector's periodic re-list
+        # (every 10 s) can bring a newer text.
+        self.assertTrue(wait_until(lambda: self.find(name)["state_text"] != first_text,
+                                   timeout=12.0),
+                        f"state_text stayed {first_text!r}")
+        self.assertRegex(self.find(name)["state_text"], r"^Up [0-9]+ seconds$")
+        response = self.client.get("/api/v1/containers", headers={"If-None-Match": first_tag})
+        self.assertEqual(response.status, 200, "the old ETag still matches a changed body")
+        self.assertNotEqual(response.header("ETag"), first_tag)
+
+    def test_action_shows_in_list_at_once(self):
+        # An action waits until the collector has re-read the container, so the very next
+        # list, served from the snapshot, shows the new state without polling.
+        name = self.docker.run_detached("sleep", "300")
+        # For 2 s after a create event the list is read from the engine, not the snapshot.
+        time.sleep(2.5)
+        for action, status in (("pause", "paused"), ("unpause", "running"),
+                               ("stop", "exited"), ("start", "running")):
+            response = self.client.post(f"/api/v1/containers/{name}/{action}",
+                                        params={"timeout": "1"} if action == "stop" else None)
+            self.assertEqual(response.status, 200, response.text)
+            self.assertEqual(self.find(name)["status"], status, action)
+
     def test_kill_with_signal(self):
         name = self.docker.run_detached("sleep", "300")
         response = self.client.post(f"/api/v1/containers/{name}/kill",

@@ -334,6 +334,12 @@ class LogsTest(harness.IntegrationTestCase):
         self.assertEqual(repeated.status, 200, repeated.text)
         self.assertEqual(len(repeated.json()["lines"]), 12)
 
+    def test_merged_logs_of_silent_container(self):
+        name = self.docker.run_detached("sleep", "300")
+        reply = self.client.get_json("/api/v1/logs", params={"container_ids": name})
+        self.assertEqual(reply["lines"], [])
+        self.assertEqual([c["container_name"] for c in reply["containers"]], [name])
+
     def test_merged_follow_tags_containers(self):
         first = self.docker.run_detached("sh", "-c", "echo a-old; sleep 600")
         second = self.docker.run_detached("sh", "-c", "echo b-old; sleep 600")
@@ -348,6 +354,27 @@ class LogsTest(harness.IntegrationTestCase):
         live = stream.next_log()["data"]
         self.assertEqual((live["container_name"], live["text"]), (second, "b-new"))
         stream.close()
+
+    def test_merged_follow_backlog_time_ordered(self):
+        # The two containers print alternately, so a backlog sent container by container
+        # would put every "first" line before the "second" ones.
+        script = "for i in 0 1 2 3 4; do echo %s $i; sleep 0.3; done; echo %s-done; sleep 600"
+        first = self.docker.run_detached("sh", "-c", script % ("first", "first"))
+        second = self.docker.run_detached("sh", "-c", script % ("second", "second"))
+        self.docker.wait_for_log(first, "first-done")
+        self.docker.wait_for_log(second, "second-done")
+        stream = EventStream(self.server, self.client.token,
+                             f"/api/v1/logs?container_ids={first}&container_ids={second}"
+                             "&follow=true&tail=all")
+        backlog = [stream.next_log()["data"] for _ in range(12)]
+        stream.close()
+        stamps = [rfc3339_to_nanoseconds(d["timestamp"]) for d in backlog]
+        self.assertEqual(stamps, sorted(stamps), [d["text"] for d in backlog])
+        names = [d["container_name"] for d in backlog]
+        self.assertNotEqual(names, sorted(names), "the two containers' lines do not interleave")
+        for name, prefix in ((first, "first"), (second, "second")):
+            own = [d["text"] for d in backlog if d["container_name"] == name]
+            self.assertEqual(own, [f"{prefix} {i}" for i in range(5)] + [f"{prefix}-done"])
 
     def test_merged_by_compose_project(self):
         project = "logs" + harness.unique_name("p").replace("-", "")[-8:]

@@ -5,6 +5,7 @@ import shutil
 import tempfile
 import time
 
+import engine_proxy
 import harness
 
 MIB = 1024 * 1024
@@ -36,6 +37,28 @@ class StatsTest(harness.IntegrationTestCase):
         self.assertIsNone(body["timestamp"])
         for field in ("cpu_usage", "memory_usage", "network_rx", "block_read", "pids"):
             self.assertIsNone(body[field], field)
+
+    def test_container_before_its_event(self):
+        # The server reaches the engine through a relay that holds the events stream, so the
+        # collector cannot learn of the new container from its create event.
+        proxy = engine_proxy.EngineProxy()
+        self.addCleanup(proxy.close)
+        server = self.start_server(env={"DOCKER_HOST": proxy.docker_host})
+        client = server.login()
+        self.assertTrue(poll(lambda: "inframon_engine_events_connected 1"
+                             in client.get("/metrics").text))
+        proxy.hold_events()
+        self.addCleanup(proxy.release_events)
+        name = self.docker.create("true")
+        response = client.get(f"/api/v1/containers/{name}/stats/formatted")
+        self.assertEqual(response.status, 200, response.text)
+        self.assertEqual(response.json()["status"], "created")
+        self.assertIsNone(response.json()["cpu_usage"])
+        response = client.get(f"/api/v1/containers/{self.docker.container_id(name)[:12]}"
+                              "/stats/formatted")
+        self.assertEqual(response.status, 200, response.text)
+        response = client.get("/api/v1/containers/no-such-container-x/stats/formatted")
+        self.assertEqual(response.status, 404, response.text)
 
     def test_cpu_burner_above_half_a_core(self):
         # Two busy loops, so the container still gets more than half a core when other jobs
