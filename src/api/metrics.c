@@ -289,6 +289,8 @@ static void get_metrics(im_request_t *req)
 }
 
 const im_route_t im_api_metrics_routes[] = {
-    {"GET", "/metrics", IM_ROLE_PUBLIC, get_metrics},
+    /* The role check is in get_metrics, because METRICS_PUBLIC decides it at run time. */
+    {"GET", "/metrics", IM_ROLE_PUBLIC, get_metrics,
+     "Prometheus metrics; needs a bearer token (any role) unless METRICS_PUBLIC=true"},
     {NULL, NULL, IM_ROLE_PUBLIC, NULL},
 };

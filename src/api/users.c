@@ -131,7 +131,11 @@ static bool apply_password(im_request_t *req, json_t *body, const char *field,
     }
     if (confirm_field) {
         const char *confirm = json_string_value(json_object_get(body, confirm_field));
-        if (!confirm || strcmp(confirm, password) != 0) {
+        if (!confirm) {
+            im_resp_invalid(req, "body", confirm_field, "field required: a string equal to %s", field);
+            return false;
+        }
+        if (strcmp(confirm, password) != 0) {
             im_resp_invalid(req, "body", confirm_field, "passwords do not match");
             return false;
         }

@@ -123,6 +123,19 @@ class AuthTest(harness.IntegrationTestCase):
         fresh = self.server.client()
         fresh.login(password="Brand-New-Pass-2")
 
+    def test_user_create_confirm_checked(self):
+        self.client.login()
+        fields = {"username": "viewer2", "email": "viewer2@example.com",
+                  "password": "Viewer-Pass-123", "role": "viewer"}
+        missing = self.client.post("/api/v1/users", fields)
+        self.assertEqual(missing.status, 422, missing.text)
+        error = missing.json()["detail"][0]
+        self.assertEqual(error["loc"], ["body", "password_confirm"])
+        self.assertEqual(error["msg"], "field required: a string equal to password")
+        mismatch = self.client.post("/api/v1/users", {**fields, "password_confirm": "Other-Pass-123"})
+        self.assertEqual(mismatch.status, 422, mismatch.text)
+        self.assertEqual(mismatch.json()["detail"][0]["msg"], "passwords do not match")
+
     def test_roles_enforced_on_users_api(self):
         self.client.login()
         created = self.client.post("/api/v1/users", {

@@ -20,7 +20,8 @@ class CliTest(harness.IntegrationTestCase):
         self.addCleanup(server.cleanup)
         help_text = self.run_cli(server, "--help")
         self.assertEqual(help_text.returncode, 0)
-        for word in ("serve", "migrate", "backup", "config", "user create", "PORT (8065)"):
+        for word in ("serve", "migrate", "backup", "config", "user create", "PORT (8065)",
+                     "SECRET_KEY_FILE"):
             self.assertIn(word, help_text.stdout)
         version = self.run_cli(server, "--version")
         self.assertEqual(version.returncode, 0)
