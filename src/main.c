@@ -390,6 +390,15 @@ int main(int argc, char **argv)
     const char *command = optind < argc ? argv[optind] : "serve";
     int rest = argc - optind - 1;
     char **args = argv + optind + 1;
+    /* Settings come from the environment only, so a stray "--port 9000" must not pass silently. */
+    bool takes_args = strcmp(command, "backup") == 0 || strcmp(command, "user") == 0;
+    if (rest > 0 && !takes_args) {
+        fprintf(stderr,
+                "inframon: \"%s\" takes no arguments, got \"%s\"; settings come from the "
+                "environment (for example PORT=9000 inframon serve), see inframon --help\n",
+                command, args[0]);
+        return 2;
+    }
     if (strcmp(command, "serve") == 0) {
         return serve();
     }

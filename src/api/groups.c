@@ -3,6 +3,7 @@
  * name stays in its groups. Reads need the viewer role, writes the admin role, and every
  * write is audited with its outcome. */
 #include <inttypes.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -664,7 +665,8 @@ static void group_stats(im_request_t *req)
         json_pack("{s:I, s:s, s:I, s:I, s:I, s:f, s:I, s:o, s:o}", "group_id", (json_int_t)group.id,
                   "group_name", group.name, "total_containers",
                   (json_int_t)json_array_size(containers), "running_containers", running,
-                  "stopped_containers", stopped, "total_cpu_usage", cpu, "total_memory_usage",
+                  "stopped_containers", stopped, "total_cpu_usage", round(cpu * 100.0) / 100.0,
+                  "total_memory_usage",
                   (json_int_t)memory, "containers", containers, "missing_containers", missing);
     im_resp_json(req, 200, out);
 }

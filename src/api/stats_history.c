@@ -773,7 +773,9 @@ static void get_export(im_request_t *req)
     char filename[IM_STORE_CONTAINER_NAME_MAX + 32];
 
     if (!type || !type[0]) {
-        type = "system";
+        /* A container_id alone selects that container rather than being ignored. */
+        const char *ref = im_req_query(req, "container_id");
+        type = ref && ref[0] ? "container" : "system";
     }
     if (!format || !format[0]) {
         format = "json";
@@ -788,6 +790,11 @@ static void get_export(im_request_t *req)
     }
     bool is_container = strcmp(type, "container") == 0;
     if (!is_container) {
+        const char *ref = im_req_query(req, "container_id");
+        if (ref && ref[0]) {
+            im_resp_invalid(req, "query", "container_id", "applies only to stats_type=container");
+            return;
+        }
         target_host(&target);
     }
     if (!read_period(req, "24h", &period) ||

@@ -605,6 +605,10 @@ int im_config_load(im_config_t *config, const char *env_file_path, char *err, si
         }
         char *from_file = NULL;
         if (is_secret_setting(s)) {
+            /* An empty secret, as in a copied .env.example, means "not set" everywhere. */
+            if (value && !value[0]) {
+                value = NULL;
+            }
             char file_key[64];
             snprintf(file_key, sizeof(file_key), "%s_FILE", s->name);
             const char *file = getenv(file_key);

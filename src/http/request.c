@@ -193,7 +193,8 @@ void im_resp_bytes(im_request_t *req, unsigned status, const char *content_type,
 
 void im_resp_json(im_request_t *req, unsigned status, json_t *body)
 {
-    char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+    /* 15 significant digits print a rounded 9.44 as 9.44, not 9.4399999999999995. */
+    char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
     json_decref(body);
     if (!text) {
         im_log_error("http", "request %s: cannot serialise the JSON response", req->id);

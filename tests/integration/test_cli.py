@@ -29,6 +29,11 @@ class CliTest(harness.IntegrationTestCase):
         unknown = self.run_cli(server, "frobnicate")
         self.assertEqual(unknown.returncode, 2)
         self.assertIn("unknown command", unknown.stderr)
+        for args in (("serve", "--port", "9000"), ("config", "--bogus")):
+            stray = self.run_cli(server, *args)
+            self.assertEqual(stray.returncode, 2, args)
+            self.assertIn("takes no arguments", stray.stderr)
+            self.assertIn(args[1], stray.stderr)
 
     def test_config_prints_and_validates(self):
         server = harness.Server()

@@ -192,6 +192,8 @@ class GroupApiTest(harness.IntegrationTestCase):
         self.assertEqual(stats["missing_containers"], [stopped])
         self.assertGreater(stats["total_memory_usage"], 0)
         self.assertGreaterEqual(stats["total_cpu_usage"], 0)
+        # Rounded to two decimals like the other statistics, not printed as 9.440000000000001.
+        self.assertRegex(repr(stats["total_cpu_usage"]), r"^[0-9]+(\.[0-9]{1,2})?$")
         self.assertEqual(self.admin.get("/api/v1/stats/groups/999999").status, 404)
 
     def test_viewer_reads_but_cannot_write(self):

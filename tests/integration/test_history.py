@@ -230,6 +230,15 @@ class HistoryTest(harness.IntegrationTestCase):
         self.assertIn("cpu_usage_avg", exported["stats"][0])
         bad = client.get("/api/v1/stats/export", params={"format": "xml"})
         self.assertEqual(bad.status, 422)
+        # A container_id without stats_type selects that container, not the host.
+        implied = client.get_json("/api/v1/stats/export", params={
+            "container_id": first, "period": "15m", "format": "json"})
+        self.assertEqual(implied["stats_type"], "container")
+        self.assertIsNotNone(implied["container_id"])
+        mixed = client.get("/api/v1/stats/export", params={
+            "stats_type": "system", "container_id": first, "period": "15m"})
+        self.assertEqual(mixed.status, 422, mixed.text)
+        self.assertIn("container_id", mixed.text)
         unknown = client.get("/api/v1/containers/no-such-container/stats/history")
         self.assertEqual(unknown.status, 404)
 

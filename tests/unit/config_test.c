@@ -141,6 +141,23 @@ static void secret_from_file(void **state)
     free(path);
 }
 
+/* An empty secret line, as in a copied .env.example, counts as not set. */
+static void empty_secret_is_unset(void **state)
+{
+    char *path = write_temp("0123456789abcdef0123456789abcdef-from-file\n");
+    setenv("SECRET_KEY", "", 1);
+    setenv("SECRET_KEY_FILE", path, 1);
+    setenv("ADMIN_PASSWORD", "", 1);
+    im_config_t c;
+    char err[256];
+    assert_int_equal(im_config_load(&c, NULL, err, sizeof(err)), IM_OK);
+    assert_string_equal(c.secret_key, "0123456789abcdef0123456789abcdef-from-file");
+    assert_null(c.admin_password);
+    im_config_release(&c);
+    unlink(path);
+    free(path);
+}
+
 static void production_requires_strong_secret(void **state)
 {
     im_config_t c;
@@ -264,6 +281,7 @@ int main(void)
         cmocka_unit_test_setup(env_file_fills_missing_keys, clear_env),
         cmocka_unit_test_setup(env_file_rejects_malformed_line, clear_env),
         cmocka_unit_test_setup(secret_from_file, clear_env),
+        cmocka_unit_test_setup(empty_secret_is_unset, clear_env),
         cmocka_unit_test_setup(production_requires_strong_secret, clear_env),
         cmocka_unit_test_setup(debug_generates_secret, clear_env),
         cmocka_unit_test_setup(cors_wildcard_rejected_in_production, clear_env),
