@@ -208,6 +208,42 @@ static void append_recent(im_app_t *app, const target_t *target, int64_t after,
     free(recent);
 }
 
+/* Puts the stored 10-second points from since up to the first in-memory point in front of
+ * the in-memory points, so that a short range reaches back past a restart of the server,
+ * whose memory starts empty. The count of points added goes to *stored. */
+static int prepend_stored(im_app_t *app, const target_t *target, int64_t since,
+                          im_store_history_points_t *points, size_t *stored)
+{
+    int64_t until = points->count ? points->points[0].time : im_now() + 1;
+    im_store_history_points_t older = {NULL, 0};
+
+    *stored = 0;
+    if (until - since < IM_HISTORY_POINT_SECONDS) {
+        return IM_OK;
+    }
+    im_store_history_query_t query = {
+        .container_id = target->by_name ? NULL : target->container_id,
+        .name = target->by_name ? target->name : NULL,
+        .tier = IM_STORE_TIER_10S,
+        .since = since,
+        .until = until,
+    };
+    int rc = im_store_history_query(app->store, &query, &older);
+    if (rc != IM_OK || older.count == 0) {
+        im_store_history_points_release(&older);
+        return rc;
+    }
+    older.points = im_realloc(older.points, (older.count + points->count) * sizeof(*older.points));
+    if (points->count) {
+        memcpy(older.points + older.count, points->points, points->count * sizeof(*points->points));
+    }
+    *stored = older.count;
+    older.count += points->count;
+    im_store_history_points_release(points);
+    *points = older;
+    return IM_OK;
+}
+
 /* Loads the points of target over the period that ends now, downsampled to max_points.
  * Returns IM_OK or the store's error. */
 static int load_series(im_request_t *req, const target_t *target, int64_t period_seconds,
@@ -223,6 +259,14 @@ static int load_series(im_request_t *req, const target_t *target, int64_t period
     if (period_seconds <= IM_SAMPLER_HISTORY_SECONDS) {
         out->source = "memory";
         all.count = memory_points(app, target, out->since, &all.points);
+        size_t stored = 0;
+        int rc = prepend_stored(app, target, out->since, &all, &stored);
+        if (rc != IM_OK) {
+            return rc;
+        }
+        if (stored > 0) {
+            out->source = all.count > stored ? "10s+memory" : "10s";
+        }
     } else {
         im_store_tier_t tier = im_history_pick_query_tier(
             period_seconds, app->config->retention_raw_hours, max_points);

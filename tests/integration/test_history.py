@@ -111,6 +111,15 @@ class HistoryTest(harness.IntegrationTestCase):
         self.assertEqual(system["source"], "10s")
         self.assertTrue(system["stats"])
 
+        # The 15-minute view reaches back past the restart too: memory starts empty, so
+        # the points before it come from the 10-second tier.
+        recent = self.history(client, burner, "15m", aggregate="true")
+        self.assertIn(recent["source"], ("10s", "10s+memory"))
+        earlier = [row for row in recent["stats"]
+                   if harness_time(row["timestamp"]) < restarted_at - 1]
+        self.assertTrue(earlier, recent)
+        self.assertGreater(max(row["cpu_usage_max"] for row in earlier), 50.0)
+
     def test_retention_at_start_keeps_recent(self):
         server = self.start_server()
         server.stop()
