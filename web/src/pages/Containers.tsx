@@ -439,7 +439,7 @@ export function Containers({ role }: { role: Role }) {
                       </td>
                       {canAct && (
                         <td class="actions">
-                          {(['start', 'stop', 'restart'] as Action[])
+                          {(['start', 'unpause', 'stop', 'restart'] as Action[])
                             .filter((a) => ACTIONS[a].states.includes(c.status))
                             .map((a) => (
                               <button key={a} type="button" class="small" disabled={busy} onClick={() => act(c, a)} aria-label={`${ACTIONS[a].label} ${c.name}`}>
