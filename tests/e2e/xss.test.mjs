@@ -326,5 +326,9 @@ describe('script payloads in labels, names and audit rows', () => {
 
     await expectFailedRequest(422, () => open(`/logs?containers=${encodeURIComponent(payload(25))}`, 'Merged logs'));
     await assertInert('the merged logs page with a crafted container list');
+
+    // A % that starts no valid escape cannot be decoded, so the address names no container.
+    await open('/containers/%E0%A4%A', 'Page not found');
+    await assertInert('the detail page of an undecodable id');
   });
 });
