@@ -244,6 +244,8 @@ describe('script payloads in labels, names and audit rows', () => {
     await card.waitFor({ timeout: WAIT });
     await showsText(card, text.project, 'the project card');
     await showsText(card, text.configFile, 'the project card');
+    // The card takes its accessible name from its heading, whatever the project name.
+    assert.equal(await page.getByRole('article', { name: text.project }).count(), 1, 'the card is named after the project');
     for (const anchor of await card.locator('a[href]').all()) {
       assert.match(await anchor.getAttribute('href'), /^\/(containers|logs)[/?]/, 'project links stay on the server');
     }
