@@ -5,6 +5,9 @@
 // names, environment, command, group names, audit rows, merged logs, events, the terminal
 // and addresses built from data.
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
   ADMIN_PASSWORD,
@@ -108,11 +111,15 @@ describe('script payloads in labels, names and audit rows', () => {
   const binary = requireEnv('INFRAMON_BIN', 'run through ctest (make test), which sets it');
   const dockerHost = requireEnv('INFRAMON_TEST_DOCKER_HOST', 'run `make test`, which starts a private engine');
   const containerName = `imtest-xss-data-${Date.now().toString(36)}`;
+  // The server reads the compose file that a label names under HOST_FS_ROOT, which is /
+  // by default, so a real file sits in a folder named after a payload.
+  const composeFolder = mkdtempSync(join(tmpdir(), 'im-e2e-xss-'));
   const text = {
     label: payload(11),
     project: payload(12),
     service: payload(13),
-    configFile: `/srv/${payload(14)}/compose.yml`,
+    configFile: join(composeFolder, payload(14), 'compose.yaml'),
+    composeComment: payload(26),
     env: payload(15),
     command: payload(16),
     logLine: payload(17),
@@ -162,6 +169,8 @@ describe('script payloads in labels, names and audit rows', () => {
   }
 
   before(async () => {
+    mkdirSync(dirname(text.configFile));
+    writeFileSync(text.configFile, `# ${text.composeComment}\nservices:\n  app:\n    image: ${TEST_IMAGE}\n`);
     containerId = await docker(dockerHost, 'run', '-d', '--init', '--name', containerName,
       '--label', 'inframon.test=true',
       '--label', `xss.label=${text.label}`,
@@ -198,6 +207,7 @@ describe('script payloads in labels, names and audit rows', () => {
   after(async () => {
     await closeBrowserAndServer(browser, server, problems);
     await docker(dockerHost, 'rm', '-f', containerName).catch((err) => console.log(err.message));
+    rmSync(composeFolder, { recursive: true, force: true });
   });
 
   test('containers table and sidebar show compose and group names as text', async () => {
@@ -227,10 +237,9 @@ describe('script payloads in labels, names and audit rows', () => {
     await showsText(page.locator('main'), `XSS_ENV=${text.env}`, 'the environment list');
     await assertInert('the container overview');
 
-    // No compose file exists under the server's HOST_FS_ROOT, so the tab's file request
-    // returns 404 and the browser logs it. That one console error is expected.
-    await expectFailedRequest(404, () => page.getByRole('tab', { name: 'Compose' }).click());
+    await page.getByRole('tab', { name: 'Compose' }).click();
     await showsText(page.locator('main'), text.configFile, 'the compose tab');
+    await showsText(page.getByLabel('Compose file'), text.composeComment, 'the compose file view');
     await page.getByRole('tab', { name: 'Inspect' }).click();
     const json = page.getByLabel('Inspect JSON');
     await showsText(json, text.label, 'the inspect JSON');
