@@ -258,6 +258,14 @@ describe('script payloads in labels, names and audit rows', () => {
     for (const anchor of await card.locator('a[href]').all()) {
       assert.match(await anchor.getAttribute('href'), /^\/(containers|logs)[/?]/, 'project links stay on the server');
     }
+
+    // The confirmation of a project action quotes the name too. Cancel leaves the project
+    // as it is.
+    await card.getByRole('button', { name: 'Restart', exact: true }).click();
+    const dialog = page.getByRole('dialog');
+    await showsText(dialog, `project "${text.project}"`, 'the confirmation dialog');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.waitFor({ state: 'hidden', timeout: WAIT });
     await assertInert('the compose page');
   });
 
