@@ -256,3 +256,27 @@ export async function checkedPage(context, problems) {
   page.on('pageerror', (error) => problems.push(`uncaught exception on ${page.url()}: ${error.message}`));
   return page;
 }
+
+// Signs in as the admin through the login form of the page at url and waits for the
+// dashboard.
+export async function signIn(page, url, timeout = 20000) {
+  await page.goto(url);
+  await page.getByLabel('Username').fill(ADMIN_USERNAME);
+  await page.getByLabel('Password').fill(ADMIN_PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Dashboard' }).waitFor({ timeout });
+}
+
+// Closes the browser and stops the server, printing the end of the server log first when
+// the page recorded problems or a test failed. Either argument may be undefined when the
+// setup failed before it was created.
+export async function closeBrowserAndServer(browser, server, problems) {
+  await browser?.close();
+  if (!server) {
+    return;
+  }
+  if (problems.length || process.exitCode) {
+    console.log(`--- server log ---\n${server.log()}`);
+  }
+  await server.stop();
+}

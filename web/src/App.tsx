@@ -51,6 +51,21 @@ function NavLink({ href, label, path }: { href: string; label: string; path: str
   );
 }
 
+// Returns the decoded id of a /containers/{id} address, or null for any other address.
+// An id with a malformed percent-escape (a lone %) also gives null, because
+// decodeURIComponent throws a URIError on it and the page would otherwise never render.
+function containerIdFromPath(path: string): string | null {
+  const match = /^\/containers\/([^/]+)$/.exec(path);
+  if (!match) {
+    return null;
+  }
+  try {
+    return decodeURIComponent(match[1]);
+  } catch {
+    return null;
+  }
+}
+
 function NotFound() {
   return (
     <section>
@@ -99,14 +114,14 @@ export function App() {
     navigate('/');
   };
   const isAdmin = roleAtLeast(user.role, 'admin');
-  const detail = /^\/containers\/([^/]+)$/.exec(path);
+  const detailId = containerIdFromPath(path);
   let page;
   if (path === '/') {
     page = <Dashboard />;
   } else if (path === '/containers') {
     page = <Containers role={user.role} />;
-  } else if (detail) {
-    page = <ContainerDetail key={detail[1]} id={decodeURIComponent(detail[1])} role={user.role} />;
+  } else if (detailId !== null) {
+    page = <ContainerDetail key={detailId} id={detailId} role={user.role} />;
   } else if (path === '/groups') {
     page = <Groups role={user.role} />;
   } else if (path === '/compose') {

@@ -1,6 +1,6 @@
 // Compose projects grouped from container labels: status, services with running counts,
 // links to each container, and project actions for operators.
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useId, useState } from 'preact/hooks';
 import { ConfirmDialog, ErrorBox, Modal, notify, type ConfirmRequest } from '../components/common';
 import { roleAtLeast } from '../lib/actions';
 import { api, type Role } from '../lib/api';
@@ -75,10 +75,13 @@ function ProjectCard({ project, canAct, busy, onAction }: { project: Project; ca
   const ids = project.services.flatMap((s) => s.container_ids);
   const total = project.containers_total ?? ids.length;
   const running = project.containers_running ?? project.services.reduce((n, s) => n + s.running, 0);
+  // The name comes from a container label and may hold spaces, which would split an
+  // aria-labelledby reference built from it, so the heading gets a generated id.
+  const headingId = useId();
   return (
-    <article class="card" aria-labelledby={`project-${project.project_name}`} data-project={project.project_name}>
+    <article class="card" aria-labelledby={headingId} data-project={project.project_name}>
       <div class="project-head">
-        <h2 id={`project-${project.project_name}`}>
+        <h2 id={headingId}>
           {project.project_name} <span class={`badge ${statusBadge(project.status)}`}>{project.status}</span>
         </h2>
         <span class="muted">
