@@ -253,6 +253,7 @@ static void get_audit_logs(im_request_t *req)
 }
 
 const im_route_t im_api_audit_routes[] = {
-    {"GET", "/api/v1/audit-logs", IM_ROLE_ADMIN, get_audit_logs},
+    {"GET", "/api/v1/audit-logs", IM_ROLE_ADMIN, get_audit_logs,
+     "Audit log entries with filters and paging; format=csv downloads them"},
     {NULL, NULL, IM_ROLE_PUBLIC, NULL},
 };

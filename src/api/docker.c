@@ -103,10 +103,11 @@ static void prune_volumes(im_request_t *req)
 }
 
 const im_route_t im_api_docker_routes[] = {
-    {"GET", "/api/v1/docker/info", IM_ROLE_VIEWER, get_docker_info},
-    {"GET", "/api/v1/docker/version", IM_ROLE_VIEWER, get_docker_version},
-    {"POST", "/api/v1/images/prune", IM_ROLE_ADMIN, prune_images},
-    {"POST", "/api/v1/networks/prune", IM_ROLE_ADMIN, prune_networks},
-    {"POST", "/api/v1/volumes/prune", IM_ROLE_ADMIN, prune_volumes},
+    {"GET", "/api/v1/docker/info", IM_ROLE_VIEWER, get_docker_info,
+     "The engine's system information"},
+    {"GET", "/api/v1/docker/version", IM_ROLE_VIEWER, get_docker_version, "The engine's version"},
+    {"POST", "/api/v1/images/prune", IM_ROLE_ADMIN, prune_images, "Remove unused images"},
+    {"POST", "/api/v1/networks/prune", IM_ROLE_ADMIN, prune_networks, "Remove unused networks"},
+    {"POST", "/api/v1/volumes/prune", IM_ROLE_ADMIN, prune_volumes, "Remove unused volumes"},
     {NULL, NULL, IM_ROLE_PUBLIC, NULL},
 };

@@ -857,11 +857,15 @@ static void resize_tty(im_request_t *req)
 }
 
 const im_route_t im_api_exec_routes[] = {
-    {"POST", "/api/v1/containers/{id}/exec", IM_ROLE_OPERATOR, exec_command},
-    {"POST", "/api/v1/containers/{id}/shell", IM_ROLE_OPERATOR, create_shell},
+    {"POST", "/api/v1/containers/{id}/exec", IM_ROLE_OPERATOR, exec_command,
+     "Run a command and return its output and exit code"},
+    {"POST", "/api/v1/containers/{id}/shell", IM_ROLE_OPERATOR, create_shell,
+     "Create a TTY exec and a single-use ticket for the terminal socket"},
     /* Public here: the single-use ticket authenticates, since a browser WebSocket cannot
      * send a bearer header. */
-    {"GET", "/api/v1/containers/{id}/shell/{exec_id}", IM_ROLE_PUBLIC, open_terminal},
-    {"POST", "/api/v1/containers/{id}/resize", IM_ROLE_OPERATOR, resize_tty},
+    {"GET", "/api/v1/containers/{id}/shell/{exec_id}", IM_ROLE_PUBLIC, open_terminal,
+     "Terminal WebSocket; needs the ticket from POST .../shell"},
+    {"POST", "/api/v1/containers/{id}/resize", IM_ROLE_OPERATOR, resize_tty,
+     "Resize a terminal (exec_id, height, width)"},
     {NULL, NULL, IM_ROLE_PUBLIC, NULL},
 };

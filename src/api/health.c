@@ -54,9 +54,10 @@ static void get_root(im_request_t *req)
 }
 
 const im_route_t im_api_health_routes[] = {
-    {"GET", "/health", IM_ROLE_PUBLIC, get_health},
-    {"GET", "/api/v1/health", IM_ROLE_PUBLIC, get_health},
-    {"GET", "/ready", IM_ROLE_PUBLIC, get_ready},
-    {"GET", "/", IM_ROLE_PUBLIC, get_root},
+    {"GET", "/health", IM_ROLE_PUBLIC, get_health, "Liveness: 200 while the server runs"},
+    {"GET", "/api/v1/health", IM_ROLE_PUBLIC, get_health, "Liveness: 200 while the server runs"},
+    {"GET", "/ready", IM_ROLE_PUBLIC, get_ready, "Readiness: database and engine reachable"},
+    {"GET", "/", IM_ROLE_PUBLIC, get_root,
+     "The web UI, or the server name and version for Accept: application/json"},
     {NULL, NULL, IM_ROLE_PUBLIC, NULL},
 };

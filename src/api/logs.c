@@ -1218,7 +1218,8 @@ out:
 }
 
 const im_route_t im_api_logs_routes[] = {
-    {"GET", "/api/v1/containers/{id}/logs", IM_ROLE_VIEWER, container_logs},
+    {"GET", "/api/v1/containers/{id}/logs", IM_ROLE_VIEWER, container_logs,
+     "Container logs; follow streams Server-Sent Events, download a text file"},
     {"GET", "/api/v1/logs", IM_ROLE_VIEWER, merged_logs,
      "Logs of several containers (by ids, compose project or group) merged in time order"},
     {NULL, NULL, IM_ROLE_PUBLIC, NULL},

@@ -409,9 +409,13 @@ static void get_top_consumers(im_request_t *req)
 }
 
 const im_route_t im_api_stats_routes[] = {
-    {"GET", "/api/v1/containers/{id}/stats", IM_ROLE_VIEWER, get_engine_stats},
-    {"GET", "/api/v1/containers/{id}/stats/formatted", IM_ROLE_VIEWER, get_formatted},
-    {"GET", "/api/v1/stats/dashboard", IM_ROLE_VIEWER, get_dashboard},
-    {"GET", "/api/v1/stats/top-consumers", IM_ROLE_VIEWER, get_top_consumers},
+    {"GET", "/api/v1/containers/{id}/stats", IM_ROLE_VIEWER, get_engine_stats,
+     "The engine's one-shot stats JSON"},
+    {"GET", "/api/v1/containers/{id}/stats/formatted", IM_ROLE_VIEWER, get_formatted,
+     "Latest collected figures of a container"},
+    {"GET", "/api/v1/stats/dashboard", IM_ROLE_VIEWER, get_dashboard,
+     "Host figures and container counts for the dashboard"},
+    {"GET", "/api/v1/stats/top-consumers", IM_ROLE_VIEWER, get_top_consumers,
+     "Containers ranked by CPU, memory or network"},
     {NULL, NULL, IM_ROLE_PUBLIC, NULL},
 };

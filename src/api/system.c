@@ -109,9 +109,13 @@ static void get_info(im_request_t *req)
 }
 
 const im_route_t im_api_system_routes[] = {
-    {"GET", "/api/v1/stats/system", IM_ROLE_VIEWER, get_system},
-    {"GET", "/api/v1/stats/system/info", IM_ROLE_VIEWER, get_info},
-    {"GET", "/api/v1/stats/system/disk", IM_ROLE_VIEWER, get_disk},
-    {"GET", "/api/v1/stats/system/network", IM_ROLE_VIEWER, get_network},
+    {"GET", "/api/v1/stats/system", IM_ROLE_VIEWER, get_system,
+     "Host CPU, memory, swap, disk, network, load and uptime"},
+    {"GET", "/api/v1/stats/system/info", IM_ROLE_VIEWER, get_info,
+     "Host and engine identification"},
+    {"GET", "/api/v1/stats/system/disk", IM_ROLE_VIEWER, get_disk,
+     "Real filesystems with their usage"},
+    {"GET", "/api/v1/stats/system/network", IM_ROLE_VIEWER, get_network,
+     "Network interfaces with counters and rates"},
     {NULL, NULL, IM_ROLE_PUBLIC, NULL},
 };

@@ -337,12 +337,16 @@ static void deactivate_user(im_request_t *req)
 }
 
 const im_route_t im_api_user_routes[] = {
-    {"GET", "/api/v1/users", IM_ROLE_ADMIN, list_users},
-    {"POST", "/api/v1/users", IM_ROLE_ADMIN, create_user},
-    {"GET", "/api/v1/users/{id}", IM_ROLE_VIEWER, get_user},
-    {"PUT", "/api/v1/users/{id}", IM_ROLE_VIEWER, update_user},
-    {"DELETE", "/api/v1/users/{id}", IM_ROLE_ADMIN, delete_user},
-    {"POST", "/api/v1/users/{id}/activate", IM_ROLE_ADMIN, activate_user},
-    {"POST", "/api/v1/users/{id}/deactivate", IM_ROLE_ADMIN, deactivate_user},
+    {"GET", "/api/v1/users", IM_ROLE_ADMIN, list_users, "Users with filters and paging"},
+    {"POST", "/api/v1/users", IM_ROLE_ADMIN, create_user, "Create a user"},
+    {"GET", "/api/v1/users/{id}", IM_ROLE_VIEWER, get_user,
+     "One user (admins, or the user themselves)"},
+    {"PUT", "/api/v1/users/{id}", IM_ROLE_VIEWER, update_user,
+     "Update a user; only admins change roles"},
+    {"DELETE", "/api/v1/users/{id}", IM_ROLE_ADMIN, delete_user,
+     "Delete a user and end their logins"},
+    {"POST", "/api/v1/users/{id}/activate", IM_ROLE_ADMIN, activate_user, "Reactivate a user"},
+    {"POST", "/api/v1/users/{id}/deactivate", IM_ROLE_ADMIN, deactivate_user,
+     "Deactivate a user and end their logins"},
     {NULL, NULL, IM_ROLE_PUBLIC, NULL},
 };

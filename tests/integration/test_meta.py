@@ -34,6 +34,10 @@ class MetaTest(harness.IntegrationTestCase):
                          "operator")
         self.assertEqual(paths["/api/v1/users"]["post"]["x-required-role"], "admin")
         self.assertEqual(paths["/api/v1/auth/login"]["post"]["security"], [])
+        # Every operation has a summary of its own, not its path repeated.
+        for path, operations in paths.items():
+            for method, operation in operations.items():
+                self.assertNotEqual(operation["summary"], path, f"{method} {path}")
         params = paths["/api/v1/containers/{id}"]["get"]["parameters"]
         self.assertEqual(params[0]["name"], "id")
         page = self.client.get("/api/docs")
