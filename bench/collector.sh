@@ -37,6 +37,21 @@ BASELINE_PORT=${BASELINE_PORT:-18612}
 NETDATA_PORT=${NETDATA_PORT:-18613}
 FLOOR_SRC=${FLOOR_SRC:-$ROOT/../shared/bench/cgroup_floor.c}
 
+# VmRSS and its split into anonymous, file-backed and shared memory pages, from
+# /proc/PID/status, in kB.
+rss_breakdown() {
+    awk '/^(VmRSS|RssAnon|RssFile|RssShmem):/ { sub(":", "", $1); printf "%s %s, ", $1, $2 }
+         END { print "kB" }' "/proc/$1/status"
+}
+# The resident kB of the largest mappings of PID from /proc/PID/smaps, summed by file name;
+# [heap] is the main arena and [anonymous] covers thread stacks and the other malloc arenas.
+top_mappings() {
+    awk '$1 ~ /^[0-9a-f]+-[0-9a-f]+$/ { name = ($6 == "" ? "[anonymous]" : $6); next }
+         $1 == "Rss:" { rss[name] += $2 }
+         END { for (n in rss) if (rss[n] > 0) printf "%d %s\n", rss[n], n }' "/proc/$1/smaps" |
+        sort -rn | head -n "${2:-8}" | awk '{ n = split($2, p, "/"); printf "%s %d, ", p[n], $1 } END { print "kB" }'
+}
+
 # shellcheck source=bench/lib.sh
 . "$ROOT/bench/lib.sh"
 
@@ -146,7 +161,10 @@ FLOOR_PID=$!
 PIDS_TO_STOP+=("$FLOOR_PID")
 
 TOKEN=$(login_token "$PORT")
-sleep "$WARMUP_SECONDS"
+sleep 10
+START_BREAKDOWN=$(rss_breakdown "$INFRAMON_PID")
+[ -z "$BASELINE_PID" ] || START_BASELINE_BREAKDOWN=$(rss_breakdown "$BASELINE_PID")
+sleep $((WARMUP_SECONDS > 10 ? WARMUP_SECONDS - 10 : 0))
 curl -sf "http://127.0.0.1:$NETDATA_PORT/api/v1/info" >/dev/null ||
     { echo "bench: netdata does not respond on 127.0.0.1:$NETDATA_PORT; see $ND/log" >&2; exit 1; }
 NETDATA_NAMED=$(curl -sf "http://127.0.0.1:$NETDATA_PORT/api/v1/charts" |
@@ -217,3 +235,11 @@ ratio() { if [ "$2" -gt 0 ]; then echo "scale=2; $1 / $2" | bc; else echo "n/a (
 echo "ratios: inframon / floor CPU $(ratio "${TICKS[inframon]}" "${TICKS[floor]}")," \
     "inframon / netdata RSS $(echo "scale=3; ${RSS[inframon]} / ${RSS[netdata]}" | bc)"
 echo "netdata sockets: $NETDATA_SOCKETS"
+echo "inframon memory 10 s after start: $START_BREAKDOWN"
+echo "inframon memory at the end: $(rss_breakdown "$INFRAMON_PID")"
+echo "inframon largest mappings at the end: $(top_mappings "$INFRAMON_PID")"
+if [ -n "$BASELINE_PID" ]; then
+    echo "baseline memory 10 s after start: $START_BASELINE_BREAKDOWN"
+    echo "baseline memory at the end: $(rss_breakdown "$BASELINE_PID")"
+    echo "baseline largest mappings at the end: $(top_mappings "$BASELINE_PID")"
+fi

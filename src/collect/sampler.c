@@ -10,18 +10,11 @@
 #include <strings.h>
 #include <time.h>
 
+#include "collect/point_ring.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "engine/containers.h"
 #include "engine/engine.h"
-
-/* A ring of history points. */
-typedef struct {
-    im_sampler_point_t *points;
-    size_t capacity;
-    size_t head; /* next slot to write */
-    size_t count;
-} ring_t;
 
 typedef struct {
     char id[IM_CONTAINER_ID_SIZE];
@@ -36,7 +29,7 @@ typedef struct {
     im_cgroup_files_t files;
     im_cgroup_net_file_t net_file; /* /proc/<pid>/net/dev, open while the container runs */
     im_sampler_figures_t figures;
-    ring_t ring;
+    im_point_ring_t ring;
 } entry_t;
 
 struct im_sampler {
@@ -57,7 +50,7 @@ struct im_sampler {
     size_t capacity;
 
     pthread_mutex_t history_lock; /* guards every ring, host's included, and entry removal */
-    ring_t host_ring;
+    im_point_ring_t host_ring;
 };
 
 static int64_t monotonic_ns(void)
@@ -74,38 +67,6 @@ static const char *item_string(json_t *item, const char *key)
 }
 
 /* ---- rings ---- */
-
-static void ring_push(ring_t *ring, size_t capacity, const im_sampler_point_t *point)
-{
-    if (!ring->points) {
-        ring->points = im_calloc(capacity, sizeof(*ring->points));
-        ring->capacity = capacity;
-    }
-    ring->points[ring->head] = *point;
-    ring->head = (ring->head + 1) % ring->capacity;
-    if (ring->count < ring->capacity) {
-        ring->count++;
-    }
-}
-
-static size_t ring_copy(const ring_t *ring, int64_t since_ms, im_sampler_point_t **out)
-{
-    *out = NULL;
-    if (ring->count == 0) {
-        return 0;
-    }
-    im_sampler_point_t *copy = im_malloc(ring->count * sizeof(*copy));
-    size_t n = 0;
-    size_t start = (ring->head + ring->capacity - ring->count) % ring->capacity;
-    for (size_t i = 0; i < ring->count; i++) {
-        const im_sampler_point_t *point = &ring->points[(start + i) % ring->capacity];
-        if (point->time_ms > since_ms) {
-            copy[n++] = *point;
-        }
-    }
-    *out = copy;
-    return n;
-}
 
 static size_t ring_capacity(const im_sampler_t *sampler)
 {
@@ -183,7 +144,7 @@ im_sampler_t *im_sampler_new(const im_sampler_options_t *opts)
 static void entry_release(entry_t *entry)
 {
     json_decref(entry->item);
-    free(entry->ring.points);
+    im_point_ring_free(&entry->ring);
     im_cgroup_files_close(&entry->files);
     im_cgroup_net_close(&entry->net_file);
 }
@@ -197,7 +158,7 @@ void im_sampler_free(im_sampler_t *sampler)
         entry_release(&sampler->entries[i]);
     }
     free(sampler->entries);
-    free(sampler->host_ring.points);
+    im_point_ring_free(&sampler->host_ring);
     pthread_mutex_destroy(&sampler->history_lock);
     free(sampler);
 }
@@ -551,7 +512,7 @@ static void push_point(im_sampler_t *sampler, entry_t *entry)
         .block_write = f->counters.blkio_write_bytes,
     };
     pthread_mutex_lock(&sampler->history_lock);
-    ring_push(&entry->ring, ring_capacity(sampler), &point);
+    im_point_ring_push(&entry->ring, ring_capacity(sampler), &point);
     pthread_mutex_unlock(&sampler->history_lock);
 }
 
@@ -697,7 +658,7 @@ void im_sampler_sample(im_sampler_t *sampler)
 void im_sampler_push_host(im_sampler_t *sampler, const im_sampler_point_t *point)
 {
     pthread_mutex_lock(&sampler->history_lock);
-    ring_push(&sampler->host_ring, ring_capacity(sampler), point);
+    im_point_ring_push(&sampler->host_ring, ring_capacity(sampler), point);
     pthread_mutex_unlock(&sampler->history_lock);
 }
 
@@ -757,11 +718,11 @@ size_t im_sampler_history(im_sampler_t *sampler, const char *id, int64_t since_m
     *out = NULL;
     pthread_mutex_lock(&sampler->history_lock);
     if (!id) {
-        n = ring_copy(&sampler->host_ring, since_ms, out);
+        n = im_point_ring_copy(&sampler->host_ring, since_ms, out);
     } else {
         for (size_t i = 0; i < sampler->count; i++) {
             if (strcmp(sampler->entries[i].id, id) == 0) {
-                n = ring_copy(&sampler->entries[i].ring, since_ms, out);
+                n = im_point_ring_copy(&sampler->entries[i].ring, since_ms, out);
                 break;
             }
         }

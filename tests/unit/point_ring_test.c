@@ -1,0 +1,259 @@
+/* Tests of the compact in-memory history ring. Every field of a point must survive the
+ * encoding: counters near 2^64, counter resets, jumps beyond the 32-bit offsets, NaN rates,
+ * memory limit changes and long gaps. The ring keeps only the newest capacity points and
+ * the bases they refer to. */
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "collect/point_ring.h"
+
+#define START_MS ((int64_t)1767225600000) /* 2026-01-01T00:00:00Z */
+
+static im_sampler_point_t make_point(int64_t time_ms, uint64_t counter)
+{
+    im_sampler_point_t point = {
+        .time_ms = time_ms,
+        .cpu_percent = 12.5f,
+        .network_rx_rate = 1000.0f,
+        .network_tx_rate = 2000.0f,
+        .pids = 7,
+        .memory_used = counter + 1,
+        .memory_limit = 512ull << 20,
+        .network_rx = counter + 2,
+        .network_tx = counter + 3,
+        .block_read = counter + 4,
+        .block_write = counter + 5,
+    };
+    return point;
+}
+
+static void assert_point_equal(const im_sampler_point_t *expected, const im_sampler_point_t *got)
+{
+    assert_int_equal(got->time_ms, expected->time_ms);
+    assert_memory_equal(&got->cpu_percent, &expected->cpu_percent, sizeof(float));
+    assert_memory_equal(&got->network_rx_rate, &expected->network_rx_rate, sizeof(float));
+    assert_memory_equal(&got->network_tx_rate, &expected->network_tx_rate, sizeof(float));
+    assert_int_equal(got->pids, expected->pids);
+    assert_int_equal(got->memory_used, expected->memory_used);
+    assert_int_equal(got->memory_limit, expected->memory_limit);
+    assert_int_equal(got->network_rx, expected->network_rx);
+    assert_int_equal(got->network_tx, expected->network_tx);
+    assert_int_equal(got->block_read, expected->block_read);
+    assert_int_equal(got->block_write, expected->block_write);
+}
+
+/* Pushes points into a ring of capacity and checks that copying returns them unchanged. */
+static void check_round_trip(const im_sampler_point_t *points, size_t count, size_t capacity)
+{
+    im_point_ring_t ring = {0};
+    for (size_t i = 0; i < count; i++) {
+        im_point_ring_push(&ring, capacity, &points[i]);
+    }
+    im_sampler_point_t *copy = NULL;
+    size_t n = im_point_ring_copy(&ring, 0, &copy);
+    size_t kept = count < capacity ? count : capacity;
+    assert_int_equal(n, kept);
+    for (size_t i = 0; i < n; i++) {
+        assert_point_equal(&points[count - kept + i], &copy[i]);
+    }
+    free(copy);
+    im_point_ring_free(&ring);
+}
+
+static void test_slot_size(void **state)
+{
+    (void)state;
+    assert_int_equal(sizeof(im_point_slot_t), 44);
+    assert_true(sizeof(im_point_slot_t) < sizeof(im_sampler_point_t));
+}
+
+static void test_empty_ring(void **state)
+{
+    (void)state;
+    im_point_ring_t ring = {0};
+    im_sampler_point_t *copy = (im_sampler_point_t *)&ring;
+    assert_int_equal(im_point_ring_copy(&ring, 0, &copy), 0);
+    assert_null(copy);
+    im_point_ring_free(&ring);
+}
+
+static void test_steady_counters_share_base(void **state)
+{
+    (void)state;
+    im_point_ring_t ring = {0};
+    for (int i = 0; i < 100; i++) {
+        im_sampler_point_t point = make_point(START_MS + i * 1000, (uint64_t)i * 4096);
+        im_point_ring_push(&ring, 100, &point);
+    }
+    assert_int_equal(ring.bases_count, 1);
+    im_point_ring_free(&ring);
+}
+
+static void test_large_counters(void **state)
+{
+    (void)state;
+    im_sampler_point_t points[4];
+    for (int i = 0; i < 4; i++) {
+        points[i] = make_point(START_MS + i * 1000, UINT64_MAX - 100 + (uint64_t)i * 10);
+    }
+    points[3].block_write = UINT64_MAX;
+    check_round_trip(points, 4, 10);
+}
+
+static void test_counter_reset(void **state)
+{
+    (void)state;
+    im_sampler_point_t points[3] = {
+        make_point(START_MS, 50ull << 32),
+        make_point(START_MS + 1000, 0),
+        make_point(START_MS + 2000, 10),
+    };
+    im_point_ring_t ring = {0};
+    for (int i = 0; i < 3; i++) {
+        im_point_ring_push(&ring, 10, &points[i]);
+    }
+    assert_int_equal(ring.bases_count, 2);
+    im_point_ring_free(&ring);
+    check_round_trip(points, 3, 10);
+}
+
+static void test_offset_limits(void **state)
+{
+    (void)state;
+    uint64_t base = 1ull << 40;
+    im_sampler_point_t points[5] = {
+        make_point(START_MS, base),
+        make_point(START_MS + 1000, base + INT32_MAX),           /* largest forward offset */
+        make_point(START_MS + 2000, base - (uint64_t)INT32_MAX - 1), /* largest backward */
+        make_point(START_MS + 3000, base + (uint64_t)INT32_MAX + 1), /* needs a new base */
+        make_point(START_MS + 4000, base + (1ull << 33)),
+    };
+    im_point_ring_t ring = {0};
+    for (int i = 0; i < 3; i++) {
+        im_point_ring_push(&ring, 10, &points[i]);
+    }
+    assert_int_equal(ring.bases_count, 1);
+    im_point_ring_push(&ring, 10, &points[3]);
+    assert_int_equal(ring.bases_count, 2);
+    im_point_ring_free(&ring);
+    check_round_trip(points, 5, 10);
+}
+
+static void test_nan_and_absent_values(void **state)
+{
+    (void)state;
+    im_sampler_point_t points[2] = {make_point(START_MS, 0), make_point(START_MS + 1000, 0)};
+    points[0].network_rx_rate = NAN;
+    points[0].cpu_percent = -1.0f;
+    points[1].cpu_percent = INFINITY;
+    points[1].memory_used = 0;
+    points[1].memory_limit = 0;
+    points[1].pids = UINT32_MAX;
+    check_round_trip(points, 2, 10);
+
+    im_point_ring_t ring = {0};
+    im_point_ring_push(&ring, 10, &points[0]);
+    im_sampler_point_t *copy = NULL;
+    assert_int_equal(im_point_ring_copy(&ring, 0, &copy), 1);
+    assert_true(isnan(copy[0].network_rx_rate));
+    free(copy);
+    im_point_ring_free(&ring);
+}
+
+static void test_limit_change_and_time_gap(void **state)
+{
+    (void)state;
+    im_sampler_point_t points[4] = {
+        make_point(START_MS, 100),
+        make_point(START_MS + 1000, 200),
+        make_point(START_MS + 1000 + 30LL * 24 * 3600 * 1000, 300), /* 30 days later */
+        make_point(START_MS + 2000 + 30LL * 24 * 3600 * 1000, 400),
+    };
+    points[1].memory_limit = 0;
+    points[2].time_ms = START_MS - 5000; /* a clock set back */
+    check_round_trip(points, 4, 10);
+}
+
+static void test_wrap_drops_old_bases(void **state)
+{
+    (void)state;
+    enum { CAPACITY = 5, COUNT = 23 };
+    im_sampler_point_t points[COUNT];
+    for (int i = 0; i < COUNT; i++) {
+        /* Every third point resets the counters, so bases come and go as the ring wraps. */
+        uint64_t counter = (i % 3 == 0) ? 0 : (uint64_t)i << 34;
+        points[i] = make_point(START_MS + i * 1000, counter);
+    }
+    im_point_ring_t ring = {0};
+    for (int i = 0; i < COUNT; i++) {
+        im_point_ring_push(&ring, CAPACITY, &points[i]);
+        assert_true(ring.bases_count <= CAPACITY);
+    }
+    im_point_ring_free(&ring);
+    check_round_trip(points, COUNT, CAPACITY);
+}
+
+static void test_copy_since(void **state)
+{
+    (void)state;
+    im_point_ring_t ring = {0};
+    for (int i = 0; i < 10; i++) {
+        im_sampler_point_t point = make_point(START_MS + i * 1000, (uint64_t)i);
+        im_point_ring_push(&ring, 10, &point);
+    }
+    im_sampler_point_t *copy = NULL;
+    size_t n = im_point_ring_copy(&ring, START_MS + 6000, &copy);
+    assert_int_equal(n, 3);
+    assert_int_equal(copy[0].time_ms, START_MS + 7000);
+    assert_int_equal(copy[2].network_rx, 9 + 2);
+    free(copy);
+    im_point_ring_free(&ring);
+}
+
+static void test_many_bases_wrap_sequence(void **state)
+{
+    (void)state;
+    /* More than 65536 bases over the ring's life, to cross the 16-bit sequence wrap. */
+    enum { CAPACITY = 4, COUNT = 70000 };
+    im_point_ring_t ring = {0};
+    im_sampler_point_t last[CAPACITY];
+    for (int i = 0; i < COUNT; i++) {
+        im_sampler_point_t point = make_point(START_MS + i, (i % 2) ? 0 : 1ull << 40);
+        im_point_ring_push(&ring, CAPACITY, &point);
+        last[i % CAPACITY] = point;
+    }
+    im_sampler_point_t *copy = NULL;
+    assert_int_equal(im_point_ring_copy(&ring, 0, &copy), CAPACITY);
+    for (int i = 0; i < CAPACITY; i++) {
+        assert_point_equal(&last[(COUNT + i) % CAPACITY], &copy[i]);
+    }
+    free(copy);
+    im_point_ring_free(&ring);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_slot_size),
+        cmocka_unit_test(test_empty_ring),
+        cmocka_unit_test(test_steady_counters_share_base),
+        cmocka_unit_test(test_large_counters),
+        cmocka_unit_test(test_counter_reset),
+        cmocka_unit_test(test_offset_limits),
+        cmocka_unit_test(test_nan_and_absent_values),
+        cmocka_unit_test(test_limit_change_and_time_gap),
+        cmocka_unit_test(test_wrap_drops_old_bases),
+        cmocka_unit_test(test_copy_since),
+        cmocka_unit_test(test_many_bases_wrap_sequence),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
