@@ -279,9 +279,10 @@ bool im_cgroup_parse_proc_cgroup(const char *text, const char *controller, char 
         const char *path = second + 1;
         const char *path_end = strchr(path, '\n');
         size_t path_len = path_end ? (size_t)(path_end - path) : strlen(path);
-        /* A path outside the reader's cgroup namespace starts with "/..", so it does not
-         * name a directory under the reader's /sys/fs/cgroup. */
-        if (path[0] != '/' || path_len + 1 > outlen || strncmp(path, "/..", 3) == 0) {
+        /* A path outside the reader's cgroup namespace starts with "/../" (or is "/.."), so
+         * it does not name a directory under the reader's /sys/fs/cgroup. */
+        bool outside = strncmp(path, "/..", 3) == 0 && (path_len == 3 || path[3] == '/');
+        if (path[0] != '/' || path_len + 1 > outlen || outside) {
             return false;
         }
         memcpy(out, path, path_len);

@@ -393,7 +393,11 @@ static void proc_cgroup_paths_rejected(void **state)
     assert_false(im_cgroup_parse_proc_cgroup(outside, "", path, sizeof(path), NULL, 0));
     free(outside);
 
+    assert_false(im_cgroup_parse_proc_cgroup("0::/..\n", "", path, sizeof(path), NULL, 0));
     assert_false(im_cgroup_parse_proc_cgroup("", "", path, sizeof(path), NULL, 0));
+    /* A cgroup whose name starts with ".." is inside the namespace. */
+    assert_true(im_cgroup_parse_proc_cgroup("0::/..data/ctr\n", "", path, sizeof(path), NULL, 0));
+    assert_string_equal(path, "/..data/ctr");
     assert_false(im_cgroup_parse_proc_cgroup("garbage\n4:memory\n", "memory", path,
                                              sizeof(path), NULL, 0));
 }
