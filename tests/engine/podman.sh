@@ -162,7 +162,8 @@ cmd_stop() {
         kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null || true
     fi
     # Overlay and shm mounts of removed containers can outlive the service.
-    grep -F " $dir/" /proc/mounts | awk '{print $2}' | sort -r | while read -r mount; do
+    # grep finds nothing when no mount is left, which must not end the script (pipefail).
+    { grep -F " $dir/" /proc/mounts || true; } | awk '{print $2}' | sort -r | while read -r mount; do
         umount -l "$mount" 2>/dev/null || true
     done
     rm -rf "$dir"
