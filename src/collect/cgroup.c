@@ -220,19 +220,137 @@ void im_cgroup_detect(const char *sys_root, im_cgroup_layout_t *out)
     }
 }
 
-/* Returns the container's directory under hierarchy root (a new string), or NULL. */
-static char *container_dir(const char *base, const char *controller, const char *id)
+/* Container directories relative to a hierarchy root, tried in order when the container's
+ * /proc/<pid>/cgroup is not available: Docker's cgroupfs and systemd drivers, then Podman's
+ * (libpod_parent with cgroup_manager = "cgroupfs", machine.slice with "systemd"). */
+static const struct {
+    const char *prefix;
+    const char *suffix;
+} container_dir_patterns[] = {
+    {"/docker/", ""},
+    {"/system.slice/docker-", ".scope"},
+    {"/libpod_parent/libpod-", ""},
+    {"/machine.slice/libpod-", ".scope"},
+};
+
+/* Where one container's cgroups are: the text of its init process's /proc/<pid>/cgroup when
+ * it could be read, and its id for the path patterns otherwise. */
+typedef struct {
+    const char *id;
+    const char *proc_cgroup; /* NULL when unknown */
+} container_ref_t;
+
+/* Returns true when the comma-separated list of a /proc/<pid>/cgroup line contains
+ * controller exactly. */
+static bool list_has_controller(const char *list, size_t list_len, const char *controller)
+{
+    size_t len = strlen(controller);
+    const char *p = list;
+    const char *end = list + list_len;
+
+    while (p < end) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        const char *item_end = comma ? comma : end;
+        if ((size_t)(item_end - p) == len && strncmp(p, controller, len) == 0) {
+            return true;
+        }
+        p = item_end + 1;
+    }
+    return false;
+}
+
+bool im_cgroup_parse_proc_cgroup(const char *text, const char *controller, char *out,
+                                 size_t outlen, char *mount, size_t mountlen)
+{
+    for (const char *line = text; line && *line; line = next_line(line)) {
+        /* Each line is "HIERARCHY-ID:CONTROLLER-LIST:PATH", and the v2 line is "0::PATH". */
+        const char *first = find_in_line(line, ':');
+        const char *second = first ? find_in_line(first + 1, ':') : NULL;
+        if (!second) {
+            continue;
+        }
+        const char *list = first + 1;
+        size_t list_len = (size_t)(second - list);
+        bool match = controller[0] ? list_has_controller(list, list_len, controller)
+                                   : list_len == 0 && strncmp(line, "0:", 2) == 0;
+        if (!match) {
+            continue;
+        }
+        const char *path = second + 1;
+        const char *path_end = strchr(path, '\n');
+        size_t path_len = path_end ? (size_t)(path_end - path) : strlen(path);
+        /* A path outside the reader's cgroup namespace starts with "/../" (or is "/.."), so
+         * it does not name a directory under the reader's /sys/fs/cgroup. */
+        bool outside = strncmp(path, "/..", 3) == 0 && (path_len == 3 || path[3] == '/');
+        if (path[0] != '/' || path_len + 1 > outlen || outside) {
+            return false;
+        }
+        memcpy(out, path, path_len);
+        out[path_len] = '\0';
+        while (path_len > 1 && out[path_len - 1] == '/') {
+            out[--path_len] = '\0';
+        }
+        if (mount && list_len + 1 <= mountlen) {
+            memcpy(mount, list, list_len);
+            mount[list_len] = '\0';
+        } else if (mount && mountlen > 0) {
+            mount[0] = '\0';
+        }
+        return true;
+    }
+    return false;
+}
+
+/* Returns base/controller/relative when it is a directory (a new string), or NULL. */
+static char *existing_dir(const char *base, const char *controller, const char *relative)
 {
     char path[1024];
 
-    snprintf(path, sizeof(path), "%s%s%s/docker/%s", base, controller[0] ? "/" : "", controller,
-             id);
-    if (is_dir(path)) {
-        return im_strdup(path);
-    }
-    snprintf(path, sizeof(path), "%s%s%s/system.slice/docker-%s.scope", base,
-             controller[0] ? "/" : "", controller, id);
+    snprintf(path, sizeof(path), "%s%s%s%s", base, controller[0] ? "/" : "", controller,
+             relative);
     return is_dir(path) ? im_strdup(path) : NULL;
+}
+
+/* Returns the directory that /proc/<pid>/cgroup gives for controller (controller "" for
+ * v2), or NULL. A v1 controller is looked for under its own mount name first, then under
+ * the mount named by its whole controller list ("cpu,cpuacct"). */
+static char *dir_from_proc_cgroup(const char *base, const char *controller, const char *text)
+{
+    char relative[768];
+    char mount[128];
+
+    if (!im_cgroup_parse_proc_cgroup(text, controller, relative, sizeof(relative), mount,
+                                     sizeof(mount))) {
+        return NULL;
+    }
+    if (strcmp(relative, "/") == 0) {
+        /* A process in the root cgroup is not in a container's cgroup. */
+        return NULL;
+    }
+    char *dir = existing_dir(base, controller, relative);
+    if (!dir && controller[0] && mount[0] && strcmp(mount, controller) != 0) {
+        dir = existing_dir(base, mount, relative);
+    }
+    return dir;
+}
+
+/* Returns the container's directory under hierarchy root (a new string), or NULL. */
+static char *container_dir(const char *base, const char *controller, const container_ref_t *ref)
+{
+    if (ref->proc_cgroup) {
+        return dir_from_proc_cgroup(base, controller, ref->proc_cgroup);
+    }
+    for (size_t i = 0; i < sizeof(container_dir_patterns) / sizeof(container_dir_patterns[0]);
+         i++) {
+        char relative[256];
+        snprintf(relative, sizeof(relative), "%s%s%s", container_dir_patterns[i].prefix, ref->id,
+                 container_dir_patterns[i].suffix);
+        char *dir = existing_dir(base, controller, relative);
+        if (dir) {
+            return dir;
+        }
+    }
+    return NULL;
 }
 
 void im_cgroup_files_close(im_cgroup_files_t *files)
@@ -249,17 +367,17 @@ void im_cgroup_files_close(im_cgroup_files_t *files)
     memset(files, 0, sizeof(*files));
 }
 
-static void open_v1(const im_cgroup_layout_t *layout, const char *id, char *memory_dir,
+static void open_v1(const im_cgroup_layout_t *layout, const container_ref_t *ref, char *memory_dir,
                     im_cgroup_files_t *files)
 {
-    char *cpuacct_dir = container_dir(layout->base, "cpuacct", id);
+    char *cpuacct_dir = container_dir(layout->base, "cpuacct", ref);
     if (!cpuacct_dir) {
-        cpuacct_dir = container_dir(layout->base, "cpu,cpuacct", id);
+        cpuacct_dir = container_dir(layout->base, "cpu,cpuacct", ref);
     }
-    char *blkio_dir = container_dir(layout->base, "blkio", id);
-    char *pids_dir = container_dir(layout->base, "pids", id);
+    char *blkio_dir = container_dir(layout->base, "blkio", ref);
+    char *pids_dir = container_dir(layout->base, "pids", ref);
 
-    files->cpu_dir = container_dir(layout->base, "cpu", id);
+    files->cpu_dir = container_dir(layout->base, "cpu", ref);
     files->memory_dir = memory_dir;
     files->fds[IM_CGROUP_FILE_CPU_USAGE] = open_in(cpuacct_dir, "cpuacct.usage");
     files->fds[IM_CGROUP_FILE_CPU_TIMES] = open_in(cpuacct_dir, "cpuacct.stat");
@@ -291,32 +409,56 @@ static void open_v2(char *dir, im_cgroup_files_t *files)
     files->fds[IM_CGROUP_FILE_PIDS] = open_in(dir, "pids.current");
 }
 
-/* Opens the files of container id; IM_ENOTFOUND when it has no cgroup directory. */
-static int open_files(const im_cgroup_layout_t *layout, const char *id, im_cgroup_files_t *files,
-                      char *err, size_t errlen)
+/* Opens the files of the container that ref names. Returns IM_ENOTFOUND when it has no
+ * cgroup directory. */
+static int open_files(const im_cgroup_layout_t *layout, const container_ref_t *ref,
+                      im_cgroup_files_t *files, char *err, size_t errlen)
 {
+    const char *lookup = ref->proc_cgroup ? "from its /proc/<pid>/cgroup" : "at a known path";
+
     im_cgroup_files_close(files);
     if (layout->version == IM_CGROUP_V2) {
-        char *dir = container_dir(layout->base, "", id);
+        char *dir = container_dir(layout->base, "", ref);
         if (!dir) {
-            snprintf(err, errlen, "no cgroup v2 directory for container %.12s under %s", id,
-                     layout->base);
+            snprintf(err, errlen, "no cgroup v2 directory for container %.12s under %s %s",
+                     ref->id, layout->base, lookup);
             return IM_ENOTFOUND;
         }
         open_v2(dir, files);
     } else {
         char *memory_dir =
-            layout->version == IM_CGROUP_V1 ? container_dir(layout->base, "memory", id) : NULL;
+            layout->version == IM_CGROUP_V1 ? container_dir(layout->base, "memory", ref) : NULL;
         if (!memory_dir) {
-            snprintf(err, errlen, "no cgroup v1 memory directory for container %.12s under %s", id,
-                     layout->base);
+            snprintf(err, errlen,
+                     "no cgroup v1 memory directory for container %.12s under %s %s", ref->id,
+                     layout->base, lookup);
             return IM_ENOTFOUND;
         }
-        open_v1(layout, id, memory_dir, files);
+        open_v1(layout, ref, memory_dir, files);
     }
     files->opened = true;
     files->reads_since_limits = IM_CGROUP_LIMITS_REFRESH_READS;
     return IM_OK;
+}
+
+int im_cgroup_open_pid(const im_cgroup_layout_t *layout, const char *proc_root, int pid,
+                       const char *id, im_cgroup_files_t *files, char *err, size_t errlen)
+{
+    char path[600];
+    char text[FILE_MAX];
+    container_ref_t ref = {.id = id, .proc_cgroup = NULL};
+
+    snprintf(path, sizeof(path), "%s/%d/cgroup", proc_root && proc_root[0] ? proc_root : "/proc",
+             pid);
+    if (pid > 0 && read_text(path, text, sizeof(text))) {
+        ref.proc_cgroup = text;
+        if (open_files(layout, &ref, files, err, errlen) == IM_OK) {
+            return IM_OK;
+        }
+    }
+    /* The pid exited, or its cgroup paths lie outside this process's cgroup namespace. */
+    ref.proc_cgroup = NULL;
+    return open_files(layout, &ref, files, err, errlen);
 }
 
 /* ---- limits ---- */
@@ -470,7 +612,8 @@ int im_cgroup_read(const im_cgroup_layout_t *layout, const char *id, im_cgroup_f
 
     memset(out, 0, sizeof(*out));
     if (!use->opened) {
-        int rc = open_files(layout, id, use, err, errlen);
+        container_ref_t ref = {.id = id, .proc_cgroup = NULL};
+        int rc = open_files(layout, &ref, use, err, errlen);
         if (rc) {
             return rc;
         }

@@ -102,13 +102,33 @@ void im_cgroup_files_close(im_cgroup_files_t *files);
 /* Finds the cgroup hierarchy under sys_root (NULL or "": /sys). */
 void im_cgroup_detect(const char *sys_root, im_cgroup_layout_t *out);
 
-/* Reads the counters of container id (64 hex digits). It looks under docker/<id> (cgroupfs
- * driver) and system.slice/docker-<id>.scope (systemd driver). With files, it opens them on
- * the first call and reads the open descriptors after; with NULL, it opens and closes them
- * in this call. Returns IM_ENOTFOUND when neither directory exists, IM_OK otherwise, even
- * when some files were unreadable (see the has_* flags). */
+/* Reads the counters of container id (64 hex digits). When files is not open yet, it opens
+ * them at the first of these paths that exists: docker/<id> and
+ * system.slice/docker-<id>.scope (Docker's cgroupfs and systemd drivers),
+ * libpod_parent/libpod-<id> and machine.slice/libpod-<id>.scope (Podman's). With files, the
+ * descriptors stay open for the next calls; with NULL, it opens and closes them in this
+ * call. Returns IM_ENOTFOUND when no directory exists, IM_OK otherwise, even when some files
+ * were unreadable (see the has_* flags). */
 int im_cgroup_read(const im_cgroup_layout_t *layout, const char *id, im_cgroup_files_t *files,
                    im_cgroup_sample_t *out, char *err, size_t errlen) IM_WARN_UNUSED;
+
+/* Opens the cgroup files of container id at the directories that
+ * <proc_root>/<pid>/cgroup lists for its init process pid, so that any cgroup parent or
+ * manager is found. It falls back to the paths of im_cgroup_read when pid is 0, has exited,
+ * or lists paths outside this process's cgroup namespace (they start with "/.."). Call it
+ * once per container start; im_cgroup_read then reads the open files. Returns IM_ENOTFOUND
+ * when no directory is found. */
+int im_cgroup_open_pid(const im_cgroup_layout_t *layout, const char *proc_root, int pid,
+                       const char *id, im_cgroup_files_t *files, char *err,
+                       size_t errlen) IM_WARN_UNUSED;
+
+/* Finds in the text of a /proc/<pid>/cgroup file the path of controller (a v1 controller
+ * such as "memory", or "" for the v2 line "0::PATH") and copies it to out. When mount is
+ * not NULL, it receives the line's whole controller list ("cpu,cpuacct"), the name of the
+ * v1 mount. Returns false when no line matches, the path does not fit, or the path lies
+ * outside the reader's cgroup namespace. */
+bool im_cgroup_parse_proc_cgroup(const char *text, const char *controller, char *out,
+                                 size_t outlen, char *mount, size_t mountlen);
 
 /* An open <proc_root>/<pid>/net/dev. The descriptor stays bound to the network namespace
  * it was opened in, and keeps that namespace alive, so close it when the process exits. */

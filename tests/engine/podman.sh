@@ -5,7 +5,8 @@
 #   podman.sh start [DIR]        Start a rootful Podman service with its storage, run
 #                                root, network configs and socket under DIR (default: a
 #                                new /tmp/im-podman-XXXXXX), import the busybox test
-#                                image, print DIR on stdout.
+#                                image, create the user bridge network inframon-test,
+#                                print DIR on stdout.
 #   podman.sh stop DIR           Remove the service's containers, stop it by pid,
 #                                unmount what is left and remove DIR.
 #   podman.sh env DIR            Print `export INFRAMON_TEST_DOCKER_HOST=unix://DIR/podman.sock`.
@@ -22,11 +23,12 @@ set -euo pipefail
 unset DOCKER_CONTEXT DOCKER_TLS_VERIFY DOCKER_CERT_PATH
 
 readonly TEST_IMAGE=inframon-test/busybox:latest
+readonly TEST_NETWORK=inframon-test
 readonly MARKER_NAME=.inframon-podman
 START_TIMEOUT_SECONDS=${IM_ENGINE_START_TIMEOUT:-30}
 # The integration tests that `podman.sh test` runs by default. The others fail on Podman
 # for the reasons listed in docs/podman.md.
-PODMAN_TESTS=${PODMAN_TESTS:-'integration\.(test_containers|test_groups|test_events|test_compose)$'}
+PODMAN_TESTS=${PODMAN_TESTS:-'integration\.(test_containers|test_groups|test_events|test_compose|test_stats)$'}
 
 log() { printf 'podman: %s\n' "$*" >&2 || true; }
 die() {
@@ -131,6 +133,12 @@ cmd_start() {
     done
     log "podman (pid $pid) responds on $(socket_path "$dir")"
     docker_cli "$dir" image inspect "$TEST_IMAGE" >/dev/null 2>&1 || import_test_image "$dir"
+    # The bridge and its firewall rules are made inside the service's network namespace.
+    if ! docker_cli "$dir" network inspect "$TEST_NETWORK" >/dev/null 2>&1; then
+        docker_cli "$dir" network create --driver bridge "$TEST_NETWORK" >/dev/null ||
+            die "creating the user bridge network $TEST_NETWORK failed"
+        log "created user bridge network $TEST_NETWORK"
+    fi
     printf '%s\n' "$dir"
 }
 
@@ -154,7 +162,8 @@ cmd_stop() {
         kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null || true
     fi
     # Overlay and shm mounts of removed containers can outlive the service.
-    grep -F " $dir/" /proc/mounts | awk '{print $2}' | sort -r | while read -r mount; do
+    # grep finds nothing when no mount is left, which must not end the script (pipefail).
+    { grep -F " $dir/" /proc/mounts || true; } | awk '{print $2}' | sort -r | while read -r mount; do
         umount -l "$mount" 2>/dev/null || true
     done
     rm -rf "$dir"

@@ -305,6 +305,250 @@ static void v2_systemd_scope(void **state)
     assert_int_equal(im_cgroup_memory_used(&s), 73400320 - 16777216);
 }
 
+#define PODMAN_ID "9825e83722925987601bbf4dfa89f8a9cc09ecc0ca3f4c9e8ddbd0ae18b73183"
+#define PROC_CGROUP FIXTURES "/proc_cgroup"
+
+/* Reads a whole fixture file into a new string. */
+static char *read_fixture(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char *text = calloc(1, 16384);
+
+    assert_non_null(f);
+    assert_non_null(text);
+    size_t len = fread(text, 1, 16383, f);
+    text[len] = '\0';
+    fclose(f);
+    return text;
+}
+
+static void proc_cgroup_paths_found(void **state)
+{
+    static const struct {
+        const char *file;
+        const char *controller;
+        const char *path;
+        const char *mount;
+    } cases[] = {
+        {"docker_cgroupfs_v1.txt", "memory", "/docker/" BURN_ID, "memory"},
+        {"docker_cgroupfs_v1.txt", "cpuacct", "/docker/" BURN_ID, "cpu,cpuacct"},
+        {"docker_cgroupfs_v1.txt", "cpu", "/docker/" BURN_ID, "cpu,cpuacct"},
+        {"docker_systemd_v1.txt", "blkio", "/system.slice/docker-" BURN_ID ".scope", "blkio"},
+        {"docker_systemd_v1.txt", "pids", "/system.slice/docker-" BURN_ID ".scope", "pids"},
+        {"podman_cgroupfs_v1.txt", "memory", "/libpod_parent/libpod-" PODMAN_ID, "memory"},
+        {"podman_cgroupfs_v1.txt", "cpuacct", "/libpod_parent/libpod-" PODMAN_ID, "cpuacct"},
+        {"podman_cgroupfs_v1.txt", "", "/libpod_parent/libpod-" PODMAN_ID, ""},
+        {"podman_systemd_v1.txt", "memory", "/machine.slice/libpod-" PODMAN_ID ".scope",
+         "memory"},
+        {"podman_systemd_v1.txt", "rdma", "/", "rdma"},
+        {"docker_cgroupfs_v2.txt", "", "/docker/" BURN_ID, ""},
+        {"docker_systemd_v2.txt", "", "/system.slice/docker-" BURN_ID ".scope", ""},
+        {"podman_cgroupfs_v2.txt", "", "/libpod_parent/libpod-" PODMAN_ID, ""},
+        {"podman_systemd_v2.txt", "", "/machine.slice/libpod-" PODMAN_ID ".scope", ""},
+    };
+    (void)state;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char file[256];
+        char path[512];
+        char mount[64];
+        snprintf(file, sizeof(file), "%s/%s", PROC_CGROUP, cases[i].file);
+        char *text = read_fixture(file);
+        bool found = im_cgroup_parse_proc_cgroup(text, cases[i].controller, path, sizeof(path),
+                                                 mount, sizeof(mount));
+        if (!found) {
+            fail_msg("%s: no path for controller \"%s\"", cases[i].file, cases[i].controller);
+        }
+        if (strcmp(path, cases[i].path) != 0) {
+            fail_msg("%s, \"%s\": path %s, expected %s", cases[i].file, cases[i].controller, path,
+                     cases[i].path);
+        }
+        if (strcmp(mount, cases[i].mount) != 0) {
+            fail_msg("%s, \"%s\": mount %s, expected %s", cases[i].file, cases[i].controller,
+                     mount, cases[i].mount);
+        }
+        free(text);
+    }
+}
+
+static void proc_cgroup_paths_rejected(void **state)
+{
+    char path[512];
+    char small[16];
+    (void)state;
+
+    char *v2 = read_fixture(PROC_CGROUP "/podman_systemd_v2.txt");
+    assert_false(im_cgroup_parse_proc_cgroup(v2, "memory", path, sizeof(path), NULL, 0));
+    assert_false(im_cgroup_parse_proc_cgroup(v2, "", small, sizeof(small), NULL, 0));
+    free(v2);
+
+    char *v1 = read_fixture(PROC_CGROUP "/docker_cgroupfs_v1.txt");
+    /* "cpu,cpuacct" is a mount name, not a controller, and "net" is only a prefix of net_cls. */
+    assert_false(im_cgroup_parse_proc_cgroup(v1, "cpu,cpuacct", path, sizeof(path), NULL, 0));
+    assert_false(im_cgroup_parse_proc_cgroup(v1, "net", path, sizeof(path), NULL, 0));
+    assert_false(im_cgroup_parse_proc_cgroup(v1, "misc", path, sizeof(path), NULL, 0));
+    free(v1);
+
+    char *outside = read_fixture(PROC_CGROUP "/outside_namespace_v2.txt");
+    assert_false(im_cgroup_parse_proc_cgroup(outside, "", path, sizeof(path), NULL, 0));
+    free(outside);
+
+    assert_false(im_cgroup_parse_proc_cgroup("0::/..\n", "", path, sizeof(path), NULL, 0));
+    assert_false(im_cgroup_parse_proc_cgroup("", "", path, sizeof(path), NULL, 0));
+    /* A cgroup whose name starts with ".." is inside the namespace. */
+    assert_true(im_cgroup_parse_proc_cgroup("0::/..data/ctr\n", "", path, sizeof(path), NULL, 0));
+    assert_string_equal(path, "/..data/ctr");
+    assert_false(im_cgroup_parse_proc_cgroup("garbage\n4:memory\n", "memory", path,
+                                             sizeof(path), NULL, 0));
+}
+
+/* Writes the v1 memory files of a container into dir with the given usage. */
+static void write_v1_memory(const char *dir, const char *usage)
+{
+    write_file(dir, "memory.usage_in_bytes", usage);
+    write_file(dir, "memory.stat", "total_cache 7\ntotal_rss 3\n");
+    write_file(dir, "memory.limit_in_bytes", "4096\n");
+}
+
+static void v1_podman_cgroupfs_without_pid(void **state)
+{
+    char root[] = "/tmp/im-cgroup-test-XXXXXX";
+    char dir[512];
+    im_cgroup_layout_t layout;
+    im_cgroup_files_t files = {0};
+    im_cgroup_sample_t s;
+    char err[256];
+    (void)state;
+
+    assert_non_null(mkdtemp(root));
+    snprintf(dir, sizeof(dir), "%s/fs/cgroup/memory/libpod_parent/libpod-%s", root, PODMAN_ID);
+    write_v1_memory(dir, "1000\n");
+    snprintf(dir, sizeof(dir), "%s/fs/cgroup/cpuacct/libpod_parent/libpod-%s", root, PODMAN_ID);
+    write_file(dir, "cpuacct.usage", "5000\n");
+    im_cgroup_detect(root, &layout);
+
+    /* pid 0: no /proc/<pid>/cgroup, so the Podman cgroupfs pattern finds the directory. */
+    assert_int_equal(im_cgroup_open_pid(&layout, root, 0, PODMAN_ID, &files, err, sizeof(err)),
+                     IM_OK);
+    assert_int_equal(im_cgroup_read(&layout, PODMAN_ID, &files, &s, err, sizeof(err)), IM_OK);
+    assert_true(s.has_memory);
+    assert_int_equal(s.memory_usage, 1000);
+    assert_true(s.has_cpu);
+    assert_int_equal(s.cpu_usage_ns, 5000);
+    im_cgroup_files_close(&files);
+
+    /* im_cgroup_read alone tries the same patterns. */
+    assert_int_equal(im_cgroup_read(&layout, PODMAN_ID, NULL, &s, err, sizeof(err)), IM_OK);
+    assert_int_equal(s.memory_usage, 1000);
+    remove_tree(root);
+}
+
+static void v1_custom_parent_from_pid(void **state)
+{
+    char root[] = "/tmp/im-cgroup-test-XXXXXX";
+    char dir[512];
+    char text[1024];
+    im_cgroup_layout_t layout;
+    im_cgroup_files_t files = {0};
+    im_cgroup_sample_t s;
+    char err[256];
+    (void)state;
+
+    /* A parent that no pattern matches (docker run --cgroup-parent), and cpu and cpuacct
+     * mounted together as "cpu,cpuacct" without the per-controller links. */
+    assert_non_null(mkdtemp(root));
+    snprintf(dir, sizeof(dir), "%s/fs/cgroup/memory/ci/job-7/%s", root, BURN_ID);
+    write_v1_memory(dir, "2000\n");
+    snprintf(dir, sizeof(dir), "%s/fs/cgroup/cpu,cpuacct/ci/job-7/%s", root, BURN_ID);
+    write_file(dir, "cpuacct.usage", "9000\n");
+    write_file(dir, "cpu.cfs_quota_us", "50000\n");
+    write_file(dir, "cpu.cfs_period_us", "100000\n");
+    snprintf(dir, sizeof(dir), "%s/fs/cgroup/pids/ci/job-7/%s", root, BURN_ID);
+    write_file(dir, "pids.current", "4\n");
+    snprintf(dir, sizeof(dir), "%s/4242", root);
+    snprintf(text, sizeof(text),
+             "5:pids:/ci/job-7/%s\n4:memory:/ci/job-7/%s\n2:cpu,cpuacct:/ci/job-7/%s\n"
+             "1:name=systemd:/ci/job-7/%s\n0::/\n",
+             BURN_ID, BURN_ID, BURN_ID, BURN_ID);
+    write_file(dir, "cgroup", text);
+    im_cgroup_detect(root, &layout);
+    assert_int_equal(layout.version, IM_CGROUP_V1);
+
+    assert_int_equal(im_cgroup_read(&layout, BURN_ID, NULL, &s, err, sizeof(err)),
+                     IM_ENOTFOUND);
+    assert_int_equal(
+        im_cgroup_open_pid(&layout, root, 4242, BURN_ID, &files, err, sizeof(err)), IM_OK);
+    assert_true(files.opened);
+    assert_int_equal(im_cgroup_read(&layout, BURN_ID, &files, &s, err, sizeof(err)), IM_OK);
+    assert_int_equal(s.memory_usage, 2000);
+    assert_int_equal(s.memory_limit, 4096);
+    assert_int_equal(s.cpu_usage_ns, 9000);
+    assert_close(s.cpu_limit_cores, 0.5, 1e-9);
+    assert_true(s.has_pids);
+    assert_int_equal(s.pids, 4);
+    assert_false(s.has_blkio); /* no blkio line in this /proc/<pid>/cgroup */
+    im_cgroup_files_close(&files);
+
+    /* A pid that has exited falls back to the patterns, which do not match this parent. */
+    assert_int_equal(
+        im_cgroup_open_pid(&layout, root, 4243, BURN_ID, &files, err, sizeof(err)),
+        IM_ENOTFOUND);
+    assert_false(files.opened);
+    remove_tree(root);
+}
+
+static void v2_podman_systemd_from_pid(void **state)
+{
+    char root[] = "/tmp/im-cgroup-test-XXXXXX";
+    char dir[512];
+    char text[512];
+    im_cgroup_layout_t layout;
+    im_cgroup_files_t files = {0};
+    im_cgroup_sample_t s;
+    char err[256];
+    (void)state;
+
+    assert_non_null(mkdtemp(root));
+    snprintf(dir, sizeof(dir), "%s/fs/cgroup", root);
+    write_file(dir, "cgroup.controllers", "cpuset cpu io memory pids\n");
+    snprintf(dir, sizeof(dir), "%s/fs/cgroup/machine.slice/libpod-%s.scope", root, PODMAN_ID);
+    write_file(dir, "cpu.stat", "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\n");
+    write_file(dir, "memory.current", "3000\n");
+    write_file(dir, "memory.max", "max\n");
+    snprintf(dir, sizeof(dir), "%s/77", root);
+    snprintf(text, sizeof(text), "0::/machine.slice/libpod-%s.scope\n", PODMAN_ID);
+    write_file(dir, "cgroup", text);
+    im_cgroup_detect(root, &layout);
+    assert_int_equal(layout.version, IM_CGROUP_V2);
+
+    assert_int_equal(im_cgroup_open_pid(&layout, root, 77, PODMAN_ID, &files, err, sizeof(err)),
+                     IM_OK);
+    assert_int_equal(im_cgroup_read(&layout, PODMAN_ID, &files, &s, err, sizeof(err)), IM_OK);
+    assert_true(s.has_cpu);
+    assert_int_equal(s.cpu_usage_ns, 1500000);
+    assert_int_equal(s.memory_usage, 3000);
+    assert_int_equal(s.memory_limit, 0);
+    im_cgroup_files_close(&files);
+
+    /* A path outside the reader's cgroup namespace is not used, but the pattern still finds
+     * the scope. */
+    snprintf(text, sizeof(text), "0::/../../machine.slice/libpod-%s.scope\n", PODMAN_ID);
+    write_file(dir, "cgroup", text);
+    assert_int_equal(im_cgroup_open_pid(&layout, root, 77, PODMAN_ID, &files, err, sizeof(err)),
+                     IM_OK);
+    assert_int_equal(im_cgroup_read(&layout, PODMAN_ID, &files, &s, err, sizeof(err)), IM_OK);
+    assert_int_equal(s.memory_usage, 3000);
+    im_cgroup_files_close(&files);
+
+    /* A process in the root cgroup is not taken for the container. */
+    write_file(dir, "cgroup", "0::/\n");
+    snprintf(dir, sizeof(dir), "%s/fs/cgroup/machine.slice/libpod-%s.scope", root, PODMAN_ID);
+    remove_tree(dir);
+    assert_int_equal(im_cgroup_open_pid(&layout, root, 77, PODMAN_ID, &files, err, sizeof(err)),
+                     IM_ENOTFOUND);
+    remove_tree(root);
+}
+
 static void missing_hierarchy(void **state)
 {
     im_cgroup_layout_t layout;
@@ -447,6 +691,11 @@ int main(void)
         cmocka_unit_test(v1_unknown_container),
         cmocka_unit_test(v2_systemd_scope),
         cmocka_unit_test(missing_hierarchy),
+        cmocka_unit_test(proc_cgroup_paths_found),
+        cmocka_unit_test(proc_cgroup_paths_rejected),
+        cmocka_unit_test(v1_podman_cgroupfs_without_pid),
+        cmocka_unit_test(v1_custom_parent_from_pid),
+        cmocka_unit_test(v2_podman_systemd_from_pid),
         cmocka_unit_test(net_dev_skips_loopback),
         cmocka_unit_test(net_dev_malformed),
         cmocka_unit_test(cpu_percent_matches_docker_stats),
