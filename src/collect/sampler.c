@@ -546,7 +546,16 @@ static bool read_entry(im_sampler_t *sampler, entry_t *entry, im_cgroup_sample_t
 
     memset(net, 0, sizeof(*net));
     if (!sampler->engine_stats_mode) {
-        int rc = im_cgroup_read(&sampler->layout, entry->id, &entry->files, cur, err, sizeof(err));
+        int rc = IM_OK;
+        /* The paths in /proc/<pid>/cgroup find any layout (Podman, --cgroup-parent); this
+         * runs once per start or event, since events and resets close the files. */
+        if (!entry->files.opened && entry->pid > 0) {
+            rc = im_cgroup_open_pid(&sampler->layout, sampler->proc_root, entry->pid, entry->id,
+                                    &entry->files, err, sizeof(err));
+        }
+        if (rc == IM_OK) {
+            rc = im_cgroup_read(&sampler->layout, entry->id, &entry->files, cur, err, sizeof(err));
+        }
         if (rc == IM_OK && cur->has_cpu && cur->has_memory) {
             sampler->cgroup_reads++;
             return true;
