@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Measure GET /api/v1/containers with a bearer token under wrk, on a private engine with
-# 100 containers, and check that no request reaches the engine.
+# 100 containers, and check that no list request reaches the engine.
 #
 #   bench/list_wrk.sh [BUILD_DIR]
 #
@@ -10,7 +10,8 @@
 # but never rejects one. After a warm-up it runs
 #   wrk -t THREADS -c CONNECTIONS -d SECONDS -s <script setting Authorization> URL
 # (defaults 2 threads, 32 connections, 30 s), reads inframon_engine_requests_total before
-# and after, and fails when any response was not 2xx or the engine saw a request. For
+# and after, and fails when any response was not 2xx or the engine saw more requests than
+# the collector's own re-list of the containers every 10 s (none come from requests). For
 # scale it then times RUNS (default 20) `docker ps` calls against the same engine. Needs
 # root (the engine does), wrk (scripts/deps.sh --bench) and a built inframon.
 #
@@ -111,4 +112,9 @@ echo
 echo "engine requests made by InfraMon during the wrk run: $ENGINE_CALLS"
 echo "responses other than 2xx: ${NON_2XX:-0}"
 [ -z "$NON_2XX" ] || { echo "bench: wrk saw $NON_2XX responses other than 2xx" >&2; exit 1; }
-[ "$ENGINE_CALLS" -eq 0 ] || { echo "bench: the engine saw $ENGINE_CALLS requests during the run" >&2; exit 1; }
+# The collector re-lists the containers every 10 s, so the run may see that many requests.
+RELISTS=$((SECONDS_UNDER_LOAD / 10 + 1))
+[ "$ENGINE_CALLS" -le "$RELISTS" ] || {
+    echo "bench: the engine saw $ENGINE_CALLS requests during the run, more than the $RELISTS re-lists of the collector" >&2
+    exit 1
+}
