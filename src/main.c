@@ -146,7 +146,7 @@ static const char *describe_signal(int sig)
 
 /* Caps glibc's malloc arenas at two before any thread starts. By default glibc gives each
  * thread that contends for the heap an arena of its own, up to eight per core, and every
- * arena keeps freed memory resident; this server runs a dozen threads that allocate
+ * arena keeps freed memory resident. This server runs a dozen threads that allocate
  * little. MALLOC_ARENA_MAX in the environment, when set, takes precedence. */
 static void limit_malloc_arenas(void)
 {

@@ -28,7 +28,7 @@
 /* Progress events past this many queued bytes replace the oldest ones with a dropped event. */
 #define PULL_QUEUE_MAX ((size_t)1024 * 1024)
 /* Streamed pulls running at once, server-wide. Each one has a thread and an engine
- * connection of its own and holds no HTTP worker, so without this cap the only bound
+ * connection of its own and occupies no HTTP worker, so without this cap the only bound
  * would be the server's connection limit. */
 #define MAX_STREAMED_PULLS 16
 #define NOT_PULLABLE                                                                               \

@@ -535,7 +535,7 @@ int im__stats_history_mean(im_request_t *req, const im_sampler_figures_t *f, int
     im_strlcpy(target.container_id, f->id, sizeof(target.container_id));
     im_strlcpy(target.name, f->name, sizeof(target.name));
     target.live = true;
-    /* One bucket over the whole period holds the mean weighted by samples. */
+    /* One bucket over the whole period gives the mean weighted by samples. */
     int rc = load_series(req, &target, period_seconds, 1, &series);
     if (rc != IM_OK) {
         return rc;

@@ -4,7 +4,7 @@
 #include <stddef.h>
 
 /* Finds the cookie called name in a Cookie request header and returns a malloc'd copy of
- * its value. The header holds "name=value" pairs separated by ";" and optional spaces or
+ * its value. The header contains "name=value" pairs separated by ";" and optional spaces or
  * tabs (RFC 6265 section 4.2.1). Returns NULL when header is NULL, the cookie is missing
  * or its value is empty or invalid.
  *

@@ -46,7 +46,7 @@ typedef struct {
     uint32_t first_base_sequence; /* sequence number of bases[bases_first] */
 } im_point_ring_t;
 
-/* Appends point, overwriting the oldest one once the ring holds capacity points. The
+/* Appends point, overwriting the oldest one once the ring contains capacity points. The
  * capacity is fixed by the first call. */
 void im_point_ring_push(im_point_ring_t *ring, size_t capacity, const im_sampler_point_t *point);
 

@@ -100,8 +100,8 @@ static void raise_open_files_limit(void)
             limit.rlim_cur = previous;
         }
     }
-    // NOTE: past the limit, opens fail with EMFILE and the containers whose files could not
-    // be opened are skipped each cycle; this warning is the only sign of it.
+    // NOTE: past the limit, opens fail with EMFILE, so containers whose files cannot be
+    // opened are skipped each cycle. This warning is the only sign of it.
     if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < OPEN_FILES_WANTED) {
         im_log_warn("sampler",
                     "the open files limit is %llu; the collector keeps about %d files open per "

@@ -28,8 +28,8 @@
 #define MAX_HEADER_BYTES (32 * 1024)
 /* libmicrohttpd's memory per connection, which stores the request line and headers as they
  * are read. A request that does not fit gets libmicrohttpd's own bare 431 or 414 before
- * on_request runs, so this must stay well above MAX_URL_LENGTH + MAX_HEADER_BYTES: the
- * room between them is what lets InfraMon answer most oversized requests itself. With
+ * on_request runs, so this must stay well above MAX_URL_LENGTH + MAX_HEADER_BYTES. The
+ * room between them lets InfraMon reject most oversized requests itself. With
  * MAX_CONNECTIONS open, the pools take at most 96 MiB. */
 #define CONNECTION_MEMORY (96 * 1024)
 #define CONNECTION_TIMEOUT 60

@@ -61,7 +61,7 @@ running_pid() {
 # Writes the containers.conf of the service. Podman lowers its own RLIMIT_NPROC hard
 # limit to 32768 at start. Without CAP_SYS_RESOURCE, runc cannot give a container more
 # than that, nor more open files than the hard limit, so the defaults stay within both.
-# Containers get no network unless a test asks for one.
+# Containers get no network unless a test requests one.
 write_config() {
     local dir=$1 nofile nproc
     nofile=$(ulimit -Hn)

@@ -307,7 +307,7 @@ class ComposePullCancelTest(PullTestCase):
         os.kill(self.registry.process.pid, signal.SIGSTOP)
         self.addCleanup(os.kill, self.registry.process.pid, signal.SIGCONT)
 
-        # Without Accept: text/event-stream a pull holds its HTTP worker until it ends.
+        # Without Accept: text/event-stream a pull occupies its HTTP worker until it ends.
         # With 2 workers one such pull may wait; the next is turned away at once.
         held.start()
         time.sleep(1)

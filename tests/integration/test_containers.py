@@ -153,7 +153,7 @@ class ContainerApiTest(harness.IntegrationTestCase):
     def test_state_text_ages_without_events(self):
         name = self.docker.run_detached("sleep", "300")
         # For 2 s after the collector applies a create event the list is read from the
-        # engine, without an ETag; a slow (sanitizer) build can apply the event late.
+        # engine, without an ETag. A slow (sanitizer) build can apply the event late.
         responses = []
 
         def snapshot_list():

@@ -39,8 +39,8 @@ class StatsTest(harness.IntegrationTestCase):
             self.assertIsNone(body[field], field)
 
     def test_container_before_its_event(self):
-        # The server reaches the engine through a relay that holds the events stream, so the
-        # collector cannot learn of the new container from its create event.
+        # The server reaches the engine through a relay that withholds the events stream, so
+        # the collector cannot learn of the new container from its create event.
         proxy = engine_proxy.EngineProxy()
         self.addCleanup(proxy.close)
         server = self.start_server(env={"DOCKER_HOST": proxy.docker_host})

@@ -1,7 +1,7 @@
 import { PERIODS } from '../lib/history';
 
-// A labelled select of the history periods. With live set, the 15-minute period says that
-// it also shows the figures the page polls.
+// A labelled select of the history periods. With live set, the 15-minute option's label
+// states that it also shows the figures the page polls.
 export function RangeSelect({ value, onChange, live = false }: { value: string; onChange: (period: string) => void; live?: boolean }) {
   return (
     <label class="inline">

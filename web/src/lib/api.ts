@@ -220,7 +220,7 @@ export class ApiClient {
 
   // Sends a request whose body the caller reads itself (a log stream or a download), with
   // the same refresh-and-retry rule as request(). A POST sends an empty JSON object and
-  // asks for accept, such as text/event-stream. Throws ApiError on an error status.
+  // sets Accept to accept, such as text/event-stream. Throws ApiError on an error status.
   async raw(path: string, signal?: AbortSignal, method: 'GET' | 'POST' = 'GET', accept?: string): Promise<Response> {
     const body = method === 'POST' ? {} : undefined;
     let response = await this.send(method, path, body, signal, accept);
