@@ -28,6 +28,8 @@
 
 /* Connections per store. HTTP workers beyond this many wait for a free one. */
 #define POOL_SIZE 4
+#define LOOKASIDE_SLOT_SIZE 512
+#define LOOKASIDE_SLOTS     64
 /* How long a connection retries a locked database before it reports SQLITE_BUSY. */
 #define BUSY_TIMEOUT_MS 5000
 

@@ -1,7 +1,7 @@
-/* Tests of the compact in-memory history ring. Every field of a point must survive the
- * encoding: counters near 2^64, counter resets, jumps beyond the 32-bit offsets, NaN rates,
- * memory limit changes and long gaps. The ring keeps only the newest capacity points and
- * the bases they refer to. */
+/* Tests of the packed in-memory history ring. Every bit of every field of a point must
+ * survive the encoding: counters near 2^64, counter resets, large jumps, NaN and infinite
+ * rates, memory limit changes, long gaps and a clock set back. Copies return only the
+ * newest capacity points, and a steady point costs a few bytes. */
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -69,11 +69,24 @@ static void check_round_trip(const im_sampler_point_t *points, size_t count, siz
     im_point_ring_free(&ring);
 }
 
-static void test_slot_size(void **state)
+/* A point of an idle container: the clock jitters by a few milliseconds and nothing
+ * else moves, except the network counters now and then. */
+static void test_steady_points_are_small(void **state)
 {
     (void)state;
-    assert_int_equal(sizeof(im_point_slot_t), 44);
-    assert_true(sizeof(im_point_slot_t) < sizeof(im_sampler_point_t));
+    enum { COUNT = 900 };
+    im_point_ring_t ring = {0};
+    int64_t time_ms = START_MS;
+    for (int i = 0; i < COUNT; i++) {
+        time_ms += 1000 + (i % 7) - 3;
+        im_sampler_point_t point = make_point(time_ms, (uint64_t)(i / 60) * 1500);
+        im_point_ring_push(&ring, COUNT, &point);
+    }
+    size_t bytes = im_point_ring_bytes(&ring);
+    /* An im_sampler_point_t takes 72 bytes. */
+    assert_true(bytes < COUNT * 4);
+    assert_true(bytes > COUNT); /* every point takes at least its mask and time */
+    im_point_ring_free(&ring);
 }
 
 static void test_empty_ring(void **state)
@@ -83,18 +96,6 @@ static void test_empty_ring(void **state)
     im_sampler_point_t *copy = (im_sampler_point_t *)&ring;
     assert_int_equal(im_point_ring_copy(&ring, 0, &copy), 0);
     assert_null(copy);
-    im_point_ring_free(&ring);
-}
-
-static void test_steady_counters_share_base(void **state)
-{
-    (void)state;
-    im_point_ring_t ring = {0};
-    for (int i = 0; i < 100; i++) {
-        im_sampler_point_t point = make_point(START_MS + i * 1000, (uint64_t)i * 4096);
-        im_point_ring_push(&ring, 100, &point);
-    }
-    assert_int_equal(ring.bases_count, 1);
     im_point_ring_free(&ring);
 }
 
@@ -117,12 +118,6 @@ static void test_counter_reset(void **state)
         make_point(START_MS + 1000, 0),
         make_point(START_MS + 2000, 10),
     };
-    im_point_ring_t ring = {0};
-    for (int i = 0; i < 3; i++) {
-        im_point_ring_push(&ring, 10, &points[i]);
-    }
-    assert_int_equal(ring.bases_count, 2);
-    im_point_ring_free(&ring);
     check_round_trip(points, 3, 10);
 }
 
@@ -132,19 +127,11 @@ static void test_offset_limits(void **state)
     uint64_t base = 1ull << 40;
     im_sampler_point_t points[5] = {
         make_point(START_MS, base),
-        make_point(START_MS + 1000, base + INT32_MAX),           /* largest forward offset */
-        make_point(START_MS + 2000, base - (uint64_t)INT32_MAX - 1), /* largest backward */
-        make_point(START_MS + 3000, base + (uint64_t)INT32_MAX + 1), /* needs a new base */
-        make_point(START_MS + 4000, base + (1ull << 33)),
+        make_point(START_MS + 1000, base + INT32_MAX),
+        make_point(START_MS + 2000, base - (uint64_t)INT32_MAX - 1),
+        make_point(START_MS + 3000, base + (uint64_t)INT32_MAX + 1),
+        make_point(START_MS + 4000, UINT64_MAX), /* the largest backward step next */
     };
-    im_point_ring_t ring = {0};
-    for (int i = 0; i < 3; i++) {
-        im_point_ring_push(&ring, 10, &points[i]);
-    }
-    assert_int_equal(ring.bases_count, 1);
-    im_point_ring_push(&ring, 10, &points[3]);
-    assert_int_equal(ring.bases_count, 2);
-    im_point_ring_free(&ring);
     check_round_trip(points, 5, 10);
 }
 
@@ -183,20 +170,28 @@ static void test_limit_change_and_time_gap(void **state)
     check_round_trip(points, 4, 10);
 }
 
-static void test_wrap_drops_old_bases(void **state)
+static void test_wrap_keeps_newest_capacity(void **state)
 {
     (void)state;
-    enum { CAPACITY = 5, COUNT = 23 };
+    /* A capacity that is not a multiple of the block size, pushed past it many times. */
+    enum { CAPACITY = 100, COUNT = 1000 };
     im_sampler_point_t points[COUNT];
     for (int i = 0; i < COUNT; i++) {
-        /* Every third point resets the counters, so bases come and go as the ring wraps. */
+        /* Every third point resets the counters. */
         uint64_t counter = (i % 3 == 0) ? 0 : (uint64_t)i << 34;
         points[i] = make_point(START_MS + i * 1000, counter);
     }
     im_point_ring_t ring = {0};
     for (int i = 0; i < COUNT; i++) {
         im_point_ring_push(&ring, CAPACITY, &points[i]);
-        assert_true(ring.bases_count <= CAPACITY);
+        assert_true(ring.block_count <= ring.blocks_capacity);
+        assert_true(ring.count < CAPACITY + IM_POINT_BLOCK_POINTS);
+        im_sampler_point_t *copy = NULL;
+        size_t n = im_point_ring_copy(&ring, 0, &copy);
+        assert_int_equal(n, i + 1 < CAPACITY ? i + 1 : CAPACITY);
+        assert_point_equal(&points[i], &copy[n - 1]);
+        assert_point_equal(&points[i + 1 - n], &copy[0]);
+        free(copy);
     }
     im_point_ring_free(&ring);
     check_round_trip(points, COUNT, CAPACITY);
@@ -219,41 +214,52 @@ static void test_copy_since(void **state)
     im_point_ring_free(&ring);
 }
 
-static void test_many_bases_wrap_sequence(void **state)
+/* Fields of random bit patterns, so that every branch of the encoding gets large,
+ * negative and NaN differences. */
+static void test_random_points_round_trip(void **state)
 {
     (void)state;
-    /* More than 65536 bases over the ring's life, to cross the 16-bit sequence wrap. */
-    enum { CAPACITY = 4, COUNT = 70000 };
-    im_point_ring_t ring = {0};
-    im_sampler_point_t last[CAPACITY];
+    enum { CAPACITY = 300, COUNT = 2000 };
+    static im_sampler_point_t points[COUNT];
+    uint64_t seed = 0x9e3779b97f4a7c15ull;
     for (int i = 0; i < COUNT; i++) {
-        im_sampler_point_t point = make_point(START_MS + i, (i % 2) ? 0 : 1ull << 40);
-        im_point_ring_push(&ring, CAPACITY, &point);
-        last[i % CAPACITY] = point;
+        uint64_t r[8];
+        for (int k = 0; k < 8; k++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            r[k] = seed ^ (seed >> 29);
+        }
+        uint32_t cpu_bits = (uint32_t)r[0];
+        uint32_t rx_bits = (uint32_t)(r[0] >> 32);
+        points[i] = (im_sampler_point_t){
+            .time_ms = (int64_t)(r[1] >> 1), /* copies skip times before 1970 */
+            .pids = (uint32_t)r[2],
+            .memory_used = r[3],
+            .memory_limit = (i % 5) ? r[4] : 0,
+            .network_rx = r[5],
+            .network_tx = r[6],
+            .block_read = r[7],
+            .block_write = r[2] >> 32,
+        };
+        memcpy(&points[i].cpu_percent, &cpu_bits, sizeof(float));
+        memcpy(&points[i].network_rx_rate, &rx_bits, sizeof(float));
+        points[i].network_tx_rate = (i % 2) ? NAN : -0.0f;
     }
-    im_sampler_point_t *copy = NULL;
-    assert_int_equal(im_point_ring_copy(&ring, 0, &copy), CAPACITY);
-    for (int i = 0; i < CAPACITY; i++) {
-        assert_point_equal(&last[(COUNT + i) % CAPACITY], &copy[i]);
-    }
-    free(copy);
-    im_point_ring_free(&ring);
+    check_round_trip(points, COUNT, CAPACITY);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_slot_size),
+        cmocka_unit_test(test_steady_points_are_small),
         cmocka_unit_test(test_empty_ring),
-        cmocka_unit_test(test_steady_counters_share_base),
         cmocka_unit_test(test_large_counters),
         cmocka_unit_test(test_counter_reset),
         cmocka_unit_test(test_offset_limits),
         cmocka_unit_test(test_nan_and_absent_values),
         cmocka_unit_test(test_limit_change_and_time_gap),
-        cmocka_unit_test(test_wrap_drops_old_bases),
+        cmocka_unit_test(test_wrap_keeps_newest_capacity),
         cmocka_unit_test(test_copy_since),
-        cmocka_unit_test(test_many_bases_wrap_sequence),
+        cmocka_unit_test(test_random_points_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
