@@ -17,6 +17,8 @@ packages=(
     # libraries InfraMon links against
     libmicrohttpd-dev libwslay-dev libjansson-dev libjwt-dev libcrypt-dev libyaml-dev
     libssl-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev
+    # TLS to a tcp:// engine, through the GnuTLS that libmicrohttpd loads anyway
+    libgnutls28-dev
     # unit tests
     libcmocka-dev
     # the private test engine (tests/engine/engine.sh) and its sample project
