@@ -201,8 +201,7 @@ static bool list_from_snapshot(im_request_t *req, const im_container_filter_t *f
     list_etag(snapshot->etag, generation, etag);
     /* The snapshot's items carry group_ids [], which is right while no group has members. */
     if (filter_is_empty(filter) && json_object_size(members) == 0) {
-        const im_collector_body_t *body =
-            all ? &snapshot->containers_all_body : &snapshot->containers_body;
+        const im_collector_body_t *body = im_collector_snapshot_list_body(snapshot, all);
         send_tagged(req, etag, body->data, body->len);
         im_collector_release(snapshot);
         return true;
@@ -210,7 +209,7 @@ static bool list_from_snapshot(im_request_t *req, const im_container_filter_t *f
     json_t *items = json_array();
     json_t *item = NULL;
     size_t index = 0;
-    json_array_foreach(snapshot->container_items, index, item)
+    json_array_foreach(im_collector_snapshot_items(snapshot), index, item)
     {
         const char *status = json_string_value(json_object_get(item, "status"));
         bool listed_by_default =
@@ -281,8 +280,9 @@ static void fill_stats_from_snapshot(im_request_t *req, json_t *items)
     json_t *item = NULL;
     size_t index = 0;
 
-    if (snapshot && snapshot->container_items) {
-        json_array_foreach(snapshot->container_items, index, item)
+    json_t *sampled_items = snapshot ? im_collector_snapshot_items(snapshot) : NULL;
+    if (sampled_items) {
+        json_array_foreach(sampled_items, index, item)
         {
             const char *id = json_string_value(json_object_get(item, "container_id"));
             if (id) {

@@ -205,7 +205,7 @@ static json_t *snapshot_items_by_name(im_request_t *req, bool *ready)
 
     *ready = snapshot && snapshot->containers_ready;
     if (*ready) {
-        json_array_foreach(snapshot->container_items, i, item)
+        json_array_foreach(im_collector_snapshot_items(snapshot), i, item)
         {
             const char *name = json_string_value(json_object_get(item, "name"));
             if (name) {

@@ -108,7 +108,9 @@ static void snapshot_free(im_collector_snapshot_t *snapshot)
     json_decref(snapshot->disk);
     json_decref(snapshot->network);
     json_decref(snapshot->host_info);
+    json_decref(snapshot->engine_items);
     json_decref(snapshot->container_items);
+    pthread_mutex_destroy(&snapshot->list_lock);
     free(snapshot->containers);
     free(snapshot->containers_body.data);
     free(snapshot->containers_all_body.data);
@@ -277,8 +279,6 @@ static im_collector_body_t containers_body(json_t *items, bool all, const char *
 
 static void add_containers(im_collector_t *collector, im_collector_snapshot_t *snapshot)
 {
-    char timestamp[32];
-
     snapshot->collector_source = "cgroup";
     if (!collector->containers) {
         return;
@@ -287,10 +287,44 @@ static void add_containers(im_collector_t *collector, im_collector_snapshot_t *s
     snapshot->collector_source = im_sampler_source(collector->containers);
     snapshot->engine_stats_calls = im_sampler_engine_stats_calls(collector->containers);
     snapshot->container_count = im_sampler_figures(collector->containers, &snapshot->containers);
-    snapshot->container_items = im_sampler_list_items(collector->containers);
-    im_time_iso8601(im_now(), timestamp);
-    snapshot->containers_body = containers_body(snapshot->container_items, false, timestamp);
-    snapshot->containers_all_body = containers_body(snapshot->container_items, true, timestamp);
+    snapshot->engine_items = im_sampler_items(collector->containers);
+    snapshot->listed_at = im_now();
+}
+
+/* Builds the snapshot's list items and bodies once, on the first request that needs them. */
+static im_collector_snapshot_t *built_list(const im_collector_snapshot_t *snapshot)
+{
+    /* Readers share the snapshot as const. Only these lazily built members change, under
+     * list_lock, and they stay fixed once built. */
+    im_collector_snapshot_t *owned = (im_collector_snapshot_t *)(uintptr_t)snapshot;
+    pthread_mutex_lock(&owned->list_lock);
+    if (!owned->list_built && owned->engine_items) {
+        json_t *items = json_array();
+        for (size_t i = 0; i < owned->container_count; i++) {
+            json_t *item = json_array_get(owned->engine_items, i);
+            json_array_append_new(items, im_sampler_list_item(item, &owned->containers[i]));
+        }
+        char timestamp[32];
+        im_time_iso8601(owned->listed_at, timestamp);
+        owned->containers_body = containers_body(items, false, timestamp);
+        owned->containers_all_body = containers_body(items, true, timestamp);
+        owned->container_items = items;
+    }
+    owned->list_built = true;
+    pthread_mutex_unlock(&owned->list_lock);
+    return owned;
+}
+
+json_t *im_collector_snapshot_items(const im_collector_snapshot_t *snapshot)
+{
+    return built_list(snapshot)->container_items;
+}
+
+const im_collector_body_t *im_collector_snapshot_list_body(const im_collector_snapshot_t *snapshot,
+                                                           bool all)
+{
+    im_collector_snapshot_t *owned = built_list(snapshot);
+    return all ? &owned->containers_all_body : &owned->containers_body;
 }
 
 static im_collector_snapshot_t *build_snapshot(im_collector_t *collector, uint64_t sequence)
@@ -298,6 +332,7 @@ static im_collector_snapshot_t *build_snapshot(im_collector_t *collector, uint64
     const im_host_sample_t *cur = im_host_sampler_current(&collector->sampler);
     const im_host_sample_t *prev = im_host_sampler_previous(&collector->sampler);
     im_collector_snapshot_t *snapshot = im_calloc(1, sizeof(*snapshot));
+    pthread_mutex_init(&snapshot->list_lock, NULL);
 
     snapshot->sequence = sequence;
     /* The start time keeps tags of a restarted server from matching older ones. */

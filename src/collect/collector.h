@@ -5,6 +5,7 @@
  * result as an immutable, reference-counted snapshot. Request handlers read the latest
  * snapshot and never wait for a collection. */
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -79,8 +80,13 @@ typedef struct im_collector_snapshot {
     uint64_t engine_stats_calls;      /* stats API calls so far; 0 while cgroups are readable */
     im_sampler_figures_t *containers; /* every container the engine lists */
     size_t container_count;
-    /* GET /api/v1/containers bodies without filters: running containers, and all. The items
-     * array has every container, for filtered requests. */
+    /* Internal: the engine's list items in the order of containers, and what
+     * im_collector_snapshot_items and im_collector_snapshot_list_body build from them on
+     * first use, under list_lock. */
+    json_t *engine_items;
+    int64_t listed_at;
+    pthread_mutex_t list_lock;
+    bool list_built;
     json_t *container_items;
     im_collector_body_t containers_body;
     im_collector_body_t containers_all_body;
@@ -89,6 +95,18 @@ typedef struct im_collector_snapshot {
 
     atomic_int refs; /* internal: references held by the collector and by readers */
 } im_collector_snapshot_t;
+
+/* Returns the GET /api/v1/containers item of every container, for filtered requests: an
+ * array owned by the snapshot that must not be changed, or NULL before the engine's list
+ * was read. Built on the first call for a snapshot, so that a cycle with no list request
+ * costs no JSON. */
+json_t *im_collector_snapshot_items(const im_collector_snapshot_t *snapshot);
+
+/* Returns the GET /api/v1/containers body without filters: running containers, or all of
+ * them. The body is built with the items on first use, and its data is NULL before the
+ * engine's list was read. */
+const im_collector_body_t *im_collector_snapshot_list_body(const im_collector_snapshot_t *snapshot,
+                                                           bool all);
 
 /* Starts the collector: takes the first sample at once (so a snapshot exists when this
  * returns, with null rates), then starts the thread. Returns IM_EINVAL with a message naming

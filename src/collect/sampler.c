@@ -695,28 +695,30 @@ static json_t *number_or_null(bool valid, double value)
     return valid ? json_real((double)(int64_t)(value * 100.0 + 0.5) / 100.0) : json_null();
 }
 
-// NOTE: state_text ("Up 5 minutes") is the engine's text as of the latest list or event for
-// that container, so it ages between events.
-json_t *im_sampler_list_items(const im_sampler_t *sampler)
+json_t *im_sampler_items(const im_sampler_t *sampler)
 {
     json_t *items = json_array();
-
     for (size_t i = 0; i < sampler->count; i++) {
-        const entry_t *entry = &sampler->entries[i];
-        const im_sampler_figures_t *f = &entry->figures;
-        json_t *item = json_copy(entry->item);
-        bool live = f->sampled && (is_running(entry) || strcmp(f->status, "paused") == 0);
-        json_object_set_new(item, "cpu_usage",
-                            number_or_null(live && f->has_rates, f->cpu_percent));
-        json_object_set_new(item, "memory_usage",
-                            live ? json_integer((json_int_t)f->memory_used) : json_null());
-        json_object_set_new(item, "memory_limit",
-                            live && f->counters.memory_limit
-                                ? json_integer((json_int_t)f->counters.memory_limit)
-                                : json_null());
-        json_array_append_new(items, item);
+        json_array_append(items, sampler->entries[i].item);
     }
     return items;
+}
+
+// NOTE: state_text ("Up 5 minutes") is the engine's text as of the latest list or event for
+// that container, so it ages between events.
+json_t *im_sampler_list_item(json_t *item, const im_sampler_figures_t *f)
+{
+    json_t *out = json_copy(item);
+    bool live = f->sampled &&
+                (strcmp(f->status, "running") == 0 || strcmp(f->status, "paused") == 0);
+    json_object_set_new(out, "cpu_usage", number_or_null(live && f->has_rates, f->cpu_percent));
+    json_object_set_new(out, "memory_usage",
+                        live ? json_integer((json_int_t)f->memory_used) : json_null());
+    json_object_set_new(out, "memory_limit",
+                        live && f->counters.memory_limit
+                            ? json_integer((json_int_t)f->counters.memory_limit)
+                            : json_null());
+    return out;
 }
 
 size_t im_sampler_history(im_sampler_t *sampler, const char *id, int64_t since_ms,

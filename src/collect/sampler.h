@@ -98,9 +98,14 @@ const char *im_sampler_source(const im_sampler_t *sampler);
 /* Copies out the current figures of every container; the caller frees *out. */
 size_t im_sampler_figures(const im_sampler_t *sampler, im_sampler_figures_t **out);
 
-/* Returns a new array of the mapped list items with cpu_usage, memory_usage and
- * memory_limit filled from the latest reading (null when none). */
-json_t *im_sampler_list_items(const im_sampler_t *sampler);
+/* Returns a new array holding a reference to the mapped list item of every container, in
+ * the order of im_sampler_figures. The items are never changed once made: a new list
+ * replaces them. */
+json_t *im_sampler_items(const im_sampler_t *sampler);
+
+/* Returns a copy of the list item with cpu_usage, memory_usage and memory_limit filled from
+ * the container's figures f (null when there is no reading). */
+json_t *im_sampler_list_item(json_t *item, const im_sampler_figures_t *f);
 
 /* Copies the points of container id (NULL: the host) newer than since_ms, oldest first,
  * into *out (the caller frees it). Returns the count; 0 and NULL for an unknown id. */
