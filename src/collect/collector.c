@@ -297,8 +297,11 @@ static im_collector_snapshot_t *built_list(const im_collector_snapshot_t *snapsh
     /* Readers share the snapshot as const. Only these lazily built members change, under
      * list_lock, and they stay fixed once built. */
     im_collector_snapshot_t *owned = (im_collector_snapshot_t *)(uintptr_t)snapshot;
+    if (atomic_load_explicit(&owned->list_built, memory_order_acquire)) {
+        return owned;
+    }
     pthread_mutex_lock(&owned->list_lock);
-    if (!owned->list_built && owned->engine_items) {
+    if (!atomic_load_explicit(&owned->list_built, memory_order_relaxed) && owned->engine_items) {
         json_t *items = json_array();
         for (size_t i = 0; i < owned->container_count; i++) {
             json_t *item = json_array_get(owned->engine_items, i);
@@ -310,7 +313,7 @@ static im_collector_snapshot_t *built_list(const im_collector_snapshot_t *snapsh
         owned->containers_all_body = containers_body(items, true, timestamp);
         owned->container_items = items;
     }
-    owned->list_built = true;
+    atomic_store_explicit(&owned->list_built, true, memory_order_release);
     pthread_mutex_unlock(&owned->list_lock);
     return owned;
 }
@@ -333,6 +336,7 @@ static im_collector_snapshot_t *build_snapshot(im_collector_t *collector, uint64
     const im_host_sample_t *prev = im_host_sampler_previous(&collector->sampler);
     im_collector_snapshot_t *snapshot = im_calloc(1, sizeof(*snapshot));
     pthread_mutex_init(&snapshot->list_lock, NULL);
+    atomic_init(&snapshot->list_built, false);
 
     snapshot->sequence = sequence;
     /* The start time keeps tags of a restarted server from matching older ones. */

@@ -86,7 +86,7 @@ typedef struct im_collector_snapshot {
     json_t *engine_items;
     int64_t listed_at;
     pthread_mutex_t list_lock;
-    bool list_built;
+    atomic_bool list_built;
     json_t *container_items;
     im_collector_body_t containers_body;
     im_collector_body_t containers_all_body;
