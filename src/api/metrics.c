@@ -1,9 +1,12 @@
 /* GET /metrics: Prometheus text format 0.0.4 with cAdvisor's container metric names,
  * node_exporter's host metric names and inframon_* self-metrics, all from the collector's
  * latest snapshot. A bearer token is required unless METRICS_PUBLIC=true. */
+#include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "app.h"
@@ -257,6 +260,77 @@ static void self_metrics(im_buf_t *out, const im_collector_snapshot_t *snapshot,
                    snapshot->container_count - running);
 }
 
+/* Counts the open file descriptors of this process; -1 when /proc/self/fd is unreadable. */
+static long open_fd_count(void)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    if (!dir) {
+        return -1;
+    }
+    long count = 0;
+    const struct dirent *entry;
+    while ((entry = readdir(dir)) != NULL) {
+        count += entry->d_name[0] != '.' ? 1 : 0;
+    }
+    closedir(dir);
+    return count - 1; /* minus the descriptor that opendir opened */
+}
+
+/* Appends the process_* metrics that Prometheus client libraries export, from this
+ * process's own /proc/self (not HOST_PROC), so that InfraMon's CPU and memory can be
+ * graphed beside what it watches. Families whose source is unreadable are left out. */
+static void process_metrics(im_buf_t *out, const im_app_t *app)
+{
+    char stat[1024];
+    unsigned long long utime = 0, stime = 0, vsize = 0;
+    long long rss_pages = 0;
+    FILE *f = fopen("/proc/self/stat", "r");
+    size_t n = f ? fread(stat, 1, sizeof(stat) - 1, f) : 0;
+    if (f) {
+        fclose(f);
+    }
+    stat[n] = '\0';
+    /* The command name in field 2 may contain spaces and parentheses, so field 3 starts after
+     * the last ")". utime and stime are fields 14 and 15, vsize 23 and rss 24. */
+    const char *rest = strrchr(stat, ')');
+    if (rest && sscanf(rest + 1,
+                       " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d "
+                       "%*d %*d %*u %llu %lld",
+                       &utime, &stime, &vsize, &rss_pages) == 4) {
+        double ticks = (double)sysconf(_SC_CLK_TCK);
+        im_buf_appendf(out,
+                       "# HELP process_cpu_seconds_total Total user and system CPU time spent "
+                       "in seconds.\n"
+                       "# TYPE process_cpu_seconds_total counter\n"
+                       "process_cpu_seconds_total %.2f\n"
+                       "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+                       "# TYPE process_resident_memory_bytes gauge\n"
+                       "process_resident_memory_bytes %lld\n"
+                       "# HELP process_virtual_memory_bytes Virtual memory size in bytes.\n"
+                       "# TYPE process_virtual_memory_bytes gauge\n"
+                       "process_virtual_memory_bytes %llu\n",
+                       (double)(utime + stime) / ticks, rss_pages * sysconf(_SC_PAGESIZE), vsize);
+    }
+    long fds = open_fd_count();
+    struct rlimit limit;
+    if (fds >= 0 && getrlimit(RLIMIT_NOFILE, &limit) == 0) {
+        im_buf_appendf(out,
+                       "# HELP process_open_fds Number of open file descriptors.\n"
+                       "# TYPE process_open_fds gauge\n"
+                       "process_open_fds %ld\n"
+                       "# HELP process_max_fds Maximum number of open file descriptors.\n"
+                       "# TYPE process_max_fds gauge\n"
+                       "process_max_fds %.0f\n",
+                       fds, limit.rlim_cur == RLIM_INFINITY ? 1e18 : (double)limit.rlim_cur);
+    }
+    im_buf_appendf(out,
+                   "# HELP process_start_time_seconds Start time of the process since unix "
+                   "epoch in seconds.\n"
+                   "# TYPE process_start_time_seconds gauge\n"
+                   "process_start_time_seconds %" PRId64 "\n",
+                   app->started_at);
+}
+
 static void get_metrics(im_request_t *req)
 {
     im_app_t *app = im_req_app(req);
@@ -280,6 +354,7 @@ static void get_metrics(im_request_t *req)
         im_buf_append(&out, snapshot->host_metrics.data, snapshot->host_metrics.len);
     }
     self_metrics(&out, snapshot, app);
+    process_metrics(&out, app);
     if (app->history) {
         im_history_writer_metrics(app->history, &out);
     }

@@ -84,6 +84,39 @@ class MetricsTest(harness.IntegrationTestCase):
         self.assertIn(result.returncode, (0, 3), result.stderr)
         self.assertEqual(unexpected, [])
 
+    def test_process_metrics_match_proc(self):
+        started = time.time()
+        server = self.start_server()
+        client = server.login()
+        pid = server.process.pid
+
+        def sample(name, text):
+            match = re.search(r"\n" + name + r" ([0-9.e+]+)\n", text)
+            self.assertIsNotNone(match, name)
+            return float(match.group(1))
+
+        first = client.get("/metrics").text
+        with open(f"/proc/{pid}/status") as f:
+            vm_rss = int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1)) * 1024
+        open_fds = len(os.listdir(f"/proc/{pid}/fd"))
+        rss = sample("process_resident_memory_bytes", first)
+        # Both readings move a little between the scrape and the read above.
+        self.assertGreater(rss, vm_rss / 2)
+        self.assertLess(rss, vm_rss * 2)
+        self.assertGreater(sample("process_virtual_memory_bytes", first), rss)
+        self.assertAlmostEqual(sample("process_open_fds", first), open_fds, delta=8)
+        self.assertGreater(sample("process_max_fds", first), open_fds)
+        self.assertAlmostEqual(sample("process_start_time_seconds", first), started, delta=30)
+
+        # Spend CPU in the server (each scrape formats every metric), and see it counted.
+        cpu_before = sample("process_cpu_seconds_total", first)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if sample("process_cpu_seconds_total", client.get("/metrics").text) > cpu_before:
+                break
+        self.assertGreater(sample("process_cpu_seconds_total", client.get("/metrics").text),
+                           cpu_before)
+
     def test_real_prometheus_scrapes_cpu_rate(self):
         prometheus = require_tool("prometheus")
         name = self.docker.run_detached("sh", "-c", "while :; do :; done")
