@@ -611,8 +611,12 @@ static int tls_handshake(im_wire_conn_t *c, void *tls_context, const char *host,
     }
     // The certificate must name the host of DOCKER_HOST: as an IP address SAN for a literal,
     // otherwise as a DNS name (which is also sent as SNI).
+    // SSL_set_tlsext_host_name is a macro that casts away const, so it gets a copy.
+    char server_name[256];
+    im_strlcpy(server_name, host, sizeof(server_name));
     bool ok = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), host) == 1
-                    : SSL_set1_host(c->ssl, host) == 1 && SSL_set_tlsext_host_name(c->ssl, host) == 1;
+                    : SSL_set1_host(c->ssl, host) == 1 &&
+                          SSL_set_tlsext_host_name(c->ssl, server_name) == 1;
     if (!ok) {
         snprintf(err, errlen, "TLS setup failed: cannot verify against host \"%s\"", host);
         return IM_EDENIED;
@@ -816,6 +820,17 @@ static long time_left_ms(const im_wire_options_t *opts, int64_t next_idle)
     return until > now ? (long)(until - now) : 0;
 }
 
+/* Calls on_idle when a second has passed since the last call. Returns true when it asks to
+ * stop. */
+static bool idle_callback_stops(const im_wire_options_t *opts, int64_t *next_idle)
+{
+    if (im_monotonic_ms() < *next_idle) {
+        return false;
+    }
+    *next_idle = im_monotonic_ms() + IDLE_INTERVAL_MS;
+    return opts->on_idle && opts->on_idle(opts->ctx);
+}
+
 /* Reads and parses the reply until it is complete or something ends the exchange. */
 static im_wire_outcome_t read_reply(im_wire_conn_t *c, im_wire_parser_t *p,
                                     const im_wire_handler_t *handler,
@@ -842,6 +857,10 @@ static im_wire_outcome_t read_reply(im_wire_conn_t *c, im_wire_parser_t *p,
                 *reusable = p->state == IM_WIRE_DONE && p->head.keep_alive && used == (size_t)n;
                 return p->stopped ? IM_WIRE_STOPPED : IM_WIRE_OK;
             }
+            // A busy stream never waits, so on_idle also runs between reads.
+            if (idle_callback_stops(opts, &next_idle)) {
+                return IM_WIRE_STOPPED;
+            }
             continue;
         }
         if (n == 0 || errno != EAGAIN) {
@@ -867,11 +886,8 @@ static im_wire_outcome_t read_reply(im_wire_conn_t *c, im_wire_parser_t *p,
             snprintf(err, errlen, "poll failed: %s", strerror(errno));
             return IM_WIRE_CLOSED;
         }
-        if (im_monotonic_ms() >= next_idle) {
-            next_idle = im_monotonic_ms() + IDLE_INTERVAL_MS;
-            if (opts->on_idle && opts->on_idle(opts->ctx)) {
-                return IM_WIRE_STOPPED;
-            }
+        if (idle_callback_stops(opts, &next_idle)) {
+            return IM_WIRE_STOPPED;
         }
     }
 }
