@@ -620,9 +620,10 @@ static int describe_exchange_failure(struct im_engine *e, im_wire_outcome_t outc
     }
 }
 
-/* Sends one request for url_path (already versioned or deliberately unversioned). A pooled
- * connection that the engine closed before sending any byte of the reply is replaced by a
- * new one once; the request cannot have run then, because the engine never read it. */
+/* Sends one request for url_path (already versioned or deliberately unversioned).
+ * When a pooled connection fails before any byte of the reply, the request is sent once
+ * more on a new connection. The engine had closed the idle connection, so it never read
+ * the request. */
 static int transfer(struct im_engine *e, const char *method, const char *url_path,
                     const char *json_body, long timeout_ms, im_engine_reply_t *reply, char *err,
                     size_t errlen)

@@ -781,7 +781,7 @@ bool im_wire_is_idle_open(im_wire_conn_t *c)
     if (poll_fd(c->fd, POLLIN, 0) == 0) {
         return true;
     }
-    // Readable while idle: either the engine closed it or it sent bytes nobody asked for
+    // Readable while idle: either the engine closed it or it sent unrequested bytes
     // (for TLS possibly a session ticket). Either way the connection is not reused.
     ssize_t n = recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
     return n < 0 && errno == EAGAIN;
@@ -820,8 +820,8 @@ static long time_left_ms(const im_wire_options_t *opts, int64_t next_idle)
     return until > now ? (long)(until - now) : 0;
 }
 
-/* Calls on_idle when a second has passed since the last call. Returns true when it asks to
- * stop. */
+/* Calls on_idle when a second has passed since the last call. Returns true when on_idle
+ * returned nonzero. */
 static bool idle_callback_stops(const im_wire_options_t *opts, int64_t *next_idle)
 {
     if (im_monotonic_ms() < *next_idle) {
@@ -909,7 +909,7 @@ im_wire_outcome_t im_wire_exchange(im_wire_conn_t *c, const im_wire_request_t *r
         send_timeout = 1;
     }
     if (send_timeout < 0) {
-        send_timeout = 24L * 3600 * 1000; // no deadline: a day stands in for "no limit"
+        send_timeout = 24L * 3600 * 1000; // without a deadline, a day is used as the send limit
     }
     if (im_wire_send_all(c, request.data, request.len, send_timeout) != IM_OK) {
         int error = errno;

@@ -7,9 +7,9 @@
  *
  * InfraMon speaks to exactly one engine, so this covers only what the Engine API needs:
  * Content-Length, chunked and close-delimited bodies, 1xx replies, 101 for hijacked
- * connections and keep-alive. The parser never allocates more than WIRE_HEAD_MAX bytes for
- * the header block or WIRE_LINE_MAX for a chunk-size or trailer line; the body is handed to a
- * callback, whose owner sets its own size limit.
+ * connections and keep-alive. The parser buffers at most IM_WIRE_HEAD_MAX bytes for the
+ * header block and IM_WIRE_LINE_MAX for a chunk-size line or the trailers. It hands the body
+ * to a callback, whose owner sets its own size limit.
  */
 
 #include <stdbool.h>
@@ -71,7 +71,7 @@ void im_wire_parser_release(im_wire_parser_t *p);
 /* Feeds received bytes. Returns the number consumed: all of len unless the reply ended
  * (IM_WIRE_DONE) or failed, or a handler stopped it. After a 101 reply the parser is done at
  * the end of the headers and the bytes left over belong to the upgraded connection.
- * On failure the state is IM_WIRE_FAILED and p->error says why; when a handler stopped the
+ * On failure the state is IM_WIRE_FAILED and p->error contains the reason; when a handler stopped the
  * parse, p->stopped is true. */
 size_t im_wire_parser_feed(im_wire_parser_t *p, const im_wire_handler_t *handler,
                            const char *data, size_t len);
@@ -104,7 +104,7 @@ void im_wire_close(im_wire_conn_t *c);
 int im_wire_fd(const im_wire_conn_t *c);
 
 /* Reads without blocking. Returns the byte count, 0 at the end of the stream, or -1 with
- * errno EAGAIN when nothing is there (im_wire_poll_events says what to wait for), or -1 with
+ * errno EAGAIN when nothing is there (im_wire_poll_events returns what to wait for), or -1 with
  * another errno on failure. */
 long im_wire_recv(im_wire_conn_t *c, void *buf, size_t len);
 

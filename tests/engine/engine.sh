@@ -18,7 +18,7 @@
 #
 # With IM_ENGINE_TLS_PORT=PORT, start also makes a CA, a server certificate for
 # 127.0.0.1 and a client certificate with the openssl CLI under DIR/tls, and dockerd
-# listens on tcp://127.0.0.1:PORT with --tlsverify as well. DIR/tls/client holds
+# listens on tcp://127.0.0.1:PORT with --tlsverify as well. DIR/tls/client contains
 # ca.pem, cert.pem and key.pem, the layout DOCKER_CERT_PATH expects.
 set -euo pipefail
 
