@@ -610,8 +610,9 @@ static int describe_exchange_failure(struct im_engine *e, im_wire_outcome_t outc
         return IM_EUPSTREAM;
     case IM_WIRE_CLOSED_UNANSWERED:
     case IM_WIRE_CLOSED:
-        snprintf(err, errlen, "the engine at %s closed the connection during %s %s (%s)",
-                 e->address_text, method, path, reason);
+        // The reason states that the engine closed the connection, and when.
+        snprintf(err, errlen, "request %s %s to the engine at %s failed: %s", method, path,
+                 e->address_text, reason);
         return IM_EUNAVAILABLE;
     default:
         snprintf(err, errlen, "request %s %s to the engine at %s failed: %s", method, path,
