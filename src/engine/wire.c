@@ -541,7 +541,7 @@ static int connect_tcp(const char *host, int port, long timeout_ms, int *out, ch
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC,
                              .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG};
+                             .ai_flags = AI_NUMERICSERV};
     struct addrinfo *addresses = NULL;
     char port_text[8];
     int64_t deadline = im_monotonic_ms() + timeout_ms;
@@ -904,12 +904,10 @@ im_wire_outcome_t im_wire_exchange(im_wire_conn_t *c, const im_wire_request_t *r
     *reusable = false;
     im_buf_init(&request);
     im_wire_format_request(req, &request);
-    long send_timeout = opts->deadline_ms > 0 ? (long)(opts->deadline_ms - im_monotonic_ms()) : -1;
-    if (send_timeout == 0 || send_timeout < -1) {
-        send_timeout = 1;
-    }
-    if (send_timeout < 0) {
-        send_timeout = 24L * 3600 * 1000; // without a deadline, a day is used as the send limit
+    long send_timeout = 24L * 3600 * 1000; // without a deadline, a day is the send limit
+    if (opts->deadline_ms > 0) {
+        int64_t left = opts->deadline_ms - im_monotonic_ms();
+        send_timeout = left > 0 ? (long)left : 1;
     }
     if (im_wire_send_all(c, request.data, request.len, send_timeout) != IM_OK) {
         int error = errno;
