@@ -548,6 +548,7 @@ static int connect_tcp(const char *host, int port, long timeout_ms, int *out, ch
     int error = ECONNREFUSED;
 
     snprintf(port_text, sizeof(port_text), "%d", port);
+    // NOTE: getaddrinfo blocks outside timeout_ms; a slow DNS server delays a host name.
     int gai = getaddrinfo(host, port_text, &hints, &addresses);
     if (gai != 0) {
         snprintf(err, errlen, "cannot resolve %s: %s", host, gai_strerror(gai));
