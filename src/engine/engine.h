@@ -149,8 +149,8 @@ int im_engine_version_compare(const char *a, const char *b);
 struct im_wire_conn;
 
 /* Opens a connection of its own for a request that the caller runs itself, such as a stream
- * or a hijack: checks the path, negotiates the API version when needed, connects (unix
- * socket, TCP or TLS) within IM_ENGINE_CONNECT_TIMEOUT_MS and stores the versioned request
+ * or a hijack. Checks the path, negotiates the API version when needed and connects (unix
+ * socket, TCP or TLS) within IM_ENGINE_CONNECT_TIMEOUT_MS. Stores the versioned request
  * target of path in *target. The caller closes *conn with im_wire_close() and frees
  * *target. Returns IM_EINVAL for an invalid path, IM_EUNAVAILABLE with a message naming the
  * socket or address when the engine cannot be reached, or the negotiation's failure. */
