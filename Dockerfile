@@ -13,7 +13,7 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends \
         build-essential cmake pkg-config \
         libmicrohttpd-dev libwslay-dev libjansson-dev libjwt-dev libcrypt-dev \
-        libssl-dev libcurl4-openssl-dev libsqlite3-dev libyaml-dev libcmocka-dev \
+        libssl-dev libsqlite3-dev libyaml-dev libcmocka-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -25,10 +25,11 @@ RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 
 FROM debian:12-slim
 # Runtime libraries only: the shared objects that `ldd inframon` lists come from these
-# packages. ca-certificates verifies a tcp:// engine with DOCKER_TLS_VERIFY=true.
+# packages. A tcp:// engine with DOCKER_TLS_VERIFY=true is verified against
+# DOCKER_CERT_PATH/ca.pem only, not against the ca-certificates store.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
-        libmicrohttpd12 libwslay1 libjansson4 libjwt0 libcrypt1 libssl3 libcurl4 \
+        libmicrohttpd12 libwslay1 libjansson4 libjwt0 libcrypt1 libssl3 \
         libsqlite3-0 libyaml-0-2 ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 # A fixed uid/gid, so that volume ownership and `user:` in compose files stay stable

@@ -16,7 +16,7 @@ packages=(
     build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
     # libraries InfraMon links against
     libmicrohttpd-dev libwslay-dev libjansson-dev libjwt-dev libcrypt-dev libyaml-dev
-    libssl-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev
+    libssl-dev libsqlite3-dev libpq-dev
     # TLS to a tcp:// engine, through the GnuTLS that libmicrohttpd loads anyway
     libgnutls28-dev
     # unit tests
@@ -26,7 +26,7 @@ packages=(
     # a loopback registry for the compose pull tests (tests/integration/test_compose_pull.py)
     docker-registry
     # tools the scripts and integration tests call
-    sqlite3 curl iproute2 procps python3
+    sqlite3 curl openssl iproute2 procps python3
     # the Prometheus tests: the server and promtool (tests/integration/test_metrics.py)
     prometheus
     # the browser tests (tests/e2e) drive Debian's Chromium

@@ -4,12 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
-
 #include "core/util.h"
+#include "engine/wire.h"
 
-#define HEALTHCHECK_TIMEOUT_SECONDS         5L
-#define HEALTHCHECK_CONNECT_TIMEOUT_SECONDS 3L
+#define HEALTHCHECK_TIMEOUT_MS         5000L
+#define HEALTHCHECK_CONNECT_TIMEOUT_MS 3000L
 #define SECRET_KEY_RANDOM_BYTES             48
 
 int im_cli_rotate_secret(const im_config_t *config, FILE *out)
@@ -51,69 +50,64 @@ int im_cli_rotate_secret(const im_config_t *config, FILE *out)
     return 0;
 }
 
-/* Builds the /health URL for HOST and PORT, with a wildcard address replaced by loopback. */
-static char *health_url(const im_config_t *config)
+/* Returns the address to probe for HOST, with a wildcard address replaced by loopback. */
+static const char *health_host(const im_config_t *config)
 {
     const char *host = config->host;
     if (strcmp(host, "0.0.0.0") == 0 || host[0] == '\0') {
-        host = "127.0.0.1";
-    } else if (strcmp(host, "::") == 0) {
-        host = "::1";
+        return "127.0.0.1";
     }
-    if (strchr(host, ':')) {
-        return im_asprintf("http://[%s]:%d/health", host, config->port);
+    if (strcmp(host, "::") == 0) {
+        return "::1";
     }
-    return im_asprintf("http://%s:%d/health", host, config->port);
+    return host;
 }
 
-static size_t discard_body(char *data, size_t size, size_t count, void *user)
+static int store_health_status(void *ctx, const im_wire_head_t *head)
 {
-    return size * count;
+    int *status = ctx;
+
+    *status = head->status;
+    return 0;
 }
 
 int im_cli_healthcheck(const im_config_t *config)
 {
-    char *url = health_url(config);
-    char error[CURL_ERROR_SIZE] = "";
-    long status = 0;
+    const char *host = health_host(config);
+    bool ipv6 = strchr(host, ':') != NULL;
+    char *host_header = im_asprintf(ipv6 ? "[%s]:%d" : "%s:%d", host, config->port);
+    char *url = im_asprintf("http://%s/health", host_header);
+    char error[256] = "";
+    int status = 0;
     int exit_code = 1;
+    bool reusable = false;
+    im_wire_conn_t *conn = NULL;
+    // The probe connects directly, so an http_proxy in the container's environment never
+    // receives it.
+    im_wire_target_t target = {.host = host, .port = config->port};
 
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        fprintf(stderr, "inframon: healthcheck: libcurl initialisation failed\n");
+    if (im_wire_connect(&target, HEALTHCHECK_CONNECT_TIMEOUT_MS, &conn, error, sizeof(error)) !=
+        IM_OK) {
+        fprintf(stderr, "inframon: healthcheck: GET %s failed: %s\n", url, error);
         goto out;
     }
-    CURL *curl = curl_easy_init();
-    if (!curl) {
-        fprintf(stderr, "inframon: healthcheck: libcurl initialisation failed\n");
-        goto cleanup;
-    }
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    /* An http_proxy in the container's environment must not receive the probe. */
-    curl_easy_setopt(curl, CURLOPT_PROXY, "");
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, HEALTHCHECK_TIMEOUT_SECONDS);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, HEALTHCHECK_CONNECT_TIMEOUT_SECONDS);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard_body);
-    CURLcode rc = curl_easy_perform(curl);
-    if (rc != CURLE_OK) {
-        fprintf(stderr, "inframon: healthcheck: GET %s failed: %s\n", url,
-                error[0] ? error : curl_easy_strerror(rc));
+    im_wire_request_t request = {.method = "GET", .target = "/health", .host_header = host_header};
+    im_wire_handler_t handler = {.on_head = store_health_status, .ctx = &status};
+    im_wire_options_t options = {.deadline_ms = im_monotonic_ms() + HEALTHCHECK_TIMEOUT_MS};
+    im_wire_outcome_t outcome =
+        im_wire_exchange(conn, &request, &handler, &options, &reusable, error, sizeof(error));
+    if (outcome != IM_WIRE_OK) {
+        fprintf(stderr, "inframon: healthcheck: GET %s failed: %s\n", url, error);
+    } else if (status == 200) {
+        printf("healthy: GET %s returned 200\n", url);
+        exit_code = 0;
     } else {
-        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-        if (status == 200) {
-            printf("healthy: GET %s returned 200\n", url);
-            exit_code = 0;
-        } else {
-            fprintf(stderr, "inframon: healthcheck: GET %s returned %ld, expected 200\n", url,
-                    status);
-        }
+        fprintf(stderr, "inframon: healthcheck: GET %s returned %d, expected 200\n", url, status);
     }
-    curl_easy_cleanup(curl);
 
-cleanup:
-    curl_global_cleanup();
 out:
+    im_wire_close(conn);
     free(url);
+    free(host_header);
     return exit_code;
 }

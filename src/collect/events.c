@@ -7,10 +7,9 @@
 #include <string.h>
 #include <time.h>
 
-#include <curl/curl.h>
-
 #include "core/log.h"
 #include "engine/engine.h"
+#include "engine/stream.h"
 
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 5000
@@ -23,11 +22,7 @@ typedef struct {
 } subscriber_t;
 
 struct im_events {
-    im_engine_address_t address;
     struct im_engine *engine;
-    char *ca_file;
-    char *cert_file;
-    char *key_file;
 
     pthread_t thread;
     atomic_bool stopping;
@@ -83,15 +78,29 @@ static void parse_lines(im_events_t *events)
     events->line.data[rest] = '\0';
 }
 
-static size_t on_data(char *data, size_t size, size_t nmemb, void *userdata)
+static void mark_connected(im_events_t *events)
 {
-    im_events_t *events = userdata;
-    size_t len = size * nmemb;
-
     if (!atomic_load(&events->connected)) {
         atomic_store(&events->connected, true);
         notify(events, IM_OK, NULL);
     }
+}
+
+/* The engine sends no bytes until the first event, so a successful reply head marks the
+ * stream as open. */
+static int on_response(void *ctx, long status, const char *content_type)
+{
+    if (status >= 200 && status < 300) {
+        mark_connected(ctx);
+    }
+    return 0;
+}
+
+static int on_data(void *ctx, const char *data, size_t len)
+{
+    im_events_t *events = ctx;
+
+    mark_connected(events);
     if (events->line.len + len > LINE_MAX_BYTES) {
         im_log_warn("events", "dropping %zu bytes of the events stream without a line break",
                     events->line.len);
@@ -99,108 +108,38 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *userdata)
     }
     im_buf_append(&events->line, data, len);
     parse_lines(events);
-    return len;
+    return 0;
 }
 
-/* Ends the transfer within about a second of a stop request; libcurl calls this at least
+/* Ends the stream within about a second of a stop request: the stream calls this at least
  * once per second even when no data flows. */
-static int on_progress(void *userdata, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
+static int on_idle(void *ctx)
 {
-    im_events_t *events = userdata;
-    (void)a;
-    (void)b;
-    (void)c;
-    (void)d;
+    im_events_t *events = ctx;
+
     return atomic_load(&events->stopping) ? 1 : 0;
-}
-
-/* The engine sends no bytes until the first event, so a successful response header marks the
- * stream as open. */
-static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
-{
-    im_events_t *events = userdata;
-    size_t len = size * nmemb;
-
-    if (len > 12 && strncmp(data, "HTTP/", 5) == 0) {
-        const char *code = strchr(data, ' ');
-        if (code && code[1] == '2' && !atomic_load(&events->connected)) {
-            atomic_store(&events->connected, true);
-            notify(events, IM_OK, NULL);
-        }
-    }
-    return len;
-}
-
-static char *make_url(im_events_t *events, const char *version)
-{
-    /* filters={"type":["container"]}, percent-encoded. */
-    static const char *const query = "filters=%7B%22type%22%3A%5B%22container%22%5D%7D";
-    if (events->address.is_unix) {
-        return im_asprintf("http://localhost/v%s/events?%s", version, query);
-    }
-    const char *scheme = events->ca_file ? "https" : "http";
-    if (strchr(events->address.host, ':')) {
-        return im_asprintf("%s://[%s]:%d/v%s/events?%s", scheme, events->address.host,
-                           events->address.port, version, query);
-    }
-    return im_asprintf("%s://%s:%d/v%s/events?%s", scheme, events->address.host,
-                       events->address.port, version, query);
 }
 
 /* Runs one streaming request until it ends; returns a message in err. */
 static void stream_once(im_events_t *events, char *err, size_t errlen)
 {
-    char version[IM_ENGINE_VERSION_SIZE];
-    char curl_message[CURL_ERROR_SIZE] = "";
-    char *url = NULL;
-    CURL *curl = NULL;
+    /* filters={"type":["container"]}, percent-encoded. */
+    static const char *const path = "/events?filters=%7B%22type%22%3A%5B%22container%22%5D%7D";
+    char message[512] = "";
+    im_engine_stream_callbacks_t callbacks = {
+        .on_response = on_response, .on_data = on_data, .on_idle = on_idle, .ctx = events};
 
-    if (im_engine_api_version(events->engine, version, err, errlen) != IM_OK) {
-        goto out;
-    }
-    curl = curl_easy_init();
-    if (!curl) {
-        snprintf(err, errlen, "cannot create a libcurl handle for the events stream");
-        goto out;
-    }
-    url = make_url(events, version);
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long)IM_ENGINE_CONNECT_TIMEOUT_MS);
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl, CURLOPT_USERAGENT, "InfraMon/" IM_VERSION);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, events);
-    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(curl, CURLOPT_HEADERDATA, events);
-    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, events);
-    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_message);
-    curl_easy_setopt(curl, CURLOPT_FAILONERROR, 1L);
-    if (events->address.is_unix) {
-        curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, events->address.socket_path);
-    } else if (events->ca_file) {
-        curl_easy_setopt(curl, CURLOPT_CAINFO, events->ca_file);
-        curl_easy_setopt(curl, CURLOPT_SSLCERT, events->cert_file);
-        curl_easy_setopt(curl, CURLOPT_SSLKEY, events->key_file);
-    }
     im_buf_reset(&events->line);
-    CURLcode cc = curl_easy_perform(curl);
+    int rc = im_engine_stream_run(events->engine, "GET", path, NULL, 0, &callbacks, message,
+                                  sizeof(message));
     if (atomic_load(&events->stopping)) {
         snprintf(err, errlen, "stopped");
-    } else if (cc == CURLE_OK) {
+    } else if (rc == IM_OK) {
         snprintf(err, errlen, "the engine at %s closed the events stream",
                  im_engine_address(events->engine));
     } else {
-        snprintf(err, errlen, "the events stream from the engine at %s failed: %s",
-                 im_engine_address(events->engine),
-                 curl_message[0] ? curl_message : curl_easy_strerror(cc));
+        snprintf(err, errlen, "the events stream failed: %s", message);
     }
-
-out:
-    curl_easy_cleanup(curl);
-    free(url);
 }
 
 static void sleep_ms(int ms)
@@ -241,31 +180,16 @@ static void *events_main(void *arg)
     return NULL;
 }
 
-/* Sets the TLS file paths as the docker CLI finds them; the engine client has already
- * checked that they are readable. */
-static void load_tls_files(im_events_t *events, const char *cert_path)
-{
-    const char *home = getenv("HOME");
-    char *dir = cert_path && cert_path[0] ? im_strdup(cert_path)
-                                          : im_asprintf("%s/.docker", home ? home : "");
-    events->ca_file = im_asprintf("%s/ca.pem", dir);
-    events->cert_file = im_asprintf("%s/cert.pem", dir);
-    events->key_file = im_asprintf("%s/key.pem", dir);
-    free(dir);
-}
-
 int im_events_start(const im_events_options_t *opts, im_events_t **out, char *err, size_t errlen)
 {
     im_events_t *events = im_calloc(1, sizeof(*events));
-    int rc =
-        im_engine_parse_host(opts->docker_host, opts->tls_verify, &events->address, err, errlen);
+    im_engine_address_t address;
+    // The stream goes through opts->engine; parsing here only rejects an invalid DOCKER_HOST.
+    int rc = im_engine_parse_host(opts->docker_host, opts->tls_verify, &address, err, errlen);
 
     *out = NULL;
     if (rc) {
         goto out;
-    }
-    if (opts->tls_verify && !events->address.is_unix) {
-        load_tls_files(events, opts->cert_path);
     }
     events->engine = opts->engine;
     im_buf_init(&events->line);
@@ -286,12 +210,7 @@ int im_events_start(const im_events_options_t *opts, im_events_t **out, char *er
     events = NULL;
 
 out:
-    if (events) {
-        free(events->ca_file);
-        free(events->cert_file);
-        free(events->key_file);
-        free(events);
-    }
+    free(events);
     return rc;
 }
 
@@ -304,9 +223,6 @@ void im_events_stop(im_events_t *events)
     pthread_join(events->thread, NULL);
     pthread_mutex_destroy(&events->lock);
     im_buf_release(&events->line);
-    free(events->ca_file);
-    free(events->cert_file);
-    free(events->key_file);
     free(events);
 }
 

@@ -9,9 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "core/log.h"
+#include "engine/wire.h"
 
 #define LOG_MODULE "engine"
 
@@ -21,15 +20,16 @@
 struct im_engine {
     im_engine_address_t address;
     char *address_text; /* the DOCKER_HOST value, or the default, for messages */
-    char *base_url;     /* scheme, host and port that request paths are appended to */
+    char *host_header;  /* the Host header of every request */
     bool tls;
+    void *tls_context; /* SSL_CTX with the certificates below; NULL without TLS */
     char *ca_file;
     char *cert_file;
     char *key_file;
     char pinned_version[IM_ENGINE_VERSION_SIZE]; /* empty: negotiate */
 
     pthread_mutex_t lock; /* guards every field below */
-    CURL *idle[IM_ENGINE_POOL_SIZE];
+    im_wire_conn_t *idle[IM_ENGINE_POOL_SIZE];
     size_t idle_count;
     bool negotiated;
     bool reachable; /* the last state logged, so that an outage is logged once */
@@ -39,14 +39,6 @@ struct im_engine {
     pthread_mutex_t negotiate_lock; /* lets one thread at a time send GET /version */
     atomic_uint_fast64_t requests;  /* requests and streams started, for self-metrics */
 };
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_result = CURLE_OK;
-
-static void init_curl(void)
-{
-    curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 /* ---- DOCKER_HOST parsing ---------------------------------------------------------------- */
 
@@ -270,6 +262,13 @@ static int setup_tls(struct im_engine *e, const char *cert_path, char *err, size
     if (rc) {
         goto out;
     }
+    // Loading the certificates here reports an unusable file at startup, not at the first
+    // request, and keeps libssl uninitialised unless TLS is configured.
+    e->tls_context = im_wire_tls_context_new(e->ca_file, e->cert_file, e->key_file, err, errlen);
+    if (!e->tls_context) {
+        rc = IM_EINVAL;
+        goto out;
+    }
     e->tls = true;
 
 out:
@@ -296,17 +295,16 @@ static int check_pinned_version(const char *pin, char *err, size_t errlen)
     return IM_OK;
 }
 
-static char *make_base_url(const struct im_engine *e)
+static char *make_host_header(const struct im_engine *e)
 {
     if (e->address.is_unix) {
-        // The host part is not used for routing over a unix socket; it becomes the Host header.
-        return im_strdup("http://localhost");
+        // A unix socket has no host name; the engine ignores the Host value there.
+        return im_strdup("localhost");
     }
-    const char *scheme = e->tls ? "https" : "http";
     if (strchr(e->address.host, ':')) {
-        return im_asprintf("%s://[%s]:%d", scheme, e->address.host, e->address.port);
+        return im_asprintf("[%s]:%d", e->address.host, e->address.port);
     }
-    return im_asprintf("%s://%s:%d", scheme, e->address.host, e->address.port);
+    return im_asprintf("%s:%d", e->address.host, e->address.port);
 }
 
 int im_engine_open(const im_engine_options_t *opts, struct im_engine **out, char *err,
@@ -316,14 +314,6 @@ int im_engine_open(const im_engine_options_t *opts, struct im_engine **out, char
     struct im_engine *e = im_calloc(1, sizeof(*e));
 
     *out = NULL;
-    pthread_once(&curl_once, init_curl);
-    if (curl_init_result != CURLE_OK) {
-        snprintf(err, errlen, "failed to initialise libcurl: %s",
-                 curl_easy_strerror(curl_init_result));
-        rc = IM_ERR;
-        goto out;
-    }
-
     rc = im_engine_parse_host(opts->docker_host, opts->tls_verify, &e->address, err, errlen);
     if (rc) {
         goto out;
@@ -347,7 +337,7 @@ int im_engine_open(const im_engine_options_t *opts, struct im_engine **out, char
         im_strlcpy(e->pinned_version, opts->api_version, sizeof(e->pinned_version));
     }
 
-    e->base_url = make_base_url(e);
+    e->host_header = make_host_header(e);
     e->reachable = true;
     pthread_mutex_init(&e->lock, NULL);
     pthread_mutex_init(&e->negotiate_lock, NULL);
@@ -356,6 +346,7 @@ int im_engine_open(const im_engine_options_t *opts, struct im_engine **out, char
 
 out:
     if (e) {
+        im_wire_tls_context_free(e->tls_context);
         free(e->address_text);
         free(e->ca_file);
         free(e->cert_file);
@@ -371,13 +362,14 @@ void im_engine_close(struct im_engine *e)
         return;
     }
     for (size_t i = 0; i < e->idle_count; i++) {
-        curl_easy_cleanup(e->idle[i]);
+        im_wire_close(e->idle[i]);
     }
+    im_wire_tls_context_free(e->tls_context);
     json_decref(e->version_info);
     pthread_mutex_destroy(&e->lock);
     pthread_mutex_destroy(&e->negotiate_lock);
     free(e->address_text);
-    free(e->base_url);
+    free(e->host_header);
     free(e->ca_file);
     free(e->cert_file);
     free(e->key_file);
@@ -470,49 +462,43 @@ int im_engine_reply_rc(const im_engine_reply_t *reply, char *err, size_t errlen)
     return rc;
 }
 
-/* ---- the handle pool --------------------------------------------------------------------- */
+/* ---- the connection pool ----------------------------------------------------------------- */
 
-static CURL *acquire_handle(struct im_engine *e)
+/* Takes an idle pooled connection that is still open, or NULL when there is none. */
+static im_wire_conn_t *take_idle_connection(struct im_engine *e)
 {
-    CURL *curl = NULL;
+    im_wire_conn_t *conn = NULL;
 
-    pthread_mutex_lock(&e->lock);
-    if (e->idle_count > 0) {
-        curl = e->idle[--e->idle_count];
-    }
-    pthread_mutex_unlock(&e->lock);
-
-    if (!curl) {
-        curl = curl_easy_init();
-        if (!curl) {
-            fprintf(stderr, "inframon: curl_easy_init failed (out of memory)\n");
-            abort();
+    for (;;) {
+        pthread_mutex_lock(&e->lock);
+        conn = e->idle_count > 0 ? e->idle[--e->idle_count] : NULL;
+        pthread_mutex_unlock(&e->lock);
+        if (!conn || im_wire_is_idle_open(conn)) {
+            return conn;
         }
+        im_wire_close(conn); // the engine closed it while it was idle
     }
-    return curl;
 }
 
-/* Puts a handle whose connection is still good back into the pool, or frees it. */
-static void release_handle(struct im_engine *e, CURL *curl, bool reusable)
+/* Puts a connection that can carry another request back into the pool, or closes it. */
+static void release_connection(struct im_engine *e, im_wire_conn_t *conn, bool reusable)
 {
     if (reusable) {
         pthread_mutex_lock(&e->lock);
         if (e->idle_count < IM_ENGINE_POOL_SIZE) {
-            e->idle[e->idle_count++] = curl;
-            curl = NULL; // the pool owns it now
+            e->idle[e->idle_count++] = conn;
+            conn = NULL; // the pool owns it now
         }
         pthread_mutex_unlock(&e->lock);
     }
-    if (curl) {
-        curl_easy_cleanup(curl);
-    }
+    im_wire_close(conn);
 }
 
 /* Forgets the negotiated version and drops pooled connections after the engine could not be
  * reached, so that the next request starts afresh against whatever engine listens then. */
 static void mark_unreachable(struct im_engine *e, const char *message)
 {
-    CURL *dropped[IM_ENGINE_POOL_SIZE];
+    im_wire_conn_t *dropped[IM_ENGINE_POOL_SIZE];
     size_t dropped_count = 0;
     bool was_reachable = false;
 
@@ -526,7 +512,7 @@ static void mark_unreachable(struct im_engine *e, const char *message)
     pthread_mutex_unlock(&e->lock);
 
     for (size_t i = 0; i < dropped_count; i++) {
-        curl_easy_cleanup(dropped[i]);
+        im_wire_close(dropped[i]);
     }
     if (was_reachable) {
         im_log_warn(LOG_MODULE, "engine unreachable: %s", message);
@@ -547,36 +533,30 @@ static void mark_reachable(struct im_engine *e)
     }
 }
 
-/* ---- one HTTP exchange ------------------------------------------------------------------- */
+/* ---- connecting -------------------------------------------------------------------------- */
 
-typedef struct {
-    im_buf_t *body;
-    bool too_large;
-} body_sink_t;
-
-static size_t write_body(char *data, size_t size, size_t nmemb, void *userdata)
+/* Opens a new connection to the engine. On failure err names the socket or address and the
+ * reason, and the result is IM_EUNAVAILABLE. */
+static int connect_engine(struct im_engine *e, im_wire_conn_t **out, char *err, size_t errlen)
 {
-    body_sink_t *sink = userdata;
-    size_t len = size * nmemb;
+    char reason[256] = "";
+    im_wire_target_t target = {
+        .socket_path = e->address.is_unix ? e->address.socket_path : NULL,
+        .host = e->address.host,
+        .port = e->address.port,
+        .tls_context = e->tls_context,
+    };
 
-    if (sink->body->len + len > IM_ENGINE_MAX_BODY) {
-        sink->too_large = true;
-        return 0; // makes libcurl abort the transfer with CURLE_WRITE_ERROR
+    int rc = im_wire_connect(&target, IM_ENGINE_CONNECT_TIMEOUT_MS, out, reason, sizeof(reason));
+    if (rc == IM_OK) {
+        return IM_OK;
     }
-    im_buf_append(sink->body, data, len);
-    return len;
-}
-
-static void format_connect_error(const struct im_engine *e, CURLcode cc, long os_errno,
-                                 const char *curl_message, char *err, size_t errlen)
-{
-    // libcurl words a missing unix socket as a failure on "port 80", so name the socket here.
-    const char *reason = os_errno ? strerror((int)os_errno) : curl_message;
-
-    if (cc == CURLE_OPERATION_TIMEDOUT) {
-        reason = "timed out";
-    }
-    if (e->address.is_unix) {
+    if (rc == IM_EDENIED) {
+        snprintf(err, errlen,
+                 "TLS connection to the engine at %s failed: %s; check the certificates in "
+                 "DOCKER_CERT_PATH",
+                 e->address_text, reason);
+    } else if (e->address.is_unix) {
         snprintf(err, errlen,
                  "failed to connect to the engine at unix socket %s: %s; start the engine or set "
                  "DOCKER_HOST to its address (%s)",
@@ -587,151 +567,112 @@ static void format_connect_error(const struct im_engine *e, CURLcode cc, long os
                  "set DOCKER_HOST to its address (%s)",
                  e->address_text, e->address.host, e->address.port, reason, ACCEPTED_HOST_FORMS);
     }
+    return IM_EUNAVAILABLE;
 }
 
-static bool is_tls_failure(CURLcode cc)
+/* ---- one HTTP exchange ------------------------------------------------------------------- */
+
+typedef struct {
+    im_engine_reply_t *reply;
+    bool too_large;
+} body_sink_t;
+
+static int store_status(void *ctx, const im_wire_head_t *head)
 {
-    return cc == CURLE_SSL_CONNECT_ERROR || cc == CURLE_PEER_FAILED_VERIFICATION ||
-           cc == CURLE_SSL_CERTPROBLEM || cc == CURLE_SSL_CIPHER ||
-           cc == CURLE_SSL_CACERT_BADFILE || cc == CURLE_SSL_ISSUER_ERROR;
+    body_sink_t *sink = ctx;
+
+    sink->reply->status = head->status;
+    return 0;
 }
 
-/* Turns a failed transfer into IM_EUNAVAILABLE (the engine could not be reached or dropped
- * the connection) or IM_EUPSTREAM (it was reached but failed), with a message in err. */
-static int classify_failure(struct im_engine *e, CURL *curl, CURLcode cc, const char *method,
-                            const char *path, long timeout_ms, const char *curl_message, char *err,
-                            size_t errlen)
+static int store_body(void *ctx, const char *data, size_t len)
 {
-    long os_errno = 0;
-    long request_size = 0;
+    body_sink_t *sink = ctx;
 
-    curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_errno);
-    curl_easy_getinfo(curl, CURLINFO_REQUEST_SIZE, &request_size);
+    if (sink->reply->body.len + len > IM_ENGINE_MAX_BODY) {
+        sink->too_large = true;
+        return 1;
+    }
+    im_buf_append(&sink->reply->body, data, len);
+    return 0;
+}
 
-    if (cc == CURLE_OPERATION_TIMEDOUT && request_size > 0) {
-        // The request went out, so the engine is there but slow.
-        snprintf(err, errlen, "the engine at %s did not answer %s %s within %ld ms",
+/* Turns a failed exchange into IM_EUNAVAILABLE (the engine dropped the connection) or
+ * IM_EUPSTREAM (it was reached but failed), with a message in err. */
+static int describe_exchange_failure(struct im_engine *e, im_wire_outcome_t outcome,
+                                     const char *method, const char *path, long timeout_ms,
+                                     const char *reason, char *err, size_t errlen)
+{
+    switch (outcome) {
+    case IM_WIRE_TIMEOUT:
+        snprintf(err, errlen, "the engine at %s did not answer %s %s within %ld ms: timed out",
                  e->address_text, method, path, timeout_ms);
         return IM_EUPSTREAM;
-    }
-    if (is_tls_failure(cc)) {
-        snprintf(err, errlen,
-                 "TLS connection to the engine at %s failed: %s; check the "
-                 "certificates in DOCKER_CERT_PATH",
-                 e->address_text, curl_message);
+    case IM_WIRE_CLOSED_UNANSWERED:
+    case IM_WIRE_CLOSED:
+        // The reason states that the engine closed the connection, and when.
+        snprintf(err, errlen, "request %s %s to the engine at %s failed: %s", method, path,
+                 e->address_text, reason);
         return IM_EUNAVAILABLE;
-    }
-    if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
-        cc == CURLE_OPERATION_TIMEDOUT) {
-        format_connect_error(e, cc, os_errno, curl_message, err, errlen);
-        return IM_EUNAVAILABLE;
-    }
-    if (cc == CURLE_GOT_NOTHING || cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR ||
-        cc == CURLE_PARTIAL_FILE) {
-        snprintf(err, errlen, "the engine at %s closed the connection during %s %s: %s",
-                 e->address_text, method, path, curl_message);
-        return IM_EUNAVAILABLE;
-    }
-    snprintf(err, errlen, "request %s %s to the engine at %s failed: %s", method, path,
-             e->address_text, curl_message);
-    return IM_EUPSTREAM;
-}
-
-static void set_method(CURL *curl, const char *method, const char *json_body,
-                       struct curl_slist **headers)
-{
-    if (strcmp(method, "GET") == 0) {
-        curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
-    } else if (strcmp(method, "HEAD") == 0) {
-        curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
-    } else {
-        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-    }
-
-    if (json_body) {
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, json_body);
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(json_body));
-        *headers = curl_slist_append(*headers, "Content-Type: application/json");
-    } else if (strcmp(method, "POST") == 0) {
-        // An empty body still gets "Content-Length: 0", which the engine expects on POST.
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+    default:
+        snprintf(err, errlen, "request %s %s to the engine at %s failed: %s", method, path,
+                 e->address_text, reason);
+        return IM_EUPSTREAM;
     }
 }
 
-static void set_transport(const struct im_engine *e, CURL *curl)
-{
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long)IM_ENGINE_CONNECT_TIMEOUT_MS);
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl, CURLOPT_USERAGENT, "InfraMon/" IM_VERSION);
-    if (e->address.is_unix) {
-        curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, e->address.socket_path);
-    }
-    if (e->tls) {
-        curl_easy_setopt(curl, CURLOPT_CAINFO, e->ca_file);
-        curl_easy_setopt(curl, CURLOPT_SSLCERT, e->cert_file);
-        curl_easy_setopt(curl, CURLOPT_SSLKEY, e->key_file);
-        curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
-        curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
-    }
-}
-
-/* Sends one request for url_path (already versioned or deliberately unversioned). */
+/* Sends one request for url_path (already versioned or deliberately unversioned).
+ * When a pooled connection fails before any byte of the reply, the request is sent once
+ * more on a new connection. The engine had closed the idle connection, so it never read
+ * the request. */
 static int transfer(struct im_engine *e, const char *method, const char *url_path,
                     const char *json_body, long timeout_ms, im_engine_reply_t *reply, char *err,
                     size_t errlen)
 {
     int rc = IM_OK;
-    char curl_message[CURL_ERROR_SIZE] = "";
-    char *url = im_asprintf("%s%s", e->base_url, url_path);
-    struct curl_slist *headers = NULL;
-    body_sink_t sink = {.body = &reply->body, .too_large = false};
-    CURL *curl = acquire_handle(e);
+    char reason[256] = "";
+    body_sink_t sink = {.reply = reply, .too_large = false};
+    im_wire_handler_t handler = {.on_head = store_status, .on_body = store_body, .ctx = &sink};
+    im_wire_request_t request = {
+        .method = method, .target = url_path, .host_header = e->host_header, .json_body = json_body};
+    im_wire_options_t options = {.deadline_ms = im_monotonic_ms() + timeout_ms};
+    im_wire_outcome_t outcome = IM_WIRE_CLOSED_UNANSWERED;
     bool reusable = false;
 
     atomic_fetch_add_explicit(&e->requests, 1, memory_order_relaxed);
-    im_buf_reset(&reply->body);
-    reply->status = 0;
-
-    // Reset keeps the handle's open connection but clears every option of the last request.
-    curl_easy_reset(curl);
-    set_transport(e, curl);
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, write_body);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
-    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_message);
-    headers = curl_slist_append(headers, "Expect:"); // no 100-continue round trip
-    set_method(curl, method, json_body, &headers);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-
-    CURLcode cc = curl_easy_perform(curl);
-    if (curl_message[0] == '\0') {
-        im_strlcpy(curl_message, curl_easy_strerror(cc), sizeof(curl_message));
-    }
-
-    if (cc == CURLE_OK) {
-        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply->status);
-        reusable = true;
-        mark_reachable(e);
-    } else if (sink.too_large) {
-        snprintf(err, errlen, "the engine's reply to %s %s is larger than %zu MiB", method,
-                 url_path, IM_ENGINE_MAX_BODY / (1024 * 1024));
-        rc = IM_EUPSTREAM;
-    } else {
-        rc = classify_failure(e, curl, cc, method, url_path, timeout_ms, curl_message, err, errlen);
-        if (rc == IM_EUNAVAILABLE) {
-            mark_unreachable(e, err);
+    for (int attempt = 0; attempt < 2 && outcome == IM_WIRE_CLOSED_UNANSWERED; attempt++) {
+        im_wire_conn_t *conn = attempt == 0 ? take_idle_connection(e) : NULL;
+        bool pooled = conn != NULL;
+        if (!conn) {
+            rc = connect_engine(e, &conn, err, errlen);
+            if (rc) {
+                mark_unreachable(e, err);
+                return rc;
+            }
+        }
+        im_buf_reset(&reply->body);
+        reply->status = 0;
+        outcome = im_wire_exchange(conn, &request, &handler, &options, &reusable, reason,
+                                   sizeof(reason));
+        release_connection(e, conn, outcome == IM_WIRE_OK && reusable);
+        if (!pooled) {
+            break; // a fresh connection that failed is not tried again
         }
     }
 
-    // The handle's error buffer points into this stack frame: detach it before pooling.
-    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, NULL);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, NULL);
-    release_handle(e, curl, reusable);
-    curl_slist_free_all(headers);
-    free(url);
+    if (outcome == IM_WIRE_OK) {
+        mark_reachable(e);
+        return IM_OK;
+    }
+    if (sink.too_large) {
+        snprintf(err, errlen, "the engine's reply to %s %s is larger than %zu MiB", method,
+                 url_path, IM_ENGINE_MAX_BODY / (1024 * 1024));
+        return IM_EUPSTREAM;
+    }
+    rc = describe_exchange_failure(e, outcome, method, url_path, timeout_ms, reason, err, errlen);
+    if (rc == IM_EUNAVAILABLE) {
+        mark_unreachable(e, err);
+    }
     return rc;
 }
 
@@ -1070,12 +1011,13 @@ int im_engine_api_version(struct im_engine *e, char out[IM_ENGINE_VERSION_SIZE],
     return ensure_negotiated(e, out, err, errlen);
 }
 
-int im_engine_prepare_handle(struct im_engine *e, void *curl, const char *path, char **url,
-                             char *err, size_t errlen)
+int im_engine_connect_stream(struct im_engine *e, const char *path, struct im_wire_conn **conn,
+                             char **target, char *err, size_t errlen)
 {
     char version[IM_ENGINE_VERSION_SIZE] = "";
 
-    *url = NULL;
+    *conn = NULL;
+    *target = NULL;
     atomic_fetch_add_explicit(&e->requests, 1, memory_order_relaxed);
     if (!is_valid_path(path)) {
         snprintf(err, errlen,
@@ -1088,9 +1030,18 @@ int im_engine_prepare_handle(struct im_engine *e, void *curl, const char *path, 
     if (rc) {
         return rc;
     }
-    set_transport(e, curl);
-    *url = im_asprintf("%s/v%s%s", e->base_url, version, path);
+    rc = connect_engine(e, conn, err, errlen);
+    if (rc) {
+        mark_unreachable(e, err);
+        return rc;
+    }
+    *target = im_asprintf("/v%s%s", version, path);
     return IM_OK;
+}
+
+const char *im_engine_host_header(const struct im_engine *e)
+{
+    return e->host_header;
 }
 
 static bool is_unreserved(unsigned char c)

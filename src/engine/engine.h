@@ -10,12 +10,12 @@
 #include "core/util.h"
 
 /*
- * Docker Engine API client over libcurl.
+ * Docker Engine API client over InfraMon's own HTTP/1.1 client (engine/wire.h).
  *
  * One `struct im_engine` serves the whole process. Every function below is thread-safe:
- * requests take a CURL easy handle from a small mutex-guarded pool, so HTTP threads and the
- * collector can call concurrently, and each handle keeps its connection to the engine open
- * between requests.
+ * requests take a connection from a small mutex-guarded pool, so HTTP threads and the
+ * collector can call concurrently, and a connection stays open between requests while the
+ * engine's replies allow keep-alive.
  *
  * The API version is negotiated lazily: the first request, and the first one after the
  * engine was unreachable, sends GET /version (unversioned) and picks the lower of the
@@ -33,7 +33,7 @@
 #define IM_ENGINE_DEFAULT_TIMEOUT_MS 30000
 /* Engine response bodies larger than this are rejected with IM_EUPSTREAM. */
 #define IM_ENGINE_MAX_BODY ((size_t)64 * 1024 * 1024)
-/* Idle CURL handles kept for reuse; a busier moment creates more and frees the surplus. */
+/* Idle connections kept for reuse; a busier moment opens more and closes the surplus. */
 #define IM_ENGINE_POOL_SIZE 8
 
 /* sizeof(struct sockaddr_un.sun_path) on Linux, NUL included. */
@@ -146,13 +146,19 @@ int im_engine_api_version(struct im_engine *e, char out[IM_ENGINE_VERSION_SIZE],
 /* Compares two "MAJOR.MINOR" API versions like strcmp; an unparsable one sorts first. */
 int im_engine_version_compare(const char *a, const char *b);
 
-/* Prepares a CURL easy handle (passed as void * so that this header needs no curl.h) for a
- * request that the caller performs itself, such as a stream: sets the transport (unix
- * socket, TCP, TLS files), the connect timeout and the user agent, negotiates the API
- * version when needed, and stores the versioned URL of path in *url (the caller frees it
- * after the transfer). Returns IM_EINVAL for an invalid path, or the negotiation's failure. */
-int im_engine_prepare_handle(struct im_engine *e, void *curl, const char *path, char **url,
-                             char *err, size_t errlen) IM_WARN_UNUSED;
+struct im_wire_conn;
+
+/* Opens a connection of its own for a request that the caller runs itself, such as a stream
+ * or a hijack. Checks the path, negotiates the API version when needed and connects (unix
+ * socket, TCP or TLS) within IM_ENGINE_CONNECT_TIMEOUT_MS. Stores the versioned request
+ * target of path in *target. The caller closes *conn with im_wire_close() and frees
+ * *target. Returns IM_EINVAL for an invalid path, IM_EUNAVAILABLE with a message naming the
+ * socket or address when the engine cannot be reached, or the negotiation's failure. */
+int im_engine_connect_stream(struct im_engine *e, const char *path, struct im_wire_conn **conn,
+                             char **target, char *err, size_t errlen) IM_WARN_UNUSED;
+
+/* Returns the Host header value for requests to the engine. */
+const char *im_engine_host_header(const struct im_engine *e);
 
 /* Appends value to out percent-encoded for a URL query or path segment: everything except
  * the RFC 3986 unreserved characters is encoded. */

@@ -1,84 +1,70 @@
-/* Streaming and hijacked Engine API requests over libcurl. */
+/* Streaming and hijacked Engine API requests over engine/wire.h. */
 #include "engine/stream.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-
-#include <curl/curl.h>
 
 #include "core/log.h"
 #include "engine/engine.h"
+#include "engine/wire.h"
 
 #define LOG_MODULE "engine"
 /* The part of a non-2xx body kept as the error message. */
 #define ERROR_BODY_MAX 4096
-/* Reply headers of a hijack request larger than this are rejected. */
-#define HIJACK_HEADER_MAX       16384
 #define HIJACK_REPLY_TIMEOUT_MS 10000
 
 typedef struct {
     const im_engine_stream_callbacks_t *cb;
-    CURL *curl;
     bool response_seen;
     long status;
-    bool stopped; /* a callback asked to stop */
     im_buf_t error_body;
 } transfer_t;
 
-static void note_response(transfer_t *t)
+static bool is_success(long status)
 {
-    const char *content_type = NULL;
+    return status >= 200 && status < 300;
+}
 
-    if (t->response_seen) {
-        return;
-    }
+/* Keeps the first ERROR_BODY_MAX bytes of a non-2xx body as the error message. */
+static void keep_error_body(im_buf_t *error_body, const char *data, size_t len)
+{
+    size_t room = ERROR_BODY_MAX - error_body->len;
+
+    im_buf_append(error_body, data, len < room ? len : room);
+}
+
+static int on_head(void *ctx, const im_wire_head_t *head)
+{
+    transfer_t *t = ctx;
+
     t->response_seen = true;
-    curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &t->status);
-    curl_easy_getinfo(t->curl, CURLINFO_CONTENT_TYPE, &content_type);
-    if (t->cb->on_response && t->cb->on_response(t->cb->ctx, t->status, content_type)) {
-        t->stopped = true;
-    }
-}
-
-static size_t on_write(char *data, size_t size, size_t nmemb, void *userdata)
-{
-    transfer_t *t = userdata;
-    size_t len = size * nmemb;
-
-    note_response(t);
-    if (t->stopped) {
-        return 0;
-    }
-    if (t->status < 200 || t->status >= 300) {
-        size_t room = ERROR_BODY_MAX - t->error_body.len;
-        im_buf_append(&t->error_body, data, len < room ? len : room);
-        return len;
-    }
-    if (t->cb->on_data(t->cb->ctx, data, len)) {
-        t->stopped = true;
-        return 0; // makes libcurl end the transfer with CURLE_WRITE_ERROR
-    }
-    return len;
-}
-
-static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-                       curl_off_t ulnow)
-{
-    transfer_t *t = userdata;
-
-    if (t->stopped) {
-        return 1;
-    }
-    if (t->cb->on_idle && t->cb->on_idle(t->cb->ctx)) {
-        t->stopped = true;
-        return 1;
+    t->status = head->status;
+    if (t->cb->on_response) {
+        const char *content_type = head->content_type[0] ? head->content_type : NULL;
+        return t->cb->on_response(t->cb->ctx, t->status, content_type);
     }
     return 0;
+}
+
+static int on_body(void *ctx, const char *data, size_t len)
+{
+    transfer_t *t = ctx;
+
+    if (!is_success(t->status)) {
+        keep_error_body(&t->error_body, data, len);
+        return 0;
+    }
+    return t->cb->on_data(t->cb->ctx, data, len);
+}
+
+static int on_idle(void *ctx)
+{
+    transfer_t *t = ctx;
+
+    return t->cb->on_idle ? t->cb->on_idle(t->cb->ctx) : 0;
 }
 
 int im_engine_stream_run(struct im_engine *e, const char *method, const char *path,
@@ -86,69 +72,57 @@ int im_engine_stream_run(struct im_engine *e, const char *method, const char *pa
                          const im_engine_stream_callbacks_t *cb, char *err, size_t errlen)
 {
     int rc = IM_OK;
-    char *url = NULL;
-    char curl_message[CURL_ERROR_SIZE] = "";
-    struct curl_slist *headers = NULL;
+    char *target = NULL;
+    char reason[256] = "";
     transfer_t t = {.cb = cb};
-    CURL *curl = curl_easy_init();
+    im_wire_conn_t *conn = NULL;
+    bool reusable = false;
 
-    if (!curl) {
-        snprintf(err, errlen, "curl_easy_init failed (out of memory)");
-        return IM_ERR;
-    }
-    t.curl = curl;
     im_buf_init(&t.error_body);
-    rc = im_engine_prepare_handle(e, curl, path, &url, err, errlen);
+    rc = im_engine_connect_stream(e, path, &conn, &target, err, errlen);
     if (rc) {
         goto out;
     }
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms > 0 ? timeout_ms : 0L);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_write);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t);
-    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &t);
-    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_message);
-    headers = curl_slist_append(headers, "Expect:");
-    if (strcmp(method, "GET") != 0) {
-        curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, json_body ? json_body : "");
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
-                         (curl_off_t)(json_body ? strlen(json_body) : 0));
-        if (json_body) {
-            headers = curl_slist_append(headers, "Content-Type: application/json");
-        }
-    }
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    im_wire_request_t request = {.method = method,
+                                 .target = target,
+                                 .host_header = im_engine_host_header(e),
+                                 .json_body = json_body};
+    im_wire_handler_t handler = {.on_head = on_head, .on_body = on_body, .ctx = &t};
+    im_wire_options_t options = {
+        .on_idle = on_idle,
+        .ctx = &t,
+        .deadline_ms = timeout_ms > 0 ? im_monotonic_ms() + timeout_ms : 0,
+    };
+    im_wire_outcome_t outcome =
+        im_wire_exchange(conn, &request, &handler, &options, &reusable, reason, sizeof(reason));
 
-    CURLcode cc = curl_easy_perform(curl);
-    long request_size = 0;
-    curl_easy_getinfo(curl, CURLINFO_REQUEST_SIZE, &request_size);
-    if (cc == CURLE_OK) {
-        note_response(&t);
-    }
-    if (t.stopped) {
+    switch (outcome) {
+    case IM_WIRE_OK:
+        if (!is_success(t.status)) {
+            im_engine_reply_t reply = {.status = t.status, .body = t.error_body};
+            rc = im_engine_reply_rc(&reply, err, errlen);
+        }
+        break;
+    case IM_WIRE_STOPPED:
         snprintf(err, errlen, "stream %s %s stopped by its reader", method, path);
         rc = IM_ECONFLICT;
-    } else if (cc == CURLE_OPERATION_TIMEDOUT && (t.response_seen || request_size > 0)) {
+        break;
+    case IM_WIRE_TIMEOUT:
         // The request went out, so the engine is there: the stream itself ran too long.
         snprintf(err, errlen, "stream %s %s timed out after %ld ms", method, path, timeout_ms);
         rc = IM_EUPSTREAM;
-    } else if (cc != CURLE_OK) {
+        break;
+    default:
         snprintf(err, errlen, "stream %s %s to the engine at %s failed: %s", method, path,
-                 im_engine_address(e), curl_message[0] ? curl_message : curl_easy_strerror(cc));
+                 im_engine_address(e), reason);
         rc = t.response_seen ? IM_EUPSTREAM : IM_EUNAVAILABLE;
-    } else if (t.status < 200 || t.status >= 300) {
-        im_engine_reply_t reply = {.status = t.status, .body = t.error_body};
-        rc = im_engine_reply_rc(&reply, err, errlen);
+        break;
     }
 
 out:
-    curl_easy_cleanup(curl);
-    curl_slist_free_all(headers);
+    im_wire_close(conn);
     im_buf_release(&t.error_body);
-    free(url);
+    free(target);
     return rc;
 }
 
@@ -210,176 +184,94 @@ int im_engine_stream_start(struct im_engine *e, const char *method, const char *
 /* ---- hijacked connections ---------------------------------------------------------------- */
 
 struct im_engine_hijack {
-    CURL *curl;
-    int fd;
+    im_wire_conn_t *conn;
     im_buf_t leftover; /* bytes that came with the reply headers */
     size_t leftover_pos;
 };
 
-static int wait_fd(int fd, short events, long timeout_ms)
-{
-    struct pollfd pfd = {.fd = fd, .events = events};
-    int n;
+typedef struct {
+    long status;
+    im_buf_t error_body;
+} hijack_reply_t;
 
-    do {
-        n = poll(&pfd, 1, (int)timeout_ms);
-    } while (n < 0 && errno == EINTR);
-    return n;
+static int on_hijack_head(void *ctx, const im_wire_head_t *head)
+{
+    hijack_reply_t *reply = ctx;
+
+    reply->status = head->status;
+    // An engine that hijacks without upgrading replies 200 and then streams raw bytes, so
+    // the parse ends here and the rest of the read belongs to the stream.
+    return head->status == 200 ? 1 : 0;
 }
 
-static int hijack_send_all(im_engine_hijack_t *h, const char *data, size_t len, long timeout_ms)
+static int on_hijack_body(void *ctx, const char *data, size_t len)
 {
-    while (len > 0) {
-        size_t sent = 0;
-        CURLcode cc = curl_easy_send(h->curl, data, len, &sent);
-        if (cc == CURLE_AGAIN) {
-            if (wait_fd(h->fd, POLLOUT, timeout_ms) <= 0) {
-                return IM_EUNAVAILABLE;
-            }
-            continue;
-        }
-        if (cc != CURLE_OK) {
-            return IM_EUNAVAILABLE;
-        }
-        data += sent;
-        len -= sent;
-    }
-    return IM_OK;
-}
+    hijack_reply_t *reply = ctx;
 
-/* Reads until the end of the reply headers. Returns the header length (including the
- * blank line) or 0 on failure; everything read is in buf. */
-static size_t read_reply_headers(im_engine_hijack_t *h, im_buf_t *buf, char *err, size_t errlen)
-{
-    int64_t deadline = im_monotonic_ms() + HIJACK_REPLY_TIMEOUT_MS;
-
-    for (;;) {
-        char chunk[4096];
-        size_t got = 0;
-        CURLcode cc = curl_easy_recv(h->curl, chunk, sizeof(chunk), &got);
-        if (cc == CURLE_AGAIN) {
-            long left = (long)(deadline - im_monotonic_ms());
-            if (left <= 0 || wait_fd(h->fd, POLLIN, left) <= 0) {
-                snprintf(err, errlen, "the engine did not answer the attach request within %d ms",
-                         HIJACK_REPLY_TIMEOUT_MS);
-                return 0;
-            }
-            continue;
-        }
-        if (cc != CURLE_OK || got == 0) {
-            snprintf(err, errlen, "the engine closed the attach connection before replying");
-            return 0;
-        }
-        im_buf_append(buf, chunk, got);
-        char *end = strstr(buf->data, "\r\n\r\n");
-        if (end) {
-            return (size_t)(end - buf->data) + 4;
-        }
-        if (buf->len > HIJACK_HEADER_MAX) {
-            snprintf(err, errlen, "the engine's attach reply headers exceed %d bytes",
-                     HIJACK_HEADER_MAX);
-            return 0;
-        }
-    }
+    keep_error_body(&reply->error_body, data, len);
+    return 0;
 }
 
 int im_engine_hijack_open(struct im_engine *e, const char *method, const char *path,
                           const char *json_body, im_engine_hijack_t **out, char *err, size_t errlen)
 {
     int rc = IM_OK;
-    char *url = NULL;
-    im_buf_t request;
-    im_buf_t reply;
+    char *target = NULL;
+    char reason[256] = "";
+    hijack_reply_t reply = {0};
     im_engine_hijack_t *h = im_calloc(1, sizeof(*h));
-    curl_socket_t fd = CURL_SOCKET_BAD;
+    bool reusable = false;
 
     *out = NULL;
-    im_buf_init(&request);
-    im_buf_init(&reply);
     im_buf_init(&h->leftover);
-    h->fd = -1;
-    h->curl = curl_easy_init();
-    if (!h->curl) {
-        snprintf(err, errlen, "curl_easy_init failed (out of memory)");
-        rc = IM_ERR;
-        goto out;
-    }
-    rc = im_engine_prepare_handle(e, h->curl, path, &url, err, errlen);
+    im_buf_init(&reply.error_body);
+    rc = im_engine_connect_stream(e, path, &h->conn, &target, err, errlen);
     if (rc) {
         goto out;
     }
-    curl_easy_setopt(h->curl, CURLOPT_URL, url);
-    curl_easy_setopt(h->curl, CURLOPT_CONNECT_ONLY, 1L);
-    CURLcode cc = curl_easy_perform(h->curl);
-    if (cc == CURLE_OK) {
-        cc = curl_easy_getinfo(h->curl, CURLINFO_ACTIVESOCKET, &fd);
-    }
-    if (cc != CURLE_OK || fd == CURL_SOCKET_BAD) {
-        snprintf(err, errlen, "failed to connect to the engine at %s for %s %s: %s",
-                 im_engine_address(e), method, path, curl_easy_strerror(cc));
-        rc = IM_EUNAVAILABLE;
-        goto out;
-    }
-    h->fd = (int)fd;
+    im_wire_request_t request = {.method = method,
+                                 .target = target,
+                                 .host_header = im_engine_host_header(e),
+                                 .json_body = json_body,
+                                 .upgrade = true};
+    im_wire_handler_t handler = {.on_head = on_hijack_head, .on_body = on_hijack_body, .ctx = &reply};
+    im_wire_options_t options = {.deadline_ms = im_monotonic_ms() + HIJACK_REPLY_TIMEOUT_MS,
+                                 .leftover = &h->leftover};
+    im_wire_outcome_t outcome =
+        im_wire_exchange(h->conn, &request, &handler, &options, &reusable, reason, sizeof(reason));
 
-    // The URL is scheme://host/versioned-path: send the path and the host by hand.
-    const char *host = strstr(url, "://") + 3;
-    const char *versioned = strchr(host, '/');
-    size_t body_len = json_body ? strlen(json_body) : 0;
-    im_buf_appendf(&request,
-                   "%s %s HTTP/1.1\r\nHost: %.*s\r\nUser-Agent: InfraMon/%s\r\n"
-                   "Connection: Upgrade\r\nUpgrade: tcp\r\n"
-                   "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-                   method, versioned, (int)(versioned - host), host, IM_VERSION, body_len);
-    if (json_body) {
-        im_buf_append(&request, json_body, body_len);
-    }
-    if (hijack_send_all(h, request.data, request.len, HIJACK_REPLY_TIMEOUT_MS)) {
-        snprintf(err, errlen, "failed to send %s %s to the engine at %s", method, path,
-                 im_engine_address(e));
-        rc = IM_EUNAVAILABLE;
-        goto out;
-    }
-
-    size_t header_len = read_reply_headers(h, &reply, err, errlen);
-    if (header_len == 0) {
-        rc = IM_EUPSTREAM;
-        goto out;
-    }
-    long status = 0;
-    if (sscanf(reply.data, "HTTP/1.%*d %ld", &status) != 1) {
-        snprintf(err, errlen, "the engine sent a malformed status line to %s %s", method, path);
-        rc = IM_EUPSTREAM;
-        goto out;
-    }
-    if (status != 101 && status != 200) {
-        // The error body follows the headers; whatever arrived with them is the message.
-        im_engine_reply_t error_reply;
-        im_engine_reply_init(&error_reply);
-        error_reply.status = status;
-        im_buf_append(&error_reply.body, reply.data + header_len, reply.len - header_len);
+    if ((outcome == IM_WIRE_OK && reply.status == 101) ||
+        (outcome == IM_WIRE_STOPPED && reply.status == 200)) {
+        *out = h;
+        h = NULL; // the caller owns it now
+    } else if (outcome == IM_WIRE_OK) {
+        im_engine_reply_t error_reply = {.status = reply.status, .body = reply.error_body};
         rc = im_engine_reply_rc(&error_reply, err, errlen);
-        im_engine_reply_release(&error_reply);
         if (rc == IM_OK) {
+            snprintf(err, errlen, "the engine replied HTTP %ld to %s %s instead of upgrading",
+                     reply.status, method, path);
             rc = IM_EUPSTREAM;
         }
-        goto out;
+    } else if (outcome == IM_WIRE_TIMEOUT) {
+        snprintf(err, errlen, "the engine did not answer %s %s within %d ms", method, path,
+                 HIJACK_REPLY_TIMEOUT_MS);
+        rc = IM_EUPSTREAM;
+    } else {
+        snprintf(err, errlen, "%s %s on the engine at %s failed: %s", method, path,
+                 im_engine_address(e), reason);
+        rc = outcome == IM_WIRE_CLOSED_UNANSWERED ? IM_EUNAVAILABLE : IM_EUPSTREAM;
     }
-    im_buf_append(&h->leftover, reply.data + header_len, reply.len - header_len);
-    *out = h;
-    h = NULL; // the caller owns it now
 
 out:
     im_engine_hijack_close(h);
-    im_buf_release(&request);
-    im_buf_release(&reply);
-    free(url);
+    im_buf_release(&reply.error_body);
+    free(target);
     return rc;
 }
 
 int im_engine_hijack_fd(const im_engine_hijack_t *h)
 {
-    return h->fd;
+    return im_wire_fd(h->conn);
 }
 
 long im_engine_hijack_recv(im_engine_hijack_t *h, void *buf, size_t len)
@@ -391,22 +283,12 @@ long im_engine_hijack_recv(im_engine_hijack_t *h, void *buf, size_t len)
         h->leftover_pos += n;
         return (long)n;
     }
-    size_t got = 0;
-    CURLcode cc = curl_easy_recv(h->curl, buf, len, &got);
-    if (cc == CURLE_AGAIN) {
-        errno = EAGAIN;
-        return -1;
-    }
-    if (cc != CURLE_OK) {
-        errno = EIO;
-        return -1;
-    }
-    return (long)got;
+    return im_wire_recv(h->conn, buf, len);
 }
 
 int im_engine_hijack_send(im_engine_hijack_t *h, const void *data, size_t len, long timeout_ms)
 {
-    return hijack_send_all(h, data, len, timeout_ms);
+    return im_wire_send_all(h->conn, data, len, timeout_ms);
 }
 
 void im_engine_hijack_close(im_engine_hijack_t *h)
@@ -414,9 +296,7 @@ void im_engine_hijack_close(im_engine_hijack_t *h)
     if (!h) {
         return;
     }
-    if (h->curl) {
-        curl_easy_cleanup(h->curl);
-    }
+    im_wire_close(h->conn);
     im_buf_release(&h->leftover);
     free(h);
 }

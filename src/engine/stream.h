@@ -13,8 +13,8 @@ struct im_engine;
  * being collected, for log follows, downloads and exec output. A stream runs either on the
  * calling thread (im_engine_stream_run) or on a thread of its own (im_engine_stream_start).
  *
- * Each stream has its own CURL handle and connection, because a follow can stay open for
- * hours and must not take a handle from the request pool.
+ * Each stream has a connection of its own, because a follow can stay open for hours and
+ * must not take a connection from the request pool.
  *
  * Hijacked connections (exec start with stdin attached) are opened with
  * im_engine_hijack_open: the engine responds with 101 UPGRADED, and then raw bytes flow both
@@ -70,7 +70,11 @@ int im_engine_hijack_open(struct im_engine *e, const char *method, const char *p
                           const char *json_body, im_engine_hijack_t **out, char *err,
                           size_t errlen) IM_WARN_UNUSED;
 
-/* Returns the socket to poll for reading. */
+/* Returns the socket to poll for reading.
+ * Over TLS, bytes that OpenSSL has already read do not make the socket readable. OpenSSL
+ * reads one record (at most 16 KiB) at a time, so a reader whose buffer is 16 KiB or larger
+ * leaves nothing behind; a reader with a smaller buffer must call im_engine_hijack_recv
+ * until it returns EAGAIN before polling again. */
 int im_engine_hijack_fd(const im_engine_hijack_t *h);
 
 /* Reads without blocking. Returns the byte count, 0 at end of stream, -1 with errno EAGAIN

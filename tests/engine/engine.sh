@@ -15,6 +15,11 @@
 # file and daemon log. It never uses /var/run/docker.sock, /var/lib/docker or an
 # engine that it did not start. Progress goes to stderr, so `DIR=$(engine.sh start)`
 # works. Needs root, dockerd and containerd (Debian's docker.io) and busybox-static.
+#
+# With IM_ENGINE_TLS_PORT=PORT, start also makes a CA, a server certificate for
+# 127.0.0.1 and a client certificate with the openssl CLI under DIR/tls, and dockerd
+# listens on tcp://127.0.0.1:PORT with --tlsverify as well. DIR/tls/client contains
+# ca.pem, cert.pem and key.pem, the layout DOCKER_CERT_PATH expects.
 set -euo pipefail
 
 # The docker client calls below name this engine with -H; client settings meant for
@@ -229,6 +234,26 @@ build_test_image() {
     log "imported $TEST_IMAGE in $(($(now_ms) - started)) ms"
 }
 
+# Make a throwaway CA and certificates for the TLS listener under DIR (see the header).
+make_tls_files() {
+    local dir=$1
+    mkdir -p "$dir/client"
+    chmod 700 "$dir"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+        -subj /CN=inframon-test-ca -keyout "$dir/ca-key.pem" -out "$dir/ca.pem" 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0.1 \
+        -keyout "$dir/server-key.pem" -out "$dir/server.csr" 2>/dev/null
+    openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca-key.pem" \
+        -CAcreateserial -days 2 -out "$dir/server-cert.pem" \
+        -extfile <(printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n') 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=inframon-test \
+        -keyout "$dir/client/key.pem" -out "$dir/client.csr" 2>/dev/null
+    openssl x509 -req -in "$dir/client.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca-key.pem" \
+        -CAcreateserial -days 2 -out "$dir/client/cert.pem" \
+        -extfile <(printf 'extendedKeyUsage=clientAuth\n') 2>/dev/null
+    cp "$dir/ca.pem" "$dir/client/ca.pem"
+}
+
 cmd_start() {
     local dir started pid waited_ms sock created_dir=0
     command -v dockerd >/dev/null || die "dockerd not found; install Debian's docker.io (make deps)"
@@ -275,12 +300,23 @@ cmd_start() {
         : >"$dir/$MARKER_NAME"
         rm -f "$sock" "$(dockerd_pidfile "$dir")"
 
+        local tls_options=()
+        if [ -n "${IM_ENGINE_TLS_PORT:-}" ]; then
+            command -v openssl >/dev/null || die "openssl not found; it makes the TLS certificates"
+            make_tls_files "$dir/tls"
+            tls_options=(-H "tcp://127.0.0.1:$IM_ENGINE_TLS_PORT" --tlsverify
+                --tlscacert "$dir/tls/ca.pem" --tlscert "$dir/tls/server-cert.pem"
+                --tlskey "$dir/tls/server-key.pem")
+            log "dockerd also listens on tcp://127.0.0.1:$IM_ENGINE_TLS_PORT with TLS (certificates in $dir/tls)"
+        fi
+
         started=$(now_ms)
         log "starting dockerd in $dir"
         # setsid puts dockerd in its own session, so Ctrl-C in the terminal that runs
         # `make run` reaches only the server, and the trap there stops the engine in order.
         setsid dockerd \
             -H "unix://$sock" \
+            "${tls_options[@]}" \
             --data-root "$dir/data" \
             --exec-root "$dir/exec" \
             --pidfile "$(dockerd_pidfile "$dir")" \

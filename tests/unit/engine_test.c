@@ -972,8 +972,8 @@ typedef struct {
     const char *body;
 } canned_t;
 
-/* A scripted engine: one thread serves one request per connection. GET /version returns
- * the configured versions. A path versioned newer than api_version gets the engine's "too
+/* A scripted engine: one thread serves one request per connection, or every request of a
+ * connection when keep_alive is set. GET /version returns the configured versions. A path versioned newer than api_version gets the engine's "too
  * new" 400, and other versioned paths get their canned response or 200 "[]". */
 typedef struct {
     char dir[32];
@@ -986,6 +986,10 @@ typedef struct {
     char last_path[256];
     int version_requests;
     const canned_t *canned; /* ends with a NULL method; may be NULL */
+    bool keep_alive;        /* reply without "Connection: close" and read the next request */
+    int drop_requests;      /* read this many next requests and close without a reply */
+    int connections;        /* connections accepted */
+    int requests;           /* requests read, dropped ones included */
     bool stop;
 } fake_engine_t;
 
@@ -1013,18 +1017,27 @@ static void write_all(int fd, const char *data, size_t len)
     }
 }
 
-static void fake_reply(int fd, int status, const char *body)
+static void fake_reply(const fake_engine_t *fake, int fd, int status, const char *body)
 {
     char head[256];
     int len = snprintf(head, sizeof(head),
                        "HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: "
-                       "%zu\r\nConnection: close\r\n\r\n",
-                       status, strlen(body));
+                       "%zu\r\n%s\r\n",
+                       status, strlen(body), fake->keep_alive ? "" : "Connection: close\r\n");
     write_all(fd, head, (size_t)len);
     write_all(fd, body, strlen(body));
 }
 
-static void fake_serve_one(fake_engine_t *fake, int fd)
+static bool fake_stopping(fake_engine_t *fake)
+{
+    pthread_mutex_lock(&fake->lock);
+    bool stop = fake->stop;
+    pthread_mutex_unlock(&fake->lock);
+    return stop;
+}
+
+/* Serves one request. Returns true when the connection stays open for another. */
+static bool fake_serve_one(fake_engine_t *fake, int fd)
 {
     char request[4096];
     size_t used = 0;
@@ -1033,9 +1046,17 @@ static void fake_serve_one(fake_engine_t *fake, int fd)
     char body[512];
 
     while (used < sizeof(request) - 1) {
+        // A kept-alive connection can stay idle, so the wait checks for a stop in between.
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, 50) == 0) {
+            if (fake_stopping(fake)) {
+                return false;
+            }
+            continue;
+        }
         ssize_t n = read(fd, request + used, sizeof(request) - 1 - used);
         if (n <= 0) {
-            return;
+            return false;
         }
         used += (size_t)n;
         request[used] = '\0';
@@ -1044,10 +1065,16 @@ static void fake_serve_one(fake_engine_t *fake, int fd)
         }
     }
     if (sscanf(request, "%15s %255s", method, path) != 2) {
-        return;
+        return false;
     }
 
     pthread_mutex_lock(&fake->lock);
+    fake->requests++;
+    if (fake->drop_requests > 0) {
+        fake->drop_requests--;
+        pthread_mutex_unlock(&fake->lock);
+        return false;
+    }
     if (strcmp(path, "/version") == 0) {
         fake->version_requests++;
         snprintf(body, sizeof(body),
@@ -1055,7 +1082,7 @@ static void fake_serve_one(fake_engine_t *fake, int fd)
                  "\"Os\":\"linux\",\"Arch\":\"amd64\",\"KernelVersion\":\"6.1\","
                  "\"Platform\":{\"Name\":\"\"}}",
                  fake->api_version, fake->min_version);
-        fake_reply(fd, 200, body);
+        fake_reply(fake, fd, 200, body);
     } else if (strncmp(path, "/v", 2) == 0) {
         char version[16] = "";
         snprintf(fake->last_path, sizeof(fake->last_path), "%s", path);
@@ -1065,20 +1092,22 @@ static void fake_serve_one(fake_engine_t *fake, int fd)
                      "{\"message\":\"client version %s is too new. Maximum supported API "
                      "version is %s\"}",
                      version, fake->api_version);
-            fake_reply(fd, 400, body);
+            fake_reply(fake, fd, 400, body);
         } else {
             const char *rest = strchr(path + 1, '/');
             const canned_t *canned = find_canned(fake, method, rest ? rest : "");
             if (canned) {
-                fake_reply(fd, canned->status, canned->body);
+                fake_reply(fake, fd, canned->status, canned->body);
             } else {
-                fake_reply(fd, 200, "[]");
+                fake_reply(fake, fd, 200, "[]");
             }
         }
     } else {
-        fake_reply(fd, 404, "{\"message\":\"page not found\"}");
+        fake_reply(fake, fd, 404, "{\"message\":\"page not found\"}");
     }
+    bool keep_alive = fake->keep_alive;
     pthread_mutex_unlock(&fake->lock);
+    return keep_alive;
 }
 
 static void *fake_run(void *arg)
@@ -1098,7 +1127,11 @@ static void *fake_run(void *arg)
         }
         int fd = accept(fake->listen_fd, NULL, NULL);
         if (fd >= 0) {
-            fake_serve_one(fake, fd);
+            pthread_mutex_lock(&fake->lock);
+            fake->connections++;
+            pthread_mutex_unlock(&fake->lock);
+            while (fake_serve_one(fake, fd)) {
+            }
             close(fd);
         }
     }
@@ -1149,6 +1182,25 @@ static int fake_version_requests(fake_engine_t *fake)
     int count = fake->version_requests;
     pthread_mutex_unlock(&fake->lock);
     return count;
+}
+
+/* Sets keep-alive and the number of requests to drop, and resets the counters. */
+static void fake_set_connection_mode(fake_engine_t *fake, bool keep_alive, int drop_requests)
+{
+    pthread_mutex_lock(&fake->lock);
+    fake->keep_alive = keep_alive;
+    fake->drop_requests = drop_requests;
+    fake->connections = 0;
+    fake->requests = 0;
+    pthread_mutex_unlock(&fake->lock);
+}
+
+static void fake_counts(fake_engine_t *fake, int *connections, int *requests)
+{
+    pthread_mutex_lock(&fake->lock);
+    *connections = fake->connections;
+    *requests = fake->requests;
+    pthread_mutex_unlock(&fake->lock);
 }
 
 static void fake_last_path(fake_engine_t *fake, char *out, size_t outlen)
@@ -1397,6 +1449,77 @@ static void test_request_rejects_oversized_body(void **state)
     free(huge);
 }
 
+/* Opens a client on the fake in the given connection mode and sends one request, so that
+ * the version is negotiated. */
+static struct im_engine *open_fake_negotiated(fake_engine_t *fake, bool keep_alive)
+{
+    fake_set_connection_mode(fake, keep_alive, 0);
+    struct im_engine *e = open_fake(fake, NULL);
+    request_ok(e, "/containers/json");
+    return e;
+}
+
+static void test_keep_alive_reuses_connection(void **state)
+{
+    fake_engine_t *fake = *state;
+    int connections = 0;
+    int requests = 0;
+
+    struct im_engine *e = open_fake_negotiated(fake, true);
+    request_ok(e, "/containers/json");
+    request_ok(e, "/images/json");
+    im_engine_close(e);
+
+    fake_counts(fake, &connections, &requests);
+    assert_int_equal(requests, 4); // GET /version and three requests
+    assert_int_equal(connections, 1);
+}
+
+static void test_closed_pooled_connection_retried(void **state)
+{
+    fake_engine_t *fake = *state;
+    int connections = 0;
+    int requests = 0;
+
+    struct im_engine *e = open_fake_negotiated(fake, true);
+    // The engine reads the next request on the pooled connection and closes it without a
+    // reply. The client then sends the request once more, on a new connection.
+    pthread_mutex_lock(&fake->lock);
+    fake->drop_requests = 1;
+    pthread_mutex_unlock(&fake->lock);
+    request_ok(e, "/containers/json");
+    im_engine_close(e);
+
+    fake_counts(fake, &connections, &requests);
+    assert_int_equal(requests, 4);
+    assert_int_equal(connections, 2);
+}
+
+static void test_fresh_connection_not_retried(void **state)
+{
+    fake_engine_t *fake = *state;
+    char err[512] = "";
+    int connections = 0;
+    int requests = 0;
+    im_engine_reply_t reply;
+
+    struct im_engine *e = open_fake_negotiated(fake, false);
+    fake_set_connection_mode(fake, false, 1);
+
+    im_engine_reply_init(&reply);
+    assert_int_equal(
+        im_engine_request(e, "POST", "/containers/x/start", NULL, &reply, err, sizeof(err)),
+        IM_EUNAVAILABLE);
+    assert_non_null(strstr(err, "closed the connection"));
+    assert_non_null(strstr(err, fake->path));
+    im_engine_reply_release(&reply);
+    im_engine_close(e);
+
+    fake_counts(fake, &connections, &requests);
+    assert_int_equal(requests, 1);
+    assert_int_equal(connections, 1);
+}
+
 #define ID_ONE "abcd111111111111111111111111111111111111111111111111111111111111"
 #define ID_TWO "abcd222222222222222222222222222222222222222222222222222222222222"
 #define ID_WEB "9f00aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -1596,6 +1719,12 @@ int main(void)
                                         fake_teardown),
         cmocka_unit_test_setup_teardown(test_engine_comes_back, fake_setup, fake_teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_requests, fake_setup, fake_teardown),
+        cmocka_unit_test_setup_teardown(test_keep_alive_reuses_connection, fake_setup,
+                                        fake_teardown),
+        cmocka_unit_test_setup_teardown(test_closed_pooled_connection_retried, fake_setup,
+                                        fake_teardown),
+        cmocka_unit_test_setup_teardown(test_fresh_connection_not_retried, fake_setup,
+                                        fake_teardown),
         cmocka_unit_test_setup_teardown(test_resolve_ambiguous_prefix, fake_setup, fake_teardown),
         cmocka_unit_test_setup_teardown(test_resolve_prefix_from_list, fake_setup, fake_teardown),
         cmocka_unit_test_setup_teardown(test_resolve_rejects_short_prefix, fake_setup,
