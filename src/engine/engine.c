@@ -22,7 +22,7 @@ struct im_engine {
     char *address_text; /* the DOCKER_HOST value, or the default, for messages */
     char *host_header;  /* the Host header of every request */
     bool tls;
-    void *tls_context; /* SSL_CTX with the certificates below; NULL without TLS */
+    im_tls_creds_t *tls_creds; /* the certificates below; NULL without TLS */
     char *ca_file;
     char *cert_file;
     char *key_file;
@@ -263,10 +263,9 @@ static int setup_tls(struct im_engine *e, const char *cert_path, char *err, size
         goto out;
     }
     // Loading the certificates here reports an unusable file at startup, not at the first
-    // request, and keeps libssl uninitialised unless TLS is configured.
-    e->tls_context = im_wire_tls_context_new(e->ca_file, e->cert_file, e->key_file, err, errlen);
-    if (!e->tls_context) {
-        rc = IM_EINVAL;
+    // request.
+    rc = im_tls_creds_new(e->ca_file, e->cert_file, e->key_file, &e->tls_creds, err, errlen);
+    if (rc) {
         goto out;
     }
     e->tls = true;
@@ -346,7 +345,7 @@ int im_engine_open(const im_engine_options_t *opts, struct im_engine **out, char
 
 out:
     if (e) {
-        im_wire_tls_context_free(e->tls_context);
+        im_tls_creds_free(e->tls_creds);
         free(e->address_text);
         free(e->ca_file);
         free(e->cert_file);
@@ -364,7 +363,7 @@ void im_engine_close(struct im_engine *e)
     for (size_t i = 0; i < e->idle_count; i++) {
         im_wire_close(e->idle[i]);
     }
-    im_wire_tls_context_free(e->tls_context);
+    im_tls_creds_free(e->tls_creds);
     json_decref(e->version_info);
     pthread_mutex_destroy(&e->lock);
     pthread_mutex_destroy(&e->negotiate_lock);
@@ -544,7 +543,7 @@ static int connect_engine(struct im_engine *e, im_wire_conn_t **out, char *err, 
         .socket_path = e->address.is_unix ? e->address.socket_path : NULL,
         .host = e->address.host,
         .port = e->address.port,
-        .tls_context = e->tls_context,
+        .tls = e->tls_creds,
     };
 
     int rc = im_wire_connect(&target, IM_ENGINE_CONNECT_TIMEOUT_MS, out, reason, sizeof(reason));

@@ -71,10 +71,10 @@ int im_engine_hijack_open(struct im_engine *e, const char *method, const char *p
                           size_t errlen) IM_WARN_UNUSED;
 
 /* Returns the socket to poll for reading.
- * Over TLS, bytes that OpenSSL has already read do not make the socket readable. OpenSSL
- * reads one record (at most 16 KiB) at a time, so a reader whose buffer is 16 KiB or larger
- * leaves nothing behind; a reader with a smaller buffer must call im_engine_hijack_recv
- * until it returns EAGAIN before polling again. */
+ * Over TLS, bytes that GnuTLS has already read do not make the socket readable. GnuTLS 3.7
+ * reads the socket one record (at most 16 KiB) at a time and returns at most one record per
+ * read, so a reader whose buffer is 16 KiB or larger leaves nothing behind. A reader with a
+ * smaller buffer must call im_engine_hijack_recv until it returns EAGAIN before polling. */
 int im_engine_hijack_fd(const im_engine_hijack_t *h);
 
 /* Reads without blocking. Returns the byte count, 0 at end of stream, -1 with errno EAGAIN

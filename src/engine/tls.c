@@ -79,11 +79,13 @@ static void describe_verify_failure(gnutls_session_t session, const char *host, 
     unsigned status = gnutls_session_get_verify_cert_status(session);
     gnutls_datum_t text = {0};
     if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &text, 0) == 0) {
-        snprintf(err, errlen, "TLS: the engine's certificate for %s does not verify: %s", host,
+        snprintf(err, errlen,
+                 "TLS handshake with %s failed: certificate verification failed: %s", host,
                  (const char *)text.data);
         gnutls_free(text.data);
     } else {
-        snprintf(err, errlen, "TLS: the engine's certificate for %s does not verify", host);
+        snprintf(err, errlen, "TLS handshake with %s failed: certificate verification failed",
+                 host);
     }
 }
 
@@ -94,9 +96,9 @@ int im_tls_connect(const im_tls_creds_t *creds, int fd, const char *host, long t
     im_tls_t *tls = im_calloc(1, sizeof(*tls));
     int rc = gnutls_init(&tls->session, GNUTLS_CLIENT | GNUTLS_NONBLOCK);
     if (rc < 0) {
-        snprintf(err, errlen, "TLS: %s", gnutls_strerror(rc));
+        snprintf(err, errlen, "TLS handshake with %s failed: %s", host, gnutls_strerror(rc));
         free(tls);
-        return IM_EUNAVAILABLE;
+        return IM_EDENIED;
     }
     rc = gnutls_set_default_priority(tls->session);
     if (rc >= 0) {
@@ -107,9 +109,9 @@ int im_tls_connect(const im_tls_creds_t *creds, int fd, const char *host, long t
         rc = gnutls_server_name_set(tls->session, GNUTLS_NAME_DNS, host, strlen(host));
     }
     if (rc < 0) {
-        snprintf(err, errlen, "TLS: %s", gnutls_strerror(rc));
+        snprintf(err, errlen, "TLS handshake with %s failed: %s", host, gnutls_strerror(rc));
         im_tls_free(tls);
-        return IM_EUNAVAILABLE;
+        return IM_EDENIED;
     }
     /* The handshake checks the chain against ca.pem and the host name or IP address. */
     gnutls_session_set_verify_cert(tls->session, host, 0);
@@ -147,7 +149,7 @@ int im_tls_connect(const im_tls_creds_t *creds, int fd, const char *host, long t
         snprintf(err, errlen, "TLS handshake with %s failed: %s", host, gnutls_strerror(rc));
     }
     im_tls_free(tls);
-    return IM_EUNAVAILABLE;
+    return IM_EDENIED;
 }
 
 long im_tls_recv(im_tls_t *tls, void *buf, size_t len)
@@ -188,6 +190,11 @@ long im_tls_send(im_tls_t *tls, const void *buf, size_t len)
         errno = sent == GNUTLS_E_AGAIN ? EAGAIN : EIO;
         return -1;
     }
+}
+
+short im_tls_poll_events(const im_tls_t *tls)
+{
+    return gnutls_record_get_direction(tls->session) ? POLLOUT : POLLIN;
 }
 
 bool im_tls_pending(const im_tls_t *tls)

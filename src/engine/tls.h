@@ -27,8 +27,9 @@ void im_tls_creds_free(im_tls_creds_t *creds);
 
 /* Runs the handshake on fd, a connected non-blocking socket, and verifies the engine's
  * certificate for host, giving up after timeout_ms. Returns IM_OK with the session in
- * *out, or IM_EUNAVAILABLE with a message that starts with "TLS" and gives the reason,
- * such as what is wrong with a certificate that does not verify. The caller keeps fd. */
+ * *out, IM_EUNAVAILABLE with "timed out" in err, or IM_EDENIED when the handshake or the
+ * verification failed, with a message that starts with "TLS handshake" and gives the
+ * reason, such as what is wrong with the certificate. The caller keeps fd. */
 int im_tls_connect(const im_tls_creds_t *creds, int fd, const char *host, long timeout_ms,
                    im_tls_t **out, char *err, size_t errlen) IM_WARN_UNUSED;
 
@@ -39,6 +40,10 @@ long im_tls_recv(im_tls_t *tls, void *buf, size_t len);
 /* Writes without blocking. Returns the count taken, or -1 with errno EAGAIN (call again
  * with the same data once fd is writable) or EIO. */
 long im_tls_send(im_tls_t *tls, const void *buf, size_t len);
+
+/* Returns POLLOUT when the last im_tls_recv or im_tls_send that failed with EAGAIN waits to
+ * write to fd (a TLS read may need to write), else POLLIN. */
+short im_tls_poll_events(const im_tls_t *tls);
 
 /* Returns whether decrypted bytes wait in the session's buffer, which poll on fd misses. */
 bool im_tls_pending(const im_tls_t *tls);

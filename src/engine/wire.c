@@ -16,9 +16,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 #define IDLE_INTERVAL_MS 1000
 #define RECV_CHUNK       16384
@@ -441,7 +438,7 @@ bool im_wire_parser_finish(im_wire_parser_t *p)
 
 struct im_wire_conn {
     int fd;
-    SSL *ssl;            /* NULL for plain connections */
+    im_tls_t *tls;        /* NULL for plain connections */
     short pending_events; /* what the last EAGAIN waits for */
 };
 
@@ -460,10 +457,10 @@ void im_wire_close(im_wire_conn_t *c)
     if (!c) {
         return;
     }
-    if (c->ssl) {
+    if (c->tls) {
         // No close_notify: the engine learns of the end from the TCP close, and a
         // shutdown here could block on a full socket.
-        SSL_free(c->ssl);
+        im_tls_free(c->tls);
     }
     if (c->fd >= 0) {
         close(c->fd);
@@ -484,7 +481,7 @@ static int poll_fd(int fd, short events, long timeout_ms)
 
 int im_wire_wait(im_wire_conn_t *c, short events, long timeout_ms)
 {
-    if (c->ssl && (events & POLLIN) && SSL_pending(c->ssl) > 0) {
+    if (c->tls && (events & POLLIN) && im_tls_pending(c->tls)) {
         return 1;
     }
     return poll_fd(c->fd, events, timeout_ms);
@@ -579,73 +576,6 @@ static int connect_tcp(const char *host, int port, long timeout_ms, int *out, ch
     return error;
 }
 
-static void describe_tls_error(SSL *ssl, char *err, size_t errlen)
-{
-    long verify = SSL_get_verify_result(ssl);
-    unsigned long code = ERR_peek_last_error();
-    char reason[256] = "";
-
-    if (verify != X509_V_OK) {
-        snprintf(err, errlen, "TLS handshake failed: certificate verification failed: %s",
-                 X509_verify_cert_error_string(verify));
-    } else if (code != 0) {
-        ERR_error_string_n(code, reason, sizeof(reason));
-        snprintf(err, errlen, "TLS handshake failed: %s", reason);
-    } else {
-        snprintf(err, errlen, "TLS handshake failed: %s",
-                 errno ? strerror(errno) : "the engine closed the connection");
-    }
-    ERR_clear_error();
-}
-
-static int tls_handshake(im_wire_conn_t *c, void *tls_context, const char *host, long timeout_ms,
-                         char *err, size_t errlen)
-{
-    unsigned char address[sizeof(struct in6_addr)];
-    int64_t deadline = im_monotonic_ms() + timeout_ms;
-    bool is_ip = inet_pton(AF_INET, host, address) == 1 || inet_pton(AF_INET6, host, address) == 1;
-
-    c->ssl = SSL_new(tls_context);
-    if (!c->ssl || !SSL_set_fd(c->ssl, c->fd)) {
-        snprintf(err, errlen, "TLS setup failed (out of memory)");
-        return IM_EDENIED;
-    }
-    // The certificate must name the host of DOCKER_HOST: as an IP address SAN for a literal,
-    // otherwise as a DNS name (which is also sent as SNI).
-    // SSL_set_tlsext_host_name is a macro that casts away const, so it gets a copy.
-    char server_name[256];
-    im_strlcpy(server_name, host, sizeof(server_name));
-    bool ok = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), host) == 1
-                    : SSL_set1_host(c->ssl, host) == 1 &&
-                          SSL_set_tlsext_host_name(c->ssl, server_name) == 1;
-    if (!ok) {
-        snprintf(err, errlen, "TLS setup failed: cannot verify against host \"%s\"", host);
-        return IM_EDENIED;
-    }
-    SSL_set_connect_state(c->ssl);
-    for (;;) {
-        ERR_clear_error();
-        errno = 0;
-        int result = SSL_do_handshake(c->ssl);
-        if (result == 1) {
-            return IM_OK;
-        }
-        int reason = SSL_get_error(c->ssl, result);
-        short events = reason == SSL_ERROR_WANT_READ    ? POLLIN
-                       : reason == SSL_ERROR_WANT_WRITE ? POLLOUT
-                                                        : 0;
-        if (events == 0) {
-            describe_tls_error(c->ssl, err, errlen);
-            return IM_EDENIED;
-        }
-        long left = (long)(deadline - im_monotonic_ms());
-        if (left <= 0 || poll_fd(c->fd, events, left) <= 0) {
-            snprintf(err, errlen, "TLS handshake timed out after %ld ms", timeout_ms);
-            return IM_EUNAVAILABLE;
-        }
-    }
-}
-
 int im_wire_connect(const im_wire_target_t *target, long timeout_ms, im_wire_conn_t **out,
                     char *err, size_t errlen)
 {
@@ -669,10 +599,10 @@ int im_wire_connect(const im_wire_target_t *target, long timeout_ms, im_wire_con
 
     im_wire_conn_t *c = im_calloc(1, sizeof(*c));
     c->fd = fd;
-    if (target->tls_context) {
+    if (target->tls) {
         long left = timeout_ms - (long)(im_monotonic_ms() - started);
-        int rc = tls_handshake(c, target->tls_context, target->host, left > 0 ? left : 1, err,
-                               errlen);
+        int rc = im_tls_connect(target->tls, fd, target->host, left > 0 ? left : 1, &c->tls, err,
+                                errlen);
         if (rc) {
             im_wire_close(c);
             return rc;
@@ -682,46 +612,17 @@ int im_wire_connect(const im_wire_target_t *target, long timeout_ms, im_wire_con
     return IM_OK;
 }
 
-/* Turns an SSL_read/SSL_write result into the recv/send convention. */
-static long tls_result(im_wire_conn_t *c, int result)
+/* Records what a TLS call that returned n waits for, as im_wire_poll_events reports it. */
+static long tls_result(im_wire_conn_t *c, long n)
 {
-    if (result > 0) {
-        c->pending_events = 0;
-        return result;
-    }
-    int reason = SSL_get_error(c->ssl, result);
-    switch (reason) {
-    case SSL_ERROR_WANT_READ:
-        c->pending_events = POLLIN;
-        errno = EAGAIN;
-        return -1;
-    case SSL_ERROR_WANT_WRITE:
-        c->pending_events = POLLOUT;
-        errno = EAGAIN;
-        return -1;
-    case SSL_ERROR_ZERO_RETURN:
-        return 0;
-    case SSL_ERROR_SYSCALL:
-        // With SSL_OP_IGNORE_UNEXPECTED_EOF a TCP close without close_notify is an end of
-        // stream, as it is for plain connections.
-        if (errno == 0) {
-            return 0;
-        }
-        return -1;
-    default:
-        ERR_clear_error();
-        errno = EPROTO;
-        return -1;
-    }
+    c->pending_events = n < 0 && errno == EAGAIN ? im_tls_poll_events(c->tls) : 0;
+    return n;
 }
 
 long im_wire_recv(im_wire_conn_t *c, void *buf, size_t len)
 {
-    if (c->ssl) {
-        int chunk = len > INT32_MAX ? INT32_MAX : (int)len;
-        ERR_clear_error();
-        errno = 0;
-        return tls_result(c, SSL_read(c->ssl, buf, chunk));
+    if (c->tls) {
+        return tls_result(c, im_tls_recv(c->tls, buf, len));
     }
     ssize_t n;
     do {
@@ -733,11 +634,8 @@ long im_wire_recv(im_wire_conn_t *c, void *buf, size_t len)
 
 long im_wire_send(im_wire_conn_t *c, const void *buf, size_t len)
 {
-    if (c->ssl) {
-        int chunk = len > INT32_MAX ? INT32_MAX : (int)len;
-        ERR_clear_error();
-        errno = 0;
-        long n = tls_result(c, SSL_write(c->ssl, buf, chunk));
+    if (c->tls) {
+        long n = tls_result(c, im_tls_send(c->tls, buf, len));
         return n == 0 ? (errno = EPIPE, -1) : n;
     }
     ssize_t n;
@@ -776,7 +674,7 @@ bool im_wire_is_idle_open(im_wire_conn_t *c)
 {
     char byte;
 
-    if (c->ssl && SSL_pending(c->ssl) > 0) {
+    if (c->tls && im_tls_pending(c->tls)) {
         return false;
     }
     if (poll_fd(c->fd, POLLIN, 0) == 0) {
@@ -927,56 +825,4 @@ im_wire_outcome_t im_wire_exchange(im_wire_conn_t *c, const im_wire_request_t *r
     outcome = read_reply(c, &parser, handler, opts, reusable, err, errlen);
     im_wire_parser_release(&parser);
     return outcome;
-}
-
-/* ---- TLS ------------------------------------------------------------------------------- */
-
-static void describe_openssl_error(const char *what, const char *file, char *err, size_t errlen)
-{
-    char reason[256] = "unknown error";
-    unsigned long code = ERR_peek_last_error();
-
-    if (code != 0) {
-        ERR_error_string_n(code, reason, sizeof(reason));
-    }
-    snprintf(err, errlen, "TLS setup failed: cannot load the %s %s: %s", what, file, reason);
-    ERR_clear_error();
-}
-
-void *im_wire_tls_context_new(const char *ca_file, const char *cert_file, const char *key_file,
-                              char *err, size_t errlen)
-{
-    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-
-    if (!ctx) {
-        snprintf(err, errlen, "TLS setup failed: SSL_CTX_new failed");
-        return NULL;
-    }
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
-    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
-        describe_openssl_error("CA certificate", ca_file, err, errlen);
-        goto fail;
-    }
-    if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
-        describe_openssl_error("client certificate", cert_file, err, errlen);
-        goto fail;
-    }
-    if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1 ||
-        SSL_CTX_check_private_key(ctx) != 1) {
-        describe_openssl_error("client key", key_file, err, errlen);
-        goto fail;
-    }
-    return ctx;
-
-fail:
-    SSL_CTX_free(ctx);
-    return NULL;
-}
-
-void im_wire_tls_context_free(void *tls_context)
-{
-    SSL_CTX_free(tls_context);
 }

@@ -3,7 +3,7 @@
 
 /*
  * A small HTTP/1.1 client for the Engine API: connections over a unix socket, TCP or TCP
- * with TLS (OpenSSL), request writing and an incremental response parser.
+ * with TLS (GnuTLS, see engine/tls.h), request writing and an incremental response parser.
  *
  * InfraMon speaks to exactly one engine, so this covers only what the Engine API needs:
  * Content-Length, chunked and close-delimited bodies, 1xx replies, 101 for hijacked
@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "core/util.h"
+#include "engine/tls.h"
 
 /* Largest accepted header block (status line, headers and the blank line), in bytes. */
 #define IM_WIRE_HEAD_MAX 65536
@@ -84,19 +85,19 @@ bool im_wire_parser_finish(im_wire_parser_t *p);
 
 typedef struct im_wire_conn im_wire_conn_t;
 
-/* Where to connect. tls_context is an SSL_CTX * (void * so that callers need no OpenSSL
- * headers); NULL means plain TCP. host is a name or an IPv4/IPv6 literal without brackets. */
+/* Where to connect. tls is the certificates of a TLS engine, and NULL means plain TCP. host
+ * is a name or an IPv4/IPv6 literal without brackets. */
 typedef struct {
     const char *socket_path; /* non-NULL: a unix socket, and host/port are unused */
     const char *host;
     int port;
-    void *tls_context;
+    const im_tls_creds_t *tls;
 } im_wire_target_t;
 
-/* Opens a non-blocking connection, with the TLS handshake when the target has a context,
+/* Opens a non-blocking connection, with the TLS handshake when the target has certificates,
  * within timeout_ms. Returns IM_OK, IM_EUNAVAILABLE with "timed out" or the system error
  * (such as "Connection refused") in err, or IM_EDENIED when the TLS handshake or peer
- * verification failed, with OpenSSL's reason in err. */
+ * verification failed, with the reason in err (see im_tls_connect). */
 int im_wire_connect(const im_wire_target_t *target, long timeout_ms, im_wire_conn_t **out,
                     char *err, size_t errlen) IM_WARN_UNUSED;
 
@@ -167,14 +168,5 @@ im_wire_outcome_t im_wire_exchange(im_wire_conn_t *c, const im_wire_request_t *r
                                    const im_wire_handler_t *handler,
                                    const im_wire_options_t *opts, bool *reusable, char *err,
                                    size_t errlen);
-
-/* ---- TLS ------------------------------------------------------------------------------- */
-
-/* Creates an SSL_CTX (returned as void *) that verifies the peer against ca_file and presents
- * cert_file and key_file. This is the only place that initialises libssl. Returns NULL with
- * OpenSSL's reason in err when a file is unusable. */
-void *im_wire_tls_context_new(const char *ca_file, const char *cert_file, const char *key_file,
-                              char *err, size_t errlen);
-void im_wire_tls_context_free(void *tls_context);
 
 #endif
