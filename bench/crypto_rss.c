@@ -46,8 +46,8 @@ int main(void)
     void *volatile keep_libssl = (void *)SSL_new;
     (void)keep_libssl;
     unsigned int mac_len = 0;
-    HMAC(EVP_sha256(), key, (int)strlen(key), (const unsigned char *)message, strlen(message),
-         mac, &mac_len);
+    HMAC(EVP_sha256(), key, (int)strlen(key), (const unsigned char *)message, strlen(message), mac,
+         &mac_len);
     print_vmrss("after HMAC");
 #elif defined(WITH_NETTLE)
     struct hmac_sha256_ctx ctx;

@@ -14,8 +14,8 @@
 
 #define CLOCK_SKEW_SECONDS 60
 
-/* The only header InfraMon writes, and so the only one it accepts. libjwt 1.10 wrote the
- * same bytes, so tokens issued before the move to Nettle stay valid. */
+/* The header InfraMon writes. libjwt 1.10 wrote the same bytes, so tokens issued before
+ * the move to Nettle stay valid and encode to the same text. */
 #define JWT_HEADER_JSON "{\"alg\":\"HS256\",\"typ\":\"JWT\"}"
 
 /* Encodes len bytes as base64url and appends them to buf. */
@@ -42,9 +42,8 @@ int im_jwt_encode(const char *key, const im_jwt_claims_t *c, char **token)
     *token = NULL;
     /* json_pack fails on strings that are not valid UTF-8. */
     json_t *claims = json_pack("{s:s, s:I, s:s, s:I, s:I, s:s, s:s}", "sub", c->sub, "user_id",
-                               (json_int_t)c->user_id, "type", c->type, "iat",
-                               (json_int_t)c->iat, "exp", (json_int_t)c->exp, "jti", c->jti,
-                               "sid", c->sid);
+                               (json_int_t)c->user_id, "type", c->type, "iat", (json_int_t)c->iat,
+                               "exp", (json_int_t)c->exp, "jti", c->jti, "sid", c->sid);
     if (!claims) {
         return IM_ERR;
     }
@@ -68,13 +67,27 @@ int im_jwt_encode(const char *key, const im_jwt_claims_t *c, char **token)
     return IM_OK;
 }
 
-/* Checks that the header segment is exactly the one im_jwt_encode writes. Any other header
- * is rejected, and is decoded only to name its alg in the reason. */
+/* Writes alg to reason as rejected, cut short and with unprintable bytes replaced, since the
+ * reason goes to the log. */
+static void reject_alg(const char *alg, char *reason, size_t reason_len)
+{
+    char shown[33];
+    im_strlcpy(shown, alg, sizeof(shown));
+    for (char *p = shown; *p; p++) {
+        if (!isprint((unsigned char)*p)) {
+            *p = '?';
+        }
+    }
+    snprintf(reason, reason_len, "algorithm \"%s\" is not accepted", shown);
+}
+
+/* Checks the header segment: a JSON object without duplicate keys whose alg is exactly
+ * "HS256", with at most one other key, typ, which must be exactly "JWT". */
 static int check_header(const char *text, size_t len, char *reason, size_t reason_len)
 {
-    char expected[IM_BASE64URL_LEN(sizeof(JWT_HEADER_JSON)) + 1];
-    im_base64url_encode(JWT_HEADER_JSON, strlen(JWT_HEADER_JSON), expected);
-    if (len == strlen(expected) && memcmp(text, expected, len) == 0) {
+    char issued[IM_BASE64URL_LEN(sizeof(JWT_HEADER_JSON)) + 1];
+    im_base64url_encode(JWT_HEADER_JSON, strlen(JWT_HEADER_JSON), issued);
+    if (len == strlen(issued) && memcmp(text, issued, len) == 0) {
         return IM_OK;
     }
     unsigned char decoded[IM_JWT_MAX_LENGTH];
@@ -83,26 +96,24 @@ static int check_header(const char *text, size_t len, char *reason, size_t reaso
     if (im_base64url_decode(text, len, decoded, sizeof(decoded), &decoded_len)) {
         header = json_loadb((const char *)decoded, decoded_len, JSON_REJECT_DUPLICATES, NULL);
     }
-    const char *alg = json_string_value(json_object_get(header, "alg"));
-    if (!header) {
+    json_t *alg = json_object_get(header, "alg");
+    json_t *typ = json_object_get(header, "typ");
+    int rc = IM_EINVAL;
+    if (!json_is_object(header)) {
         snprintf(reason, reason_len, "malformed token header");
-    } else if (!alg) {
+    } else if (!json_is_string(alg)) {
         snprintf(reason, reason_len, "token header has no alg string");
-    } else if (strcmp(alg, "HS256") != 0) {
-        /* The reason goes to the log: keep the attacker's text short and printable. */
-        char shown[33];
-        im_strlcpy(shown, alg, sizeof(shown));
-        for (char *p = shown; *p; p++) {
-            if (!isprint((unsigned char)*p)) {
-                *p = '?';
-            }
-        }
-        snprintf(reason, reason_len, "algorithm \"%s\" is not accepted", shown);
+    } else if (strcmp(json_string_value(alg), "HS256") != 0) {
+        reject_alg(json_string_value(alg), reason, reason_len);
+    } else if (typ && (!json_is_string(typ) || strcmp(json_string_value(typ), "JWT") != 0)) {
+        snprintf(reason, reason_len, "token header typ is not \"JWT\"");
+    } else if (json_object_size(header) != (typ ? 2u : 1u)) {
+        snprintf(reason, reason_len, "token header has keys other than alg and typ");
     } else {
-        snprintf(reason, reason_len, "token header differs from the one InfraMon issues");
+        rc = IM_OK;
     }
     json_decref(header);
-    return IM_EINVAL;
+    return rc;
 }
 
 static bool signature_matches(const char *key, const char *signed_part, size_t signed_len,

@@ -23,10 +23,10 @@ int im_jwt_encode(const char *key, const im_jwt_claims_t *claims, char **token);
 
 /* Verifies token with key, then with previous_key (may be NULL) during a key rotation.
  * The token must be three canonical base64url segments (no padding or whitespace). The
- * header must be byte for byte the one im_jwt_encode writes ({"alg":"HS256","typ":"JWT"}),
- * and the signature a 32-byte HMAC-SHA256, compared in constant time. The payload is JSON
- * without duplicate keys: sub, type, jti and sid non-empty strings, user_id, iat and exp
- * integers. exp must not have passed, iat and any nbf must not be in the future (60 s of
+ * header must be a JSON object without duplicate keys whose alg is exactly "HS256", with
+ * no other key than an optional typ of exactly "JWT". The signature must be a 32-byte
+ * HMAC-SHA256, compared in constant time. The payload is JSON without duplicate keys:
+ * sub, type, jti and sid non-empty strings, user_id, iat and exp integers. exp must not have passed, iat and any nbf must not be in the future (60 s of
  * clock skew allowed), and type must equal expected_type. On failure returns IM_EINVAL
  * with the reason, for logs only, in reason. */
 int im_jwt_decode(const char *key, const char *previous_key, const char *token,

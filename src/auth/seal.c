@@ -33,8 +33,8 @@ void im_hkdf_sha256(const void *salt, size_t salt_len, const void *ikm, size_t i
 int im_seal_key_derive(const char *secret_key, im_seal_key_t *key)
 {
     static const char context[] = IM_SEAL_CONTEXT;
-    im_hkdf_sha256("", 0, secret_key, strlen(secret_key), context, sizeof(context) - 1,
-                   key->bytes, sizeof(key->bytes));
+    im_hkdf_sha256("", 0, secret_key, strlen(secret_key), context, sizeof(context) - 1, key->bytes,
+                   sizeof(key->bytes));
     return IM_OK;
 }
 
@@ -53,8 +53,8 @@ static void gcm_start(struct gcm_aes256_ctx *ctx, const unsigned char *key,
 
 void im_aes256_gcm_encrypt(const unsigned char key[IM_SEAL_KEY_BYTES],
                            const unsigned char nonce[IM_SEAL_NONCE_BYTES], const void *aad,
-                           size_t aad_len, const unsigned char *in, size_t len,
-                           unsigned char *out, unsigned char tag[IM_SEAL_TAG_BYTES])
+                           size_t aad_len, const unsigned char *in, size_t len, unsigned char *out,
+                           unsigned char tag[IM_SEAL_TAG_BYTES])
 {
     struct gcm_aes256_ctx ctx;
     gcm_start(&ctx, key, nonce, aad, aad_len);
@@ -65,8 +65,8 @@ void im_aes256_gcm_encrypt(const unsigned char key[IM_SEAL_KEY_BYTES],
 
 bool im_aes256_gcm_decrypt(const unsigned char key[IM_SEAL_KEY_BYTES],
                            const unsigned char nonce[IM_SEAL_NONCE_BYTES], const void *aad,
-                           size_t aad_len, const unsigned char *in, size_t len,
-                           unsigned char *out, const unsigned char tag[IM_SEAL_TAG_BYTES])
+                           size_t aad_len, const unsigned char *in, size_t len, unsigned char *out,
+                           const unsigned char tag[IM_SEAL_TAG_BYTES])
 {
     struct gcm_aes256_ctx ctx;
     unsigned char computed[IM_SEAL_TAG_BYTES];

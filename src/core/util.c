@@ -269,8 +269,8 @@ static int base64_digit(char ch, bool url)
 }
 
 /* Decodes len characters of text (URL-safe alphabet when url is true, else the standard one)
- * after the caller has removed the padding. Rejects a final group of one character and unused low bits that are not zero, so
- * that each byte string has exactly one accepted encoding. */
+ * after the caller has removed the padding. Rejects a final group of one character and unused low
+ * bits that are not zero, so that each byte string has exactly one accepted encoding. */
 static bool base64_decode_digits(const char *text, size_t len, bool url, unsigned char *out,
                                  size_t out_size, size_t *out_len)
 {

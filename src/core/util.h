@@ -56,7 +56,7 @@ void im_random_token(char *out, size_t out_size, size_t nbytes);
  * where it is due, and zero unused bits. They return false on any other text or when the
  * result does not fit in out_size, and may have written to out by then. */
 #define IM_BASE64_LEN(len)    (4 * (((len) + 2) / 3))
-#define IM_BASE64URL_LEN(len) (((len) * 4 + 2) / 3)
+#define IM_BASE64URL_LEN(len) (((len)*4 + 2) / 3)
 void im_base64_encode(const void *data, size_t len, char *out);
 void im_base64url_encode(const void *data, size_t len, char *out);
 bool im_base64_decode(const char *text, size_t len, unsigned char *out, size_t out_size,

@@ -215,9 +215,9 @@ static void jwt_garbage_rejected(void **state)
 }
 
 /* A refresh token that libjwt 1.10 issued for sample_claims("refresh", 1700000000). */
-#define LIBJWT_TOKEN                                                                           \
-    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJleHAiOjE3MDAwMDA2MDAsImlhdCI6MTcwMDAwMDAwMCwian" \
-    "RpIjoianRpLTEiLCJzaWQiOiJzZXNzaW9uLTEiLCJzdWIiOiJhbGljZSIsInR5cGUiOiJyZWZyZXNoIiwidXNl" \
+#define LIBJWT_TOKEN                                                                               \
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJleHAiOjE3MDAwMDA2MDAsImlhdCI6MTcwMDAwMDAwMCwian"      \
+    "RpIjoianRpLTEiLCJzaWQiOiJzZXNzaW9uLTEiLCJzdWIiOiJhbGljZSIsInR5cGUiOiJyZWZyZXNoIiwidXNl"       \
     "cl9pZCI6N30.YGIRoFD5-cLR71d4r55RJX4FXOBepP5wBz4keQ1t2jU"
 
 /* Tokens from the libjwt build keep working, and the same claims encode to the same bytes. */
@@ -225,9 +225,9 @@ static void jwt_libjwt_token_compatible(void **state)
 {
     im_jwt_claims_t in = sample_claims("refresh", 1700000000), out;
     char reason[128];
-    assert_int_equal(im_jwt_decode(key, NULL, LIBJWT_TOKEN, "refresh", 1700000100, &out, reason,
-                                   sizeof(reason)),
-                     IM_OK);
+    assert_int_equal(
+        im_jwt_decode(key, NULL, LIBJWT_TOKEN, "refresh", 1700000100, &out, reason, sizeof(reason)),
+        IM_OK);
     assert_string_equal(out.sub, "alice");
     assert_string_equal(out.sid, "session-1");
     assert_int_equal(out.iat, 1700000000);
@@ -257,7 +257,8 @@ static void jwt_openssl_signed_accepted(void **state)
     assert_string_equal(out.sid, "s");
     /* Signed with another key by the same code: rejected, so the acceptance above comes from
      * the key. */
-    char *other = forge("{\"alg\":\"HS256\",\"typ\":\"JWT\"}", payload, "not-the-key", EVP_sha256());
+    char *other =
+        forge("{\"alg\":\"HS256\",\"typ\":\"JWT\"}", payload, "not-the-key", EVP_sha256());
     assert_int_equal(im_jwt_decode(key, NULL, other, "access", now, &out, reason, sizeof(reason)),
                      IM_EINVAL);
     assert_string_equal(reason, "invalid signature");
@@ -315,9 +316,8 @@ static void jwt_segment_count_checked(void **state)
     char *whole = im_asprintf("%s.%s.%s", header, payload, signature);
     im_jwt_claims_t out;
     char reason[128];
-    assert_int_equal(im_jwt_decode(key, NULL, whole, "access", im_now(), &out, reason,
-                                   sizeof(reason)),
-                     IM_OK);
+    assert_int_equal(
+        im_jwt_decode(key, NULL, whole, "access", im_now(), &out, reason, sizeof(reason)), IM_OK);
     free(whole);
     free(header);
     free(payload);
@@ -353,9 +353,10 @@ static void jwt_overlong_rejected(void **state)
         char *filler = im_malloc(sizes[i] + 1);
         memset(filler, 'x', sizes[i]);
         filler[sizes[i]] = '\0';
-        char *payload = im_asprintf("{\"sub\":\"alice\",\"user_id\":7,\"type\":\"access\",\"iat\":%lld,"
-                                    "\"exp\":%lld,\"jti\":\"j\",\"sid\":\"s\",\"pad\":\"%s\"}",
-                                    (long long)now, (long long)(now + 600), filler);
+        char *payload =
+            im_asprintf("{\"sub\":\"alice\",\"user_id\":7,\"type\":\"access\",\"iat\":%lld,"
+                        "\"exp\":%lld,\"jti\":\"j\",\"sid\":\"s\",\"pad\":\"%s\"}",
+                        (long long)now, (long long)(now + 600), filler);
         char *token = forge("{\"alg\":\"HS256\",\"typ\":\"JWT\"}", payload, key, EVP_sha256());
         im_jwt_claims_t out;
         char reason[128];
@@ -374,7 +375,8 @@ static void jwt_overlong_rejected(void **state)
     }
 }
 
-/* Correctly signed tokens whose header is not byte for byte {"alg":"HS256","typ":"JWT"}. */
+/* Correctly signed tokens whose header is not an object of alg "HS256" and an optional typ
+ * "JWT", and nothing else. */
 static void jwt_hostile_headers_rejected(void **state)
 {
     int64_t now = im_now();
@@ -399,22 +401,39 @@ static void jwt_hostile_headers_rejected(void **state)
         {"{\"alg\":[\"HS256\"],\"typ\":\"JWT\"}", "no alg string"},
         {"{\"typ\":\"JWT\"}", "no alg string"},
         {"{}", "no alg string"},
-        {"{\"alg\":\"HS256\"}", "differs"},
-        {"{\"typ\":\"JWT\",\"alg\":\"HS256\"}", "differs"},
-        {"{\"alg\": \"HS256\",\"typ\":\"JWT\"}", "differs"},
-        {"{\"alg\":\"HS256\",\"typ\":\"JWT\",\"kid\":\"1\"}", "differs"},
-        {"{\"alg\":\"HS256\",\"typ\":\"JWT\",\"crit\":[\"b64\"],\"b64\":false}", "differs"},
-        {"{\"alg\":\"HS256\",\"typ\":\"jwt\"}", "differs"},
+        {"{\"alg\":\"HS256\",\"typ\":\"JWT\",\"kid\":\"1\"}", "keys other than"},
+        {"{\"alg\":\"HS256\",\"typ\":\"JWT\",\"crit\":[\"b64\"],\"b64\":false}", "keys other than"},
+        {"{\"alg\":\"HS256\",\"jku\":\"http://127.0.0.1/k\"}", "keys other than"},
+        {"{\"alg\":\"HS256\",\"typ\":\"jwt\"}", "typ"},
+        {"{\"alg\":\"HS256\",\"typ\":null}", "typ"},
+        {"{\"alg\":\"HS256\",\"typ\":\"JWT\",\"typ\":\"JWT\"}", "malformed token header"},
         {"{\"alg\":\"HS256\",\"alg\":\"HS256\",\"typ\":\"JWT\"}", "malformed token header"},
         {"{\"alg\":\"none\",\"alg\":\"HS256\",\"typ\":\"JWT\"}", "malformed token header"},
         {"{\"alg\":\"HS256\",\"typ\":\"JWT\"", "malformed token header"},
-        {"[\"HS256\"]", "no alg string"},
+        {"[\"HS256\"]", "malformed token header"},
         {"not json", "malformed token header"},
-        {"{\"alg\":\"HS256\",\"typ\":\"JWT\"} ", "differs"},
+        {"{\"alg\":\"HS256\",\"typ\":\"JWT\"}x", "malformed token header"},
     };
     for (size_t i = 0; i < IM_ARRAY_LEN(cases); i++) {
         char *token = forge(cases[i].header, payload, key, EVP_sha256());
         assert_token_rejected(token, cases[i].reason);
+        free(token);
+    }
+    /* Key order, whitespace and a missing typ do not matter: these correctly signed tokens
+     * are accepted, so the rejections above come from the header's content. */
+    const char *accepted[] = {
+        "{\"alg\":\"HS256\",\"typ\":\"JWT\"}",
+        "{\"alg\":\"HS256\"}",
+        "{\"typ\":\"JWT\",\"alg\":\"HS256\"}",
+        "{\"alg\": \"HS256\", \"typ\": \"JWT\"}",
+        " {\"alg\":\"HS256\"}\n",
+    };
+    for (size_t i = 0; i < IM_ARRAY_LEN(accepted); i++) {
+        char *token = forge(accepted[i], payload, key, EVP_sha256());
+        im_jwt_claims_t out;
+        char reason[128];
+        assert_int_equal(
+            im_jwt_decode(key, NULL, token, "access", now, &out, reason, sizeof(reason)), IM_OK);
         free(token);
     }
     free(payload);
@@ -602,8 +621,8 @@ static void jwt_neither_key_rejected(void **state)
                                    &out, reason, sizeof(reason)),
                      IM_EINVAL);
     assert_string_equal(reason, "invalid signature");
-    assert_int_equal(im_jwt_decode("new-key-0123456789abcdefghijklmnopqrst", NULL, token,
-                                   "access", now, &out, reason, sizeof(reason)),
+    assert_int_equal(im_jwt_decode("new-key-0123456789abcdefghijklmnopqrst", NULL, token, "access",
+                                   now, &out, reason, sizeof(reason)),
                      IM_EINVAL);
     free(token);
 }

@@ -85,51 +85,46 @@ static void base64_alphabets_differ(void **state)
 static void base64url_rejects_hostile_text(void **state)
 {
     const char *inputs[] = {
-        "Zg==",  /* padding */
-        "Zg=",   /* partial padding */
-        "Zm9v=", /* padding after a whole group */
-        "Z",     /* a final group of one character carries no whole byte */
-        "Zm9vY", /* the same after a whole group */
-        "Zh",    /* "f" with a nonzero unused bit */
-        "Zm9=",  /* padding inside the text */
-        "Zm 9v", /* space */
-        "Zm9v\n",
-        "Zm\t9v",
-        "Zm9v+", /* standard alphabet */
-        "Zm9/",
-        "Zm.v",
-        "Zm9v\x80",
+        "Zg==",                      /* padding */
+        "Zg=",                       /* partial padding */
+        "Zm9v=",                     /* padding after a whole group */
+        "Z",                         /* a final group of one character carries no whole byte */
+        "Zm9vY",                     /* the same after a whole group */
+        "Zh",                        /* "f" with a nonzero unused bit */
+        "Zm9=",                      /* padding inside the text */
+        "Zm 9v",                     /* space */
+        "Zm9v\n", "Zm\t9v", "Zm9v+", /* standard alphabet */
+        "Zm9/",   "Zm.v",   "Zm9v\x80",
     };
     for (size_t i = 0; i < IM_ARRAY_LEN(inputs); i++) {
         unsigned char back[16];
         size_t back_len = 0;
-        assert_false(im_base64url_decode(inputs[i], strlen(inputs[i]), back, sizeof(back),
-                                         &back_len));
+        assert_false(
+            im_base64url_decode(inputs[i], strlen(inputs[i]), back, sizeof(back), &back_len));
     }
 }
 
 static void base64_rejects_hostile_text(void **state)
 {
     const char *inputs[] = {
-        "Zg",     /* missing padding */
-        "Zg=",    /* short padding */
-        "Zg===",  /* long padding */
-        "====",   /* only padding */
-        "Z===",   /* one character and three pads */
-        "Zh==",   /* "f" with a nonzero unused bit */
-        "Zm9=",   /* "fo" with nonzero unused bits */
-        "Zm=v",   /* padding inside a group */
+        "Zg",       /* missing padding */
+        "Zg=",      /* short padding */
+        "Zg===",    /* long padding */
+        "====",     /* only padding */
+        "Z===",     /* one character and three pads */
+        "Zh==",     /* "f" with a nonzero unused bit */
+        "Zm9=",     /* "fo" with nonzero unused bits */
+        "Zm=v",     /* padding inside a group */
         "Zg==Zg==", /* padding before the end */
-        " Zm9v",  /* leading space */
-        "Zm9v\n", /* trailing newline */
-        "Zm9-",   /* URL-safe alphabet */
+        " Zm9v",    /* leading space */
+        "Zm9v\n",   /* trailing newline */
+        "Zm9-",     /* URL-safe alphabet */
         "Zm9_",
     };
     for (size_t i = 0; i < IM_ARRAY_LEN(inputs); i++) {
         unsigned char back[16];
         size_t back_len = 0;
-        assert_false(im_base64_decode(inputs[i], strlen(inputs[i]), back, sizeof(back),
-                                      &back_len));
+        assert_false(im_base64_decode(inputs[i], strlen(inputs[i]), back, sizeof(back), &back_len));
     }
 }
 
