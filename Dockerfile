@@ -12,13 +12,13 @@ FROM debian:12 AS build
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
         build-essential cmake pkg-config \
-        libmicrohttpd-dev libwslay-dev libjansson-dev libjwt-dev libcrypt-dev \
-        libssl-dev libsqlite3-dev libyaml-dev libcmocka-dev \
+        libmicrohttpd-dev libwslay-dev libjansson-dev nettle-dev libgnutls28-dev \
+        libcrypt-dev libssl-dev libsqlite3-dev libyaml-dev libcmocka-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-# CMakeLists.txt also configures the unit tests, hence libcmocka-dev above; only the
-# server target is built here.
+# CMakeLists.txt also configures the unit tests, hence libcmocka-dev and libssl-dev (the
+# JWT test's cross-check) above; only the server target is built here.
 RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     && cmake --build /build --target inframon --parallel "$(nproc)" \
     && strip --strip-debug /build/inframon
@@ -29,7 +29,7 @@ FROM debian:12-slim
 # DOCKER_CERT_PATH/ca.pem only, not against the ca-certificates store.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
-        libmicrohttpd12 libwslay1 libjansson4 libjwt0 libcrypt1 libssl3 \
+        libmicrohttpd12 libgnutls30 libwslay1 libjansson4 libnettle8 libcrypt1 \
         libsqlite3-0 libyaml-0-2 ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 # A fixed uid/gid, so that volume ownership and `user:` in compose files stay stable

@@ -15,12 +15,12 @@ packages=(
     # build
     build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
     # libraries InfraMon links against
-    libmicrohttpd-dev libwslay-dev libjansson-dev libjwt-dev libcrypt-dev libyaml-dev
-    libssl-dev libsqlite3-dev libpq-dev
+    libmicrohttpd-dev libwslay-dev libjansson-dev nettle-dev libcrypt-dev libyaml-dev
+    libsqlite3-dev libpq-dev
     # TLS to a tcp:// engine, through the GnuTLS that libmicrohttpd loads anyway
     libgnutls28-dev
-    # unit tests
-    libcmocka-dev
+    # unit tests; libssl-dev for auth_test's OpenSSL cross-check of the JWT code
+    libcmocka-dev libssl-dev
     # the private test engine (tests/engine/engine.sh) and its sample project
     docker.io busybox-static docker-compose
     # a loopback registry for the compose pull tests (tests/integration/test_compose_pull.py)

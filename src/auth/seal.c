@@ -2,27 +2,40 @@
 
 #include <string.h>
 
-#include <openssl/evp.h>
-#include <openssl/kdf.h>
+#include <nettle/gcm.h>
+#include <nettle/hkdf.h>
+#include <nettle/hmac.h>
+#include <nettle/memops.h>
 
 #include "core/util.h"
 
 #define RAW_MAX (IM_SEAL_NONCE_BYTES + IM_SEAL_PLAIN_MAX + IM_SEAL_TAG_BYTES)
 
+void im_hkdf_sha256(const void *salt, size_t salt_len, const void *ikm, size_t ikm_len,
+                    const void *info, size_t info_len, unsigned char *out, size_t out_len)
+{
+    struct hmac_sha256_ctx ctx;
+    unsigned char prk[SHA256_DIGEST_SIZE];
+    /* An empty salt gives HMAC an empty key, which HMAC pads with zeros: the same as the
+     * salt of SHA256_DIGEST_SIZE zero bytes that RFC 5869 section 2.2 prescribes. */
+    hmac_sha256_set_key(&ctx, salt_len, salt);
+    hkdf_extract(&ctx, (nettle_hash_update_func *)hmac_sha256_update,
+                 (nettle_hash_digest_func *)hmac_sha256_digest, SHA256_DIGEST_SIZE, ikm_len, ikm,
+                 prk);
+    hmac_sha256_set_key(&ctx, sizeof(prk), prk);
+    hkdf_expand(&ctx, (nettle_hash_update_func *)hmac_sha256_update,
+                (nettle_hash_digest_func *)hmac_sha256_digest, SHA256_DIGEST_SIZE, info_len, info,
+                out_len, out);
+    explicit_bzero(&ctx, sizeof(ctx));
+    explicit_bzero(prk, sizeof(prk));
+}
+
 int im_seal_key_derive(const char *secret_key, im_seal_key_t *key)
 {
     static const char context[] = IM_SEAL_CONTEXT;
-    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL);
-    size_t key_len = sizeof(key->bytes);
-    bool ok = ctx && EVP_PKEY_derive_init(ctx) > 0 &&
-              EVP_PKEY_CTX_set_hkdf_md(ctx, EVP_sha256()) > 0 &&
-              EVP_PKEY_CTX_set1_hkdf_key(ctx, (const unsigned char *)secret_key,
-                                         (int)strlen(secret_key)) > 0 &&
-              EVP_PKEY_CTX_add1_hkdf_info(ctx, (const unsigned char *)context,
-                                          (int)(sizeof(context) - 1)) > 0 &&
-              EVP_PKEY_derive(ctx, key->bytes, &key_len) > 0 && key_len == sizeof(key->bytes);
-    EVP_PKEY_CTX_free(ctx);
-    return ok ? IM_OK : IM_ERR;
+    im_hkdf_sha256("", 0, secret_key, strlen(secret_key), context, sizeof(context) - 1, key->bytes,
+                   sizeof(key->bytes));
+    return IM_OK;
 }
 
 bool im_seal_is_sealed(const char *text)
@@ -30,37 +43,42 @@ bool im_seal_is_sealed(const char *text)
     return strncmp(text, IM_SEAL_PREFIX, sizeof(IM_SEAL_PREFIX) - 1) == 0;
 }
 
-/* Runs AES-256-GCM over in (encrypting or decrypting) with nonce and aad; on decryption
- * tag is checked, on encryption it is written. Returns IM_OK, IM_EDENIED (tag mismatch)
- * or IM_ERR. */
-static int gcm_run(bool encrypt, const im_seal_key_t *key, const unsigned char *nonce,
-                   const char *aad, const unsigned char *in, int in_len, unsigned char *out,
-                   unsigned char *tag)
+static void gcm_start(struct gcm_aes256_ctx *ctx, const unsigned char *key,
+                      const unsigned char *nonce, const void *aad, size_t aad_len)
 {
-    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-    int len = 0;
-    int rc = IM_ERR;
-    if (!ctx || EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL, encrypt) <= 0 ||
-        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, IM_SEAL_NONCE_BYTES, NULL) <= 0 ||
-        EVP_CipherInit_ex(ctx, NULL, NULL, key->bytes, nonce, encrypt) <= 0 ||
-        EVP_CipherUpdate(ctx, NULL, &len, (const unsigned char *)aad, (int)strlen(aad)) <= 0 ||
-        EVP_CipherUpdate(ctx, out, &len, in, in_len) <= 0) {
-        goto out;
+    gcm_aes256_set_key(ctx, key);
+    gcm_aes256_set_iv(ctx, IM_SEAL_NONCE_BYTES, nonce);
+    gcm_aes256_update(ctx, aad_len, aad);
+}
+
+void im_aes256_gcm_encrypt(const unsigned char key[IM_SEAL_KEY_BYTES],
+                           const unsigned char nonce[IM_SEAL_NONCE_BYTES], const void *aad,
+                           size_t aad_len, const unsigned char *in, size_t len, unsigned char *out,
+                           unsigned char tag[IM_SEAL_TAG_BYTES])
+{
+    struct gcm_aes256_ctx ctx;
+    gcm_start(&ctx, key, nonce, aad, aad_len);
+    gcm_aes256_encrypt(&ctx, len, out, in);
+    gcm_aes256_digest(&ctx, IM_SEAL_TAG_BYTES, tag);
+    explicit_bzero(&ctx, sizeof(ctx));
+}
+
+bool im_aes256_gcm_decrypt(const unsigned char key[IM_SEAL_KEY_BYTES],
+                           const unsigned char nonce[IM_SEAL_NONCE_BYTES], const void *aad,
+                           size_t aad_len, const unsigned char *in, size_t len, unsigned char *out,
+                           const unsigned char tag[IM_SEAL_TAG_BYTES])
+{
+    struct gcm_aes256_ctx ctx;
+    unsigned char computed[IM_SEAL_TAG_BYTES];
+    gcm_start(&ctx, key, nonce, aad, aad_len);
+    gcm_aes256_decrypt(&ctx, len, out, in);
+    gcm_aes256_digest(&ctx, sizeof(computed), computed);
+    explicit_bzero(&ctx, sizeof(ctx));
+    if (!memeql_sec(computed, tag, sizeof(computed))) {
+        explicit_bzero(out, len);
+        return false;
     }
-    if (!encrypt && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, IM_SEAL_TAG_BYTES, tag) <= 0) {
-        goto out;
-    }
-    if (EVP_CipherFinal_ex(ctx, out + len, &len) <= 0) {
-        rc = encrypt ? IM_ERR : IM_EDENIED;
-        goto out;
-    }
-    if (encrypt && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, IM_SEAL_TAG_BYTES, tag) <= 0) {
-        goto out;
-    }
-    rc = IM_OK;
-out:
-    EVP_CIPHER_CTX_free(ctx);
-    return rc;
+    return true;
 }
 
 int im_seal(const im_seal_key_t *key, const char *aad, const char *plain, char *out,
@@ -75,16 +93,13 @@ int im_seal(const im_seal_key_t *key, const char *aad, const char *plain, char *
     unsigned char *cipher = raw + IM_SEAL_NONCE_BYTES;
     unsigned char *tag = cipher + plain_len;
     im_random_bytes(nonce, IM_SEAL_NONCE_BYTES);
-    int rc = gcm_run(true, key, nonce, aad, (const unsigned char *)plain, (int)plain_len, cipher,
-                     tag);
-    if (rc == IM_OK) {
-        size_t prefix_len = sizeof(IM_SEAL_PREFIX) - 1;
-        memcpy(out, IM_SEAL_PREFIX, prefix_len);
-        EVP_EncodeBlock((unsigned char *)out + prefix_len, raw,
-                        (int)(IM_SEAL_NONCE_BYTES + plain_len + IM_SEAL_TAG_BYTES));
-    }
+    im_aes256_gcm_encrypt(key->bytes, nonce, aad, strlen(aad), (const unsigned char *)plain,
+                          plain_len, cipher, tag);
+    size_t prefix_len = sizeof(IM_SEAL_PREFIX) - 1;
+    memcpy(out, IM_SEAL_PREFIX, prefix_len);
+    im_base64_encode(raw, IM_SEAL_NONCE_BYTES + plain_len + IM_SEAL_TAG_BYTES, out + prefix_len);
     explicit_bzero(raw, sizeof(raw));
-    return rc;
+    return IM_OK;
 }
 
 int im_seal_open(const im_seal_key_t *key, const char *aad, const char *sealed, char *out,
@@ -94,21 +109,10 @@ int im_seal_open(const im_seal_key_t *key, const char *aad, const char *sealed, 
         return IM_EINVAL;
     }
     const char *text = sealed + sizeof(IM_SEAL_PREFIX) - 1;
-    size_t text_len = strlen(text);
-    if (text_len == 0 || text_len % 4 != 0 || text_len > 4 * ((RAW_MAX + 2) / 3)) {
-        return IM_EINVAL;
-    }
-    unsigned char raw[4 * ((RAW_MAX + 2) / 3)];
-    int decoded = EVP_DecodeBlock(raw, (const unsigned char *)text, (int)text_len);
-    if (decoded < 0) {
-        return IM_EINVAL;
-    }
-    /* EVP_DecodeBlock counts the bytes that padding stands for; take them off. */
-    size_t raw_len = (size_t)decoded;
-    for (size_t i = text_len; i > text_len - 2 && text[i - 1] == '='; i--) {
-        raw_len--;
-    }
-    if (raw_len < IM_SEAL_NONCE_BYTES + IM_SEAL_TAG_BYTES) {
+    unsigned char raw[RAW_MAX];
+    size_t raw_len = 0;
+    if (!im_base64_decode(text, strlen(text), raw, sizeof(raw), &raw_len) ||
+        raw_len < IM_SEAL_NONCE_BYTES + IM_SEAL_TAG_BYTES) {
         return IM_EINVAL;
     }
     size_t plain_len = raw_len - IM_SEAL_NONCE_BYTES - IM_SEAL_TAG_BYTES;
@@ -116,9 +120,11 @@ int im_seal_open(const im_seal_key_t *key, const char *aad, const char *sealed, 
         return IM_EINVAL;
     }
     unsigned char *cipher = raw + IM_SEAL_NONCE_BYTES;
-    int rc = gcm_run(false, key, raw, aad, cipher, (int)plain_len, (unsigned char *)out,
-                     cipher + plain_len);
-    if (rc == IM_OK && memchr(out, '\0', plain_len)) {
+    int rc = IM_OK;
+    if (!im_aes256_gcm_decrypt(key->bytes, raw, aad, strlen(aad), cipher, plain_len,
+                               (unsigned char *)out, cipher + plain_len)) {
+        rc = IM_EDENIED;
+    } else if (memchr(out, '\0', plain_len)) {
         rc = IM_EINVAL;
     }
     if (rc == IM_OK) {

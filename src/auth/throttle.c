@@ -5,8 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/rand.h>
-
 #include "core/util.h"
 
 #define WAYS 4
@@ -32,9 +30,7 @@ im_throttle_t *im_throttle_new(const im_throttle_rule_t *rule, size_t capacity)
     throttle->rule = *rule;
     throttle->sets = capacity / WAYS ? capacity / WAYS : 1;
     throttle->entries = im_calloc(throttle->sets * WAYS, sizeof(entry_t));
-    if (RAND_bytes((unsigned char *)&throttle->seed, sizeof(throttle->seed)) != 1) {
-        throttle->seed = (uint64_t)im_now_ms() * 0x9e3779b97f4a7c15ULL;
-    }
+    im_random_bytes(&throttle->seed, sizeof(throttle->seed));
     pthread_mutex_init(&throttle->lock, NULL);
     return throttle;
 }

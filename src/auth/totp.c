@@ -4,10 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/rand.h>
+#include <nettle/hmac.h>
+#include <nettle/memops.h>
 
 #include "core/util.h"
 
@@ -20,12 +18,15 @@ uint32_t im_totp_hotp(const unsigned char *key, size_t key_len, uint64_t counter
         message[i] = (unsigned char)(counter & 0xff);
         counter >>= 8;
     }
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int mac_len = 0;
-    HMAC(EVP_sha1(), key, (int)key_len, message, sizeof(message), mac, &mac_len);
+    struct hmac_sha1_ctx ctx;
+    unsigned char mac[SHA1_DIGEST_SIZE];
+    hmac_sha1_set_key(&ctx, key_len, key);
+    hmac_sha1_update(&ctx, sizeof(message), message);
+    hmac_sha1_digest(&ctx, sizeof(mac), mac);
+    explicit_bzero(&ctx, sizeof(ctx));
     /* Dynamic truncation (RFC 4226 section 5.3): the low nibble of the last byte picks
      * four bytes, of which the top bit is dropped. */
-    unsigned offset = mac[mac_len - 1] & 0x0f;
+    unsigned offset = mac[sizeof(mac) - 1] & 0x0f;
     uint32_t binary = ((uint32_t)(mac[offset] & 0x7f) << 24) | ((uint32_t)mac[offset + 1] << 16) |
                       ((uint32_t)mac[offset + 2] << 8) | (uint32_t)mac[offset + 3];
     uint32_t modulus = 1;
@@ -90,11 +91,9 @@ int im_base32_decode(const char *text, unsigned char *out, size_t out_size)
 int im_totp_generate_secret(char out[IM_TOTP_SECRET_CHARS + 1])
 {
     unsigned char key[IM_TOTP_SECRET_BYTES];
-    if (RAND_bytes(key, sizeof(key)) != 1) {
-        return IM_ERR;
-    }
+    im_random_bytes(key, sizeof(key));
     im_base32_encode(key, sizeof(key), out, IM_TOTP_SECRET_CHARS + 1);
-    OPENSSL_cleanse(key, sizeof(key));
+    explicit_bzero(key, sizeof(key));
     return IM_OK;
 }
 
@@ -121,11 +120,11 @@ bool im_totp_verify(const char *secret, const char *code, int64_t now, int64_t a
         char expected[16];
         snprintf(expected, sizeof(expected), "%0*u", IM_TOTP_DIGITS,
                  (unsigned)im_totp_hotp(key, (size_t)key_len, (uint64_t)step, IM_TOTP_DIGITS));
-        if (CRYPTO_memcmp(expected, code, IM_TOTP_DIGITS) == 0 && step > after_step && !matched) {
+        if (memeql_sec(expected, code, IM_TOTP_DIGITS) && step > after_step && !matched) {
             matched = true;
             *matched_step = step;
         }
     }
-    OPENSSL_cleanse(key, sizeof(key));
+    explicit_bzero(key, sizeof(key));
     return matched;
 }

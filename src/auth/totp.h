@@ -21,8 +21,8 @@ uint32_t im_totp_hotp(const unsigned char *key, size_t key_len, uint64_t counter
 /* Returns the time step that contains unix time now. */
 int64_t im_totp_step(int64_t now);
 
-/* Writes a new random secret in base32 (RFC 4648, no padding) to out. Returns IM_OK or
- * IM_ERR when the random generator fails. */
+/* Writes a new random secret in base32 (RFC 4648, no padding) to out. Returns IM_OK, and
+ * aborts the process like im_random_bytes when the kernel's random generator fails. */
 int im_totp_generate_secret(char out[IM_TOTP_SECRET_CHARS + 1]);
 
 /* Encodes len bytes as base32 without padding into out (out_size >= 8 * len / 5 + 2). */

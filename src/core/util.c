@@ -7,9 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
+#include <sys/random.h>
+
+#include <nettle/memops.h>
+#include <nettle/sha2.h>
 
 static void out_of_memory(size_t size)
 {
@@ -149,9 +150,21 @@ void im_buf_release(im_buf_t *buf)
 
 void im_random_bytes(void *buf, size_t len)
 {
-    if (RAND_bytes(buf, (int)len) != 1) {
-        fprintf(stderr, "inframon: RAND_bytes failed, no secure randomness available\n");
-        abort();
+    unsigned char *p = buf;
+    while (len > 0) {
+        /* getrandom(2) blocks only until the kernel's pool is first seeded at boot, and
+         * may return fewer bytes than requested when a signal arrives. */
+        ssize_t got = getrandom(p, len, 0);
+        if (got < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            fprintf(stderr, "inframon: getrandom failed (%s), no secure randomness available\n",
+                    strerror(errno));
+            abort();
+        }
+        p += got;
+        len -= (size_t)got;
     }
 }
 
@@ -168,41 +181,151 @@ void im_hex_encode(const void *data, size_t len, char *out)
 
 void im_random_token(char *out, size_t out_size, size_t nbytes)
 {
-    static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     unsigned char raw[96];
+    char text[IM_BASE64URL_LEN(sizeof(raw)) + 1];
     if (nbytes > sizeof(raw)) {
         nbytes = sizeof(raw);
     }
     im_random_bytes(raw, nbytes);
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < nbytes && o + 1 < out_size; i++) {
-        acc = (acc << 8) | raw[i];
-        bits += 8;
-        while (bits >= 6 && o + 1 < out_size) {
-            bits -= 6;
-            out[o++] = alphabet[(acc >> bits) & 63];
-        }
-    }
-    if (bits > 0 && o + 1 < out_size) {
-        out[o++] = alphabet[(acc << (6 - bits)) & 63];
-    }
-    out[o] = '\0';
+    im_base64url_encode(raw, nbytes, text);
+    im_strlcpy(out, text, out_size);
+    explicit_bzero(raw, sizeof(raw));
+    explicit_bzero(text, sizeof(text));
 }
 
 void im_sha256_hex(const void *data, size_t len, char out[65])
 {
-    unsigned char digest[32];
-    unsigned int digest_len = 0;
-    EVP_Digest(data, len, digest, &digest_len, EVP_sha256(), NULL);
-    im_hex_encode(digest, 32, out);
+    struct sha256_ctx ctx;
+    unsigned char digest[SHA256_DIGEST_SIZE];
+    sha256_init(&ctx);
+    sha256_update(&ctx, len, data);
+    sha256_digest(&ctx, sizeof(digest), digest);
+    im_hex_encode(digest, sizeof(digest), out);
+}
+
+static const char base64_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char base64url_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static void base64_encode_with(const char *alphabet, bool pad, const void *data, size_t len,
+                               char *out)
+{
+    const unsigned char *p = data;
+    size_t o = 0;
+    size_t i = 0;
+    for (; i + 3 <= len; i += 3) {
+        uint32_t group = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        out[o++] = alphabet[group >> 18];
+        out[o++] = alphabet[(group >> 12) & 63];
+        out[o++] = alphabet[(group >> 6) & 63];
+        out[o++] = alphabet[group & 63];
+    }
+    size_t rest = len - i;
+    if (rest > 0) {
+        uint32_t group = (uint32_t)p[i] << 16 | (rest == 2 ? (uint32_t)p[i + 1] << 8 : 0);
+        out[o++] = alphabet[group >> 18];
+        out[o++] = alphabet[(group >> 12) & 63];
+        if (rest == 2) {
+            out[o++] = alphabet[(group >> 6) & 63];
+        } else if (pad) {
+            out[o++] = '=';
+        }
+        if (pad) {
+            out[o++] = '=';
+        }
+    }
+    out[o] = '\0';
+}
+
+void im_base64_encode(const void *data, size_t len, char *out)
+{
+    base64_encode_with(base64_alphabet, true, data, len, out);
+}
+
+void im_base64url_encode(const void *data, size_t len, char *out)
+{
+    base64_encode_with(base64url_alphabet, false, data, len, out);
+}
+
+static int base64_digit(char ch, bool url)
+{
+    if (ch >= 'A' && ch <= 'Z') {
+        return ch - 'A';
+    }
+    if (ch >= 'a' && ch <= 'z') {
+        return ch - 'a' + 26;
+    }
+    if (ch >= '0' && ch <= '9') {
+        return ch - '0' + 52;
+    }
+    if (ch == (url ? '-' : '+')) {
+        return 62;
+    }
+    if (ch == (url ? '_' : '/')) {
+        return 63;
+    }
+    return -1;
+}
+
+/* Decodes len characters of text (URL-safe alphabet when url is true, else the standard one)
+ * after the caller has removed the padding. Rejects a final group of one character and unused low
+ * bits that are not zero, so that each byte string has exactly one accepted encoding. */
+static bool base64_decode_digits(const char *text, size_t len, bool url, unsigned char *out,
+                                 size_t out_size, size_t *out_len)
+{
+    if (len % 4 == 1) {
+        return false;
+    }
+    size_t needed = len / 4 * 3 + (len % 4 ? len % 4 - 1 : 0);
+    if (needed > out_size) {
+        return false;
+    }
+    uint32_t acc = 0;
+    int bits = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        int digit = base64_digit(text[i], url);
+        if (digit < 0) {
+            return false;
+        }
+        acc = (acc << 6) | (uint32_t)digit;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[n++] = (unsigned char)(acc >> bits);
+            acc &= (1u << bits) - 1;
+        }
+    }
+    if (acc != 0) {
+        return false;
+    }
+    *out_len = n;
+    return true;
+}
+
+bool im_base64_decode(const char *text, size_t len, unsigned char *out, size_t out_size,
+                      size_t *out_len)
+{
+    if (len % 4 != 0) {
+        return false;
+    }
+    size_t digits = len;
+    for (int i = 0; i < 2 && digits > 0 && text[digits - 1] == '='; i++) {
+        digits--;
+    }
+    return base64_decode_digits(text, digits, false, out, out_size, out_len);
+}
+
+bool im_base64url_decode(const char *text, size_t len, unsigned char *out, size_t out_size,
+                         size_t *out_len)
+{
+    return base64_decode_digits(text, len, true, out, out_size, out_len);
 }
 
 bool im_const_time_eq(const void *a, const void *b, size_t len)
 {
-    return CRYPTO_memcmp(a, b, len) == 0;
+    return memeql_sec(a, b, len) != 0;
 }
 
 int64_t im_now(void)

@@ -49,6 +49,20 @@ void im_random_bytes(void *buf, size_t len);
 void im_hex_encode(const void *data, size_t len, char *out);
 /* Writes a random URL-safe token of nbytes of entropy (base64url, no padding) to out. */
 void im_random_token(char *out, size_t out_size, size_t nbytes);
+/* Base64 (RFC 4648): im_base64_* use the standard alphabet with '=' padding, and
+ * im_base64url_* the URL-safe alphabet without padding. The encoders write
+ * IM_BASE64_LEN(len) or IM_BASE64URL_LEN(len) characters and a NUL to out. The decoders
+ * accept only the encoder's exact output: no whitespace, no other alphabet, padding only
+ * where it is due, and zero unused bits. They return false on any other text or when the
+ * result does not fit in out_size, and may have written to out by then. */
+#define IM_BASE64_LEN(len)    (4 * (((len) + 2) / 3))
+#define IM_BASE64URL_LEN(len) (((len)*4 + 2) / 3)
+void im_base64_encode(const void *data, size_t len, char *out);
+void im_base64url_encode(const void *data, size_t len, char *out);
+bool im_base64_decode(const char *text, size_t len, unsigned char *out, size_t out_size,
+                      size_t *out_len);
+bool im_base64url_decode(const char *text, size_t len, unsigned char *out, size_t out_size,
+                         size_t *out_len);
 /* Writes the SHA-256 of data as 64 hex digits and a NUL to out. */
 void im_sha256_hex(const void *data, size_t len, char out[65]);
 /* Compares two buffers in time independent of their content. */

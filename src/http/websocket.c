@@ -12,8 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-#include <openssl/sha.h>
+#include <nettle/sha1.h>
 #include <wslay/wslay.h>
 
 #include "core/log.h"
@@ -105,8 +104,9 @@ bool im_ws_check_request(im_request_t *req)
                       version ? version : "");
         return false;
     }
+    size_t decoded_len = 0;
     if (!key || strlen(key) != 24 ||
-        EVP_DecodeBlock(decoded, (const unsigned char *)key, 24) != 18) {
+        !im_base64_decode(key, 24, decoded, sizeof(decoded), &decoded_len) || decoded_len != 16) {
         im_resp_error(req, 400,
                       "missing or invalid Sec-WebSocket-Key: expected 16 bytes in base64");
         return false;
@@ -114,14 +114,15 @@ bool im_ws_check_request(im_request_t *req)
     return true;
 }
 
-static void accept_value(const char *key, char out[64])
+void im_ws_accept_value(const char *key, char out[IM_WS_ACCEPT_SIZE])
 {
-    unsigned char digest[SHA_DIGEST_LENGTH];
-    char *joined = im_asprintf("%s%s", key, WS_GUID);
-
-    SHA1((const unsigned char *)joined, strlen(joined), digest);
-    EVP_EncodeBlock((unsigned char *)out, digest, SHA_DIGEST_LENGTH);
-    free(joined);
+    struct sha1_ctx ctx;
+    unsigned char digest[SHA1_DIGEST_SIZE];
+    sha1_init(&ctx);
+    sha1_update(&ctx, strlen(key), (const uint8_t *)key);
+    sha1_update(&ctx, strlen(WS_GUID), (const uint8_t *)WS_GUID);
+    sha1_digest(&ctx, sizeof(digest), digest);
+    im_base64_encode(digest, sizeof(digest), out);
 }
 
 /* ---- wslay callbacks --------------------------------------------------------------------- */
@@ -468,13 +469,13 @@ static void on_upgraded(void *cls, struct MHD_Connection *connection, void *con_
 void im_ws_respond(im_request_t *req, const im_ws_handler_t *handler, void *ctx, int peer_fd)
 {
     upgrade_job_t *job = im_calloc(1, sizeof(*job));
-    char accept[64];
+    char accept[IM_WS_ACCEPT_SIZE];
 
     job->hub = req->server->ws_hub;
     job->handler = *handler;
     job->ctx = ctx;
     job->peer_fd = peer_fd;
-    accept_value(im_req_header(req, "Sec-WebSocket-Key"), accept);
+    im_ws_accept_value(im_req_header(req, "Sec-WebSocket-Key"), accept);
     struct MHD_Response *resp = MHD_create_response_for_upgrade(on_upgraded, job);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_UPGRADE, "websocket");
     MHD_add_response_header(resp, "Sec-WebSocket-Accept", accept);

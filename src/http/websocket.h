@@ -45,6 +45,12 @@ typedef struct {
  * false after sending 400, or 426 for another version. */
 bool im_ws_check_request(im_request_t *req);
 
+/* Size of a Sec-WebSocket-Accept value with its NUL: base64 of a 20-byte SHA-1. */
+#define IM_WS_ACCEPT_SIZE 29
+/* Computes the Sec-WebSocket-Accept value for the client's key: base64 of the SHA-1 of the
+ * key followed by the RFC 6455 GUID. */
+void im_ws_accept_value(const char *key, char out[IM_WS_ACCEPT_SIZE]);
+
 /* Prepares the 101 Switching Protocols reply. When libmicrohttpd hands the socket over,
  * the session joins the hub with handler and ctx, and peer_fd (-1 for none) is polled.
  * From then on, on_close is always called once.
