@@ -48,7 +48,7 @@ echo "sqlite: $(sqlite3 --version 2>/dev/null | cut -d' ' -f1 || echo unknown)"
 
 # shellcheck disable=SC2046 # pkg-config prints several flags on purpose
 cc -O2 -std=c11 -D_GNU_SOURCE -I"$ROOT/src" "$ROOT/bench/history_fill.c" "$LIB" \
-    $(pkg-config --libs libmicrohttpd jansson libjwt sqlite3 libcrypt openssl yaml-0.1) \
+    $(pkg-config --libs libmicrohttpd gnutls jansson sqlite3 libcrypt nettle yaml-0.1) \
     -lwslay -lpthread -lm -o "$WORK/history_fill"
 
 DB=$WORK/inframon.db
