@@ -474,6 +474,12 @@ static void bind_bool_filter(sqlite3_stmt *stmt, int index, im_store_bool_filter
     }
 }
 
+/* bind_fn binds a statement's parameters from ctx. */
+typedef void (*bind_fn_t)(sqlite3_stmt *stmt, const void *ctx, int *brc);
+
+/* read_row copies the current row of a statement into the element at row. */
+typedef void (*row_reader_t)(sqlite3_stmt *stmt, void *row);
+
 static int binds_checked(const conn_t *conn, int rc, const char *op)
 {
     if (rc != SQLITE_OK) {
@@ -546,6 +552,104 @@ static int query_int64(conn_t *conn, sqlite3_stmt *stmt, int64_t *out, const cha
     if (rc == IM_OK) {
         *out = sqlite3_column_int64(stmt, 0);
     }
+    return rc;
+}
+
+/* A paged list: a count statement and a list statement that share the filter parameters
+ * that bind_filter binds. The list statement also takes LIMIT at parameter limit_index and
+ * OFFSET at the parameter after it. */
+typedef struct {
+    stmt_id_t count_id;
+    stmt_id_t list_id;
+    bind_fn_t bind_filter;
+    const void *filter;
+    int limit_index;
+    int64_t offset;
+    int64_t limit;
+    row_reader_t read_row;
+    size_t row_size; /* bytes per element of the rows array */
+} page_query_t;
+
+/* Reads the rows of a page into a new array of capacity elements, counting them in *count. */
+static int read_page_rows(conn_t *conn, sqlite3_stmt *stmt, const page_query_t *query,
+                          int64_t capacity, void **rows, size_t *count, const char *op)
+{
+    *rows = im_calloc((size_t)capacity, query->row_size);
+    for (;;) {
+        int rc = step_row(conn, stmt, op);
+        if (rc == IM_ENOTFOUND) {
+            return IM_OK;
+        }
+        if (rc) {
+            return rc;
+        }
+        /* Both queries read one snapshot, so this bound only guards the array. */
+        if ((int64_t)*count == capacity) {
+            return IM_OK;
+        }
+        query->read_row(stmt, (char *)*rows + *count * query->row_size);
+        (*count)++;
+    }
+}
+
+/* Counts the rows that match a filter and reads one page of them. Both queries run in one
+ * read transaction, so that the total and the page come from the same snapshot. On
+ * failure *rows may hold the first *count rows, which the caller releases. */
+static int read_page(sqlite_store_t *store, const page_query_t *query, void **rows,
+                     size_t *count, int64_t *total, const char *op)
+{
+    sqlite3_stmt *count_stmt = NULL;
+    sqlite3_stmt *list_stmt = NULL;
+
+    int rc = check_page(query->offset, query->limit, op);
+    if (rc) {
+        return rc;
+    }
+
+    conn_t *conn = conn_borrow(store);
+    rc = run_simple(conn, STMT_BEGIN, op);
+    if (rc) {
+        goto out;
+    }
+    rc = stmt_get(conn, query->count_id, &count_stmt, op);
+    if (rc) {
+        goto out;
+    }
+    int brc = SQLITE_OK;
+    query->bind_filter(count_stmt, query->filter, &brc);
+    rc = binds_checked(conn, brc, op);
+    if (rc == IM_OK) {
+        rc = query_int64(conn, count_stmt, total, op);
+    }
+    if (rc) {
+        goto out;
+    }
+
+    rc = stmt_get(conn, query->list_id, &list_stmt, op);
+    if (rc) {
+        goto out;
+    }
+    query->bind_filter(list_stmt, query->filter, &brc);
+    bind_int64(list_stmt, query->limit_index, query->limit, &brc);
+    bind_int64(list_stmt, query->limit_index + 1, query->offset, &brc);
+    rc = binds_checked(conn, brc, op);
+    if (rc) {
+        goto out;
+    }
+    int64_t remaining = *total > query->offset ? *total - query->offset : 0;
+    rc = read_page_rows(conn, list_stmt, query,
+                        remaining < query->limit ? remaining : query->limit, rows, count, op);
+    if (rc == IM_OK) {
+        rc = run_simple(conn, STMT_COMMIT, op);
+    }
+
+out:
+    stmt_done(count_stmt);
+    stmt_done(list_stmt);
+    if (rc) {
+        tx_abort(conn, op);
+    }
+    conn_return(store, conn);
     return rc;
 }
 
@@ -1134,8 +1238,9 @@ out:
 
 /* ---- users ------------------------------------------------------------------------------- */
 
-static void read_user(sqlite3_stmt *stmt, im_store_user_t *user)
+static void read_user(sqlite3_stmt *stmt, void *row)
 {
+    im_store_user_t *user = row;
     memset(user, 0, sizeof(*user));
     user->id = sqlite3_column_int64(stmt, 0);
     column_copy(stmt, 1, user->username, sizeof(user->username));
@@ -1264,93 +1369,35 @@ static int sqlite_user_get_by_name(im_store_t *base, const char *username, im_st
     return get_user(store_of(base), STMT_USER_BY_NAME, 0, username, out, "user_get_by_name");
 }
 
-static void bind_user_filter(sqlite3_stmt *stmt, const im_store_user_filter_t *filter, int *brc)
+static void bind_user_filter(sqlite3_stmt *stmt, const void *ctx, int *brc)
 {
+    const im_store_user_filter_t *filter = ctx;
     bind_bool_filter(stmt, 1, filter->is_active, brc);
     bind_text(stmt, 2, filter->role, brc);
-}
-
-/* Reads the rows of a user page after the total is known. */
-static int read_user_rows(conn_t *conn, sqlite3_stmt *stmt, im_store_user_page_t *page,
-                          int64_t capacity, const char *op)
-{
-    page->users = im_calloc((size_t)capacity, sizeof(*page->users));
-    for (;;) {
-        int rc = step_row(conn, stmt, op);
-        if (rc == IM_ENOTFOUND) {
-            return IM_OK;
-        }
-        if (rc) {
-            return rc;
-        }
-        /* Both queries read one snapshot, so this bound only guards the array. */
-        if ((int64_t)page->count == capacity) {
-            return IM_OK;
-        }
-        read_user(stmt, &page->users[page->count++]);
-    }
 }
 
 static int sqlite_user_list(im_store_t *base, const im_store_user_filter_t *filter,
                             im_store_user_page_t *page)
 {
-    const char *op = "user_list";
-    sqlite_store_t *store = store_of(base);
-    sqlite3_stmt *count_stmt = NULL;
-    sqlite3_stmt *list_stmt = NULL;
+    const page_query_t query = {
+        .count_id = STMT_USER_LIST_COUNT,
+        .list_id = STMT_USER_LIST,
+        .bind_filter = bind_user_filter,
+        .filter = filter,
+        .limit_index = 3,
+        .offset = filter->offset,
+        .limit = filter->limit,
+        .read_row = read_user,
+        .row_size = sizeof(*page->users),
+    };
+    void *rows = NULL;
 
     memset(page, 0, sizeof(*page));
-    int rc = check_page(filter->offset, filter->limit, op);
+    int rc = read_page(store_of(base), &query, &rows, &page->count, &page->total, "user_list");
+    page->users = rows;
     if (rc) {
-        return rc;
-    }
-
-    conn_t *conn = conn_borrow(store);
-    /* One read transaction, so that the total and the page come from the same snapshot. */
-    rc = run_simple(conn, STMT_BEGIN, op);
-    if (rc) {
-        goto out;
-    }
-    rc = stmt_get(conn, STMT_USER_LIST_COUNT, &count_stmt, op);
-    if (rc) {
-        goto out;
-    }
-    int brc = SQLITE_OK;
-    bind_user_filter(count_stmt, filter, &brc);
-    rc = binds_checked(conn, brc, op);
-    if (rc == IM_OK) {
-        rc = query_int64(conn, count_stmt, &page->total, op);
-    }
-    if (rc) {
-        goto out;
-    }
-
-    rc = stmt_get(conn, STMT_USER_LIST, &list_stmt, op);
-    if (rc) {
-        goto out;
-    }
-    bind_user_filter(list_stmt, filter, &brc);
-    bind_int64(list_stmt, 3, filter->limit, &brc);
-    bind_int64(list_stmt, 4, filter->offset, &brc);
-    rc = binds_checked(conn, brc, op);
-    if (rc) {
-        goto out;
-    }
-    int64_t remaining = page->total > filter->offset ? page->total - filter->offset : 0;
-    rc = read_user_rows(conn, list_stmt, page,
-                        remaining < filter->limit ? remaining : filter->limit, op);
-    if (rc == IM_OK) {
-        rc = run_simple(conn, STMT_COMMIT, op);
-    }
-
-out:
-    stmt_done(count_stmt);
-    stmt_done(list_stmt);
-    if (rc) {
-        tx_abort(conn, op);
         im_store_user_page_release(page);
     }
-    conn_return(store, conn);
     return rc;
 }
 
@@ -1359,9 +1406,6 @@ void im_store_user_page_release(im_store_user_page_t *page)
     free(page->users);
     memset(page, 0, sizeof(*page));
 }
-
-/* bind_fn binds a statement's parameters from ctx. */
-typedef void (*bind_fn_t)(sqlite3_stmt *stmt, const void *ctx, int *brc);
 
 /* Runs one write statement and stores the number of rows it changed in *changes. */
 static int write_stmt(sqlite_store_t *store, stmt_id_t id, bind_fn_t bind_fn, const void *ctx,
@@ -1789,8 +1833,9 @@ static int sqlite_audit_insert(im_store_t *base, const im_store_audit_event_t *e
     return write_one(store_of(base), STMT_AUDIT_INSERT, bind_audit_event, event, "audit_insert");
 }
 
-static void bind_audit_filter(sqlite3_stmt *stmt, const im_store_audit_filter_t *filter, int *brc)
+static void bind_audit_filter(sqlite3_stmt *stmt, const void *ctx, int *brc)
 {
+    const im_store_audit_filter_t *filter = ctx;
     bind_int64_or_null(stmt, 1, filter->user_id, brc);
     bind_text(stmt, 2, filter->action, brc);
     bind_text(stmt, 3, filter->target_id, brc);
@@ -1799,8 +1844,9 @@ static void bind_audit_filter(sqlite3_stmt *stmt, const im_store_audit_filter_t 
     bind_bool_filter(stmt, 6, filter->success, brc);
 }
 
-static void read_audit_entry(sqlite3_stmt *stmt, im_store_audit_entry_t *entry)
+static void read_audit_entry(sqlite3_stmt *stmt, void *row)
 {
+    im_store_audit_entry_t *entry = row;
     entry->id = sqlite3_column_int64(stmt, 0);
     entry->timestamp = sqlite3_column_int64(stmt, 1);
     entry->user_id = sqlite3_column_int64(stmt, 2);
@@ -1815,84 +1861,28 @@ static void read_audit_entry(sqlite3_stmt *stmt, im_store_audit_entry_t *entry)
     entry->details = column_dup(stmt, 11);
 }
 
-static int read_audit_rows(conn_t *conn, sqlite3_stmt *stmt, im_store_audit_page_t *page,
-                           int64_t capacity, const char *op)
-{
-    page->entries = im_calloc((size_t)capacity, sizeof(*page->entries));
-    for (;;) {
-        int rc = step_row(conn, stmt, op);
-        if (rc == IM_ENOTFOUND) {
-            return IM_OK;
-        }
-        if (rc) {
-            return rc;
-        }
-        if ((int64_t)page->count == capacity) {
-            return IM_OK;
-        }
-        read_audit_entry(stmt, &page->entries[page->count++]);
-    }
-}
-
 static int sqlite_audit_list(im_store_t *base, const im_store_audit_filter_t *filter,
                              im_store_audit_page_t *page)
 {
-    const char *op = "audit_list";
-    sqlite_store_t *store = store_of(base);
-    sqlite3_stmt *count_stmt = NULL;
-    sqlite3_stmt *list_stmt = NULL;
+    const page_query_t query = {
+        .count_id = STMT_AUDIT_COUNT,
+        .list_id = STMT_AUDIT_LIST,
+        .bind_filter = bind_audit_filter,
+        .filter = filter,
+        .limit_index = 7,
+        .offset = filter->offset,
+        .limit = filter->limit,
+        .read_row = read_audit_entry,
+        .row_size = sizeof(*page->entries),
+    };
+    void *rows = NULL;
 
     memset(page, 0, sizeof(*page));
-    int rc = check_page(filter->offset, filter->limit, op);
+    int rc = read_page(store_of(base), &query, &rows, &page->count, &page->total, "audit_list");
+    page->entries = rows;
     if (rc) {
-        return rc;
-    }
-
-    conn_t *conn = conn_borrow(store);
-    rc = run_simple(conn, STMT_BEGIN, op);
-    if (rc) {
-        goto out;
-    }
-    rc = stmt_get(conn, STMT_AUDIT_COUNT, &count_stmt, op);
-    if (rc) {
-        goto out;
-    }
-    int brc = SQLITE_OK;
-    bind_audit_filter(count_stmt, filter, &brc);
-    rc = binds_checked(conn, brc, op);
-    if (rc == IM_OK) {
-        rc = query_int64(conn, count_stmt, &page->total, op);
-    }
-    if (rc) {
-        goto out;
-    }
-
-    rc = stmt_get(conn, STMT_AUDIT_LIST, &list_stmt, op);
-    if (rc) {
-        goto out;
-    }
-    bind_audit_filter(list_stmt, filter, &brc);
-    bind_int64(list_stmt, 7, filter->limit, &brc);
-    bind_int64(list_stmt, 8, filter->offset, &brc);
-    rc = binds_checked(conn, brc, op);
-    if (rc) {
-        goto out;
-    }
-    int64_t remaining = page->total > filter->offset ? page->total - filter->offset : 0;
-    rc = read_audit_rows(conn, list_stmt, page,
-                         remaining < filter->limit ? remaining : filter->limit, op);
-    if (rc == IM_OK) {
-        rc = run_simple(conn, STMT_COMMIT, op);
-    }
-
-out:
-    stmt_done(count_stmt);
-    stmt_done(list_stmt);
-    if (rc) {
-        tx_abort(conn, op);
         im_store_audit_page_release(page);
     }
-    conn_return(store, conn);
     return rc;
 }
 
