@@ -555,6 +555,130 @@ static int query_int64(conn_t *conn, sqlite3_stmt *stmt, int64_t *out, const cha
     return rc;
 }
 
+/* Parameters of the statements that take an id, a text and a time, or some of them. */
+typedef struct {
+    int64_t id;
+    int64_t when;
+    const char *text;
+} id_args_t;
+
+static void bind_id(sqlite3_stmt *stmt, const void *ctx, int *brc)
+{
+    const id_args_t *args = ctx;
+    bind_int64(stmt, 1, args->id, brc);
+}
+
+static void bind_id_when(sqlite3_stmt *stmt, const void *ctx, int *brc)
+{
+    const id_args_t *args = ctx;
+    bind_int64(stmt, 1, args->id, brc);
+    bind_int64(stmt, 2, args->when, brc);
+}
+
+static void bind_text_when(sqlite3_stmt *stmt, const void *ctx, int *brc)
+{
+    const id_args_t *args = ctx;
+    bind_text(stmt, 1, args->text, brc);
+    bind_int64(stmt, 2, args->when, brc);
+}
+
+static void bind_text_only(sqlite3_stmt *stmt, const void *ctx, int *brc)
+{
+    const id_args_t *args = ctx;
+    bind_text(stmt, 1, args->text, brc);
+}
+
+static void bind_id_text(sqlite3_stmt *stmt, const void *ctx, int *brc)
+{
+    const id_args_t *args = ctx;
+    bind_int64(stmt, 1, args->id, brc);
+    bind_text(stmt, 2, args->text, brc);
+}
+
+static void bind_when_only(sqlite3_stmt *stmt, const void *ctx, int *brc)
+{
+    const id_args_t *args = ctx;
+    bind_int64(stmt, 1, args->when, brc);
+}
+
+/* Runs a cached query with the parameters that bind_fn binds from ctx, and copies its
+ * first row into out with read_row. Returns IM_ENOTFOUND when the query returns no row. */
+static int read_one(sqlite_store_t *store, stmt_id_t id, bind_fn_t bind_fn, const void *ctx,
+                    row_reader_t read_row, void *out, const char *op)
+{
+    conn_t *conn = conn_borrow(store);
+    sqlite3_stmt *stmt = NULL;
+    int rc = stmt_get(conn, id, &stmt, op);
+    if (rc) {
+        goto out;
+    }
+    int brc = SQLITE_OK;
+    bind_fn(stmt, ctx, &brc);
+    rc = binds_checked(conn, brc, op);
+    if (rc == IM_OK) {
+        rc = step_row(conn, stmt, op);
+    }
+    if (rc == IM_OK) {
+        read_row(stmt, out);
+    }
+
+out:
+    stmt_done(stmt);
+    conn_return(store, conn);
+    return rc;
+}
+
+/* Runs one write statement and stores the number of rows it changed in *changes and, when
+ * rowid is not NULL, the rowid of the last insert on the connection in *rowid. */
+static int write_stmt_rowid(sqlite_store_t *store, stmt_id_t id, bind_fn_t bind_fn,
+                            const void *ctx, int *changes, int64_t *rowid, const char *op)
+{
+    conn_t *conn = writer_acquire(store);
+    sqlite3_stmt *stmt = NULL;
+    *changes = 0;
+    int rc = stmt_get(conn, id, &stmt, op);
+    if (rc) {
+        goto out;
+    }
+    int brc = SQLITE_OK;
+    bind_fn(stmt, ctx, &brc);
+    rc = binds_checked(conn, brc, op);
+    if (rc == IM_OK) {
+        rc = step_done(conn, stmt, op);
+    }
+    if (rc == IM_OK) {
+        *changes = sqlite3_changes(conn->db);
+        if (rowid) {
+            *rowid = sqlite3_last_insert_rowid(conn->db);
+        }
+    }
+
+out:
+    stmt_done(stmt);
+    writer_release(store, conn);
+    return rc;
+}
+
+/* Runs one write statement and stores the number of rows it changed in *changes. */
+static int write_stmt(sqlite_store_t *store, stmt_id_t id, bind_fn_t bind_fn, const void *ctx,
+                      int *changes, const char *op)
+{
+    return write_stmt_rowid(store, id, bind_fn, ctx, changes, NULL, op);
+}
+
+/* Runs a write statement that must change a row. Returns IM_ENOTFOUND when it changes
+ * none. */
+static int write_one(sqlite_store_t *store, stmt_id_t id, bind_fn_t bind_fn, const void *ctx,
+                     const char *op)
+{
+    int changes = 0;
+    int rc = write_stmt(store, id, bind_fn, ctx, &changes, op);
+    if (rc == IM_OK && changes == 0) {
+        rc = IM_ENOTFOUND;
+    }
+    return rc;
+}
+
 /* A paged list: a count statement and a list statement that share the filter parameters
  * that bind_filter binds. The list statement also takes LIMIT at parameter limit_index and
  * OFFSET at the parameter after it. */
@@ -1326,39 +1450,11 @@ out:
     return rc;
 }
 
-/* Reads one user with a statement whose ?1 is bound by the caller-supplied value. */
-static int get_user(sqlite_store_t *store, stmt_id_t id, int64_t user_id, const char *username,
-                    im_store_user_t *out, const char *op)
-{
-    conn_t *conn = conn_borrow(store);
-    sqlite3_stmt *stmt = NULL;
-    int rc = stmt_get(conn, id, &stmt, op);
-    if (rc) {
-        goto out;
-    }
-    int brc = SQLITE_OK;
-    if (username) {
-        bind_text(stmt, 1, username, &brc);
-    } else {
-        bind_int64(stmt, 1, user_id, &brc);
-    }
-    rc = binds_checked(conn, brc, op);
-    if (rc == IM_OK) {
-        rc = step_row(conn, stmt, op);
-    }
-    if (rc == IM_OK) {
-        read_user(stmt, out);
-    }
-
-out:
-    stmt_done(stmt);
-    conn_return(store, conn);
-    return rc;
-}
-
 static int sqlite_user_get_by_id(im_store_t *base, int64_t id, im_store_user_t *out)
 {
-    return get_user(store_of(base), STMT_USER_BY_ID, id, NULL, out, "user_get_by_id");
+    id_args_t args = {.id = id};
+    return read_one(store_of(base), STMT_USER_BY_ID, bind_id, &args, read_user, out,
+                    "user_get_by_id");
 }
 
 static int sqlite_user_get_by_name(im_store_t *base, const char *username, im_store_user_t *out)
@@ -1366,7 +1462,9 @@ static int sqlite_user_get_by_name(im_store_t *base, const char *username, im_st
     if (!username) {
         return IM_EINVAL;
     }
-    return get_user(store_of(base), STMT_USER_BY_NAME, 0, username, out, "user_get_by_name");
+    id_args_t args = {.text = username};
+    return read_one(store_of(base), STMT_USER_BY_NAME, bind_text_only, &args, read_user, out,
+                    "user_get_by_name");
 }
 
 static void bind_user_filter(sqlite3_stmt *stmt, const void *ctx, int *brc)
@@ -1407,46 +1505,6 @@ void im_store_user_page_release(im_store_user_page_t *page)
     memset(page, 0, sizeof(*page));
 }
 
-/* Runs one write statement and stores the number of rows it changed in *changes. */
-static int write_stmt(sqlite_store_t *store, stmt_id_t id, bind_fn_t bind_fn, const void *ctx,
-                      int *changes, const char *op)
-{
-    conn_t *conn = writer_acquire(store);
-    sqlite3_stmt *stmt = NULL;
-    *changes = 0;
-    int rc = stmt_get(conn, id, &stmt, op);
-    if (rc) {
-        goto out;
-    }
-    int brc = SQLITE_OK;
-    bind_fn(stmt, ctx, &brc);
-    rc = binds_checked(conn, brc, op);
-    if (rc == IM_OK) {
-        rc = step_done(conn, stmt, op);
-    }
-    if (rc == IM_OK) {
-        *changes = sqlite3_changes(conn->db);
-    }
-
-out:
-    stmt_done(stmt);
-    writer_release(store, conn);
-    return rc;
-}
-
-/* Runs a write statement that must change a row. Returns IM_ENOTFOUND when it changes
- * none. */
-static int write_one(sqlite_store_t *store, stmt_id_t id, bind_fn_t bind_fn, const void *ctx,
-                     const char *op)
-{
-    int changes = 0;
-    int rc = write_stmt(store, id, bind_fn, ctx, &changes, op);
-    if (rc == IM_OK && changes == 0) {
-        rc = IM_ENOTFOUND;
-    }
-    return rc;
-}
-
 static void bind_user_update(sqlite3_stmt *stmt, const void *ctx, int *brc)
 {
     const im_store_user_t *user = ctx;
@@ -1474,40 +1532,6 @@ static int sqlite_user_update(im_store_t *base, im_store_user_t *user)
         user->updated_at = row.updated_at;
     }
     return rc;
-}
-
-/* Parameters of the statements that take an id and, optionally, a time. */
-typedef struct {
-    int64_t id;
-    int64_t when;
-    const char *text;
-} id_args_t;
-
-static void bind_id(sqlite3_stmt *stmt, const void *ctx, int *brc)
-{
-    const id_args_t *args = ctx;
-    bind_int64(stmt, 1, args->id, brc);
-}
-
-static void bind_id_when(sqlite3_stmt *stmt, const void *ctx, int *brc)
-{
-    const id_args_t *args = ctx;
-    bind_int64(stmt, 1, args->id, brc);
-    bind_int64(stmt, 2, args->when, brc);
-}
-
-static void bind_text_when(sqlite3_stmt *stmt, const void *ctx, int *brc)
-{
-    const id_args_t *args = ctx;
-    bind_text(stmt, 1, args->text, brc);
-    bind_int64(stmt, 2, args->when, brc);
-}
-
-static void bind_id_text(sqlite3_stmt *stmt, const void *ctx, int *brc)
-{
-    const id_args_t *args = ctx;
-    bind_int64(stmt, 1, args->id, brc);
-    bind_text(stmt, 2, args->text, brc);
 }
 
 static int sqlite_user_delete(im_store_t *base, int64_t id)
@@ -1552,40 +1576,27 @@ static int sqlite_session_create(im_store_t *base, const im_store_session_t *ses
     return write_one(store_of(base), STMT_SESSION_INSERT, bind_session, session, op);
 }
 
+static void read_session(sqlite3_stmt *stmt, void *row)
+{
+    im_store_session_t *session = row;
+    memset(session, 0, sizeof(*session));
+    column_copy(stmt, 0, session->id, sizeof(session->id));
+    session->user_id = sqlite3_column_int64(stmt, 1);
+    session->created_at = sqlite3_column_int64(stmt, 2);
+    session->expires_at = sqlite3_column_int64(stmt, 3);
+    session->revoked_at = sqlite3_column_int64(stmt, 4);
+    column_copy(stmt, 5, session->ip_address, sizeof(session->ip_address));
+    column_copy(stmt, 6, session->user_agent, sizeof(session->user_agent));
+}
+
 static int sqlite_session_get(im_store_t *base, const char *id, im_store_session_t *out)
 {
-    const char *op = "session_get";
     if (!id) {
         return IM_EINVAL;
     }
-    sqlite_store_t *store = store_of(base);
-    conn_t *conn = conn_borrow(store);
-    sqlite3_stmt *stmt = NULL;
-    int rc = stmt_get(conn, STMT_SESSION_GET, &stmt, op);
-    if (rc) {
-        goto out;
-    }
-    int brc = SQLITE_OK;
-    bind_text(stmt, 1, id, &brc);
-    rc = binds_checked(conn, brc, op);
-    if (rc == IM_OK) {
-        rc = step_row(conn, stmt, op);
-    }
-    if (rc == IM_OK) {
-        memset(out, 0, sizeof(*out));
-        column_copy(stmt, 0, out->id, sizeof(out->id));
-        out->user_id = sqlite3_column_int64(stmt, 1);
-        out->created_at = sqlite3_column_int64(stmt, 2);
-        out->expires_at = sqlite3_column_int64(stmt, 3);
-        out->revoked_at = sqlite3_column_int64(stmt, 4);
-        column_copy(stmt, 5, out->ip_address, sizeof(out->ip_address));
-        column_copy(stmt, 6, out->user_agent, sizeof(out->user_agent));
-    }
-
-out:
-    stmt_done(stmt);
-    conn_return(store, conn);
-    return rc;
+    id_args_t args = {.text = id};
+    return read_one(store_of(base), STMT_SESSION_GET, bind_text_only, &args, read_session, out,
+                    "session_get");
 }
 
 static int sqlite_session_revoke(im_store_t *base, const char *id, int64_t when)
@@ -1652,6 +1663,21 @@ static int sqlite_refresh_insert(im_store_t *base, const im_store_refresh_token_
     return write_one(store_of(base), STMT_REFRESH_INSERT, bind_refresh, token, op);
 }
 
+static void read_refresh_token(sqlite3_stmt *stmt, void *row)
+{
+    im_store_refresh_token_t *token = row;
+    memset(token, 0, sizeof(*token));
+    column_copy(stmt, 0, token->token_hash, sizeof(token->token_hash));
+    column_copy(stmt, 1, token->session_id, sizeof(token->session_id));
+    token->user_id = sqlite3_column_int64(stmt, 2);
+    token->issued_at = sqlite3_column_int64(stmt, 3);
+    token->expires_at = sqlite3_column_int64(stmt, 4);
+    token->spent_at = sqlite3_column_int64(stmt, 5);
+    column_copy(stmt, 6, token->replaced_by, sizeof(token->replaced_by));
+    token->session_expires_at = sqlite3_column_int64(stmt, 7);
+    token->session_revoked_at = sqlite3_column_int64(stmt, 8);
+}
+
 static int sqlite_refresh_get(im_store_t *base, const char *token_hash,
                               im_store_refresh_token_t *out)
 {
@@ -1660,36 +1686,9 @@ static int sqlite_refresh_get(im_store_t *base, const char *token_hash,
         im_log_debug(LOG_MODULE, "%s: token_hash is not 64 lowercase hex digits", op);
         return IM_EINVAL;
     }
-    sqlite_store_t *store = store_of(base);
-    conn_t *conn = conn_borrow(store);
-    sqlite3_stmt *stmt = NULL;
-    int rc = stmt_get(conn, STMT_REFRESH_GET, &stmt, op);
-    if (rc) {
-        goto out;
-    }
-    int brc = SQLITE_OK;
-    bind_text(stmt, 1, token_hash, &brc);
-    rc = binds_checked(conn, brc, op);
-    if (rc == IM_OK) {
-        rc = step_row(conn, stmt, op);
-    }
-    if (rc == IM_OK) {
-        memset(out, 0, sizeof(*out));
-        column_copy(stmt, 0, out->token_hash, sizeof(out->token_hash));
-        column_copy(stmt, 1, out->session_id, sizeof(out->session_id));
-        out->user_id = sqlite3_column_int64(stmt, 2);
-        out->issued_at = sqlite3_column_int64(stmt, 3);
-        out->expires_at = sqlite3_column_int64(stmt, 4);
-        out->spent_at = sqlite3_column_int64(stmt, 5);
-        column_copy(stmt, 6, out->replaced_by, sizeof(out->replaced_by));
-        out->session_expires_at = sqlite3_column_int64(stmt, 7);
-        out->session_revoked_at = sqlite3_column_int64(stmt, 8);
-    }
-
-out:
-    stmt_done(stmt);
-    conn_return(store, conn);
-    return rc;
+    id_args_t args = {.text = token_hash};
+    return read_one(store_of(base), STMT_REFRESH_GET, bind_text_only, &args, read_refresh_token,
+                    out, op);
 }
 
 /* After a spend that changed nothing, distinguishes reuse (IM_ECONFLICT) from a token that
@@ -1905,8 +1904,9 @@ void im_store_audit_page_release(im_store_audit_page_t *page)
 
 /* ---- groups ------------------------------------------------------------------------------ */
 
-static void read_group(sqlite3_stmt *stmt, im_store_group_t *group)
+static void read_group(sqlite3_stmt *stmt, void *row)
 {
+    im_store_group_t *group = row;
     memset(group, 0, sizeof(*group));
     group->id = sqlite3_column_int64(stmt, 0);
     column_copy(stmt, 1, group->name, sizeof(group->name));
@@ -1978,28 +1978,8 @@ out:
 
 static int sqlite_group_get(im_store_t *base, int64_t id, im_store_group_t *out)
 {
-    const char *op = "group_get";
-    sqlite_store_t *store = store_of(base);
-    conn_t *conn = conn_borrow(store);
-    sqlite3_stmt *stmt = NULL;
-    int rc = stmt_get(conn, STMT_GROUP_GET, &stmt, op);
-    if (rc) {
-        goto out;
-    }
-    int brc = SQLITE_OK;
-    bind_int64(stmt, 1, id, &brc);
-    rc = binds_checked(conn, brc, op);
-    if (rc == IM_OK) {
-        rc = step_row(conn, stmt, op);
-    }
-    if (rc == IM_OK) {
-        read_group(stmt, out);
-    }
-
-out:
-    stmt_done(stmt);
-    conn_return(store, conn);
-    return rc;
+    id_args_t args = {.id = id};
+    return read_one(store_of(base), STMT_GROUP_GET, bind_id, &args, read_group, out, "group_get");
 }
 
 static int sqlite_group_list(im_store_t *base, im_store_group_list_t *list)
@@ -2226,34 +2206,22 @@ static int sqlite_group_update(im_store_t *base, im_store_group_t *group,
 
 /* ---- settings ---------------------------------------------------------------------------- */
 
+/* Stores a heap copy of column 0, or NULL for a NULL value, in the char * at row. */
+static void read_text_dup(sqlite3_stmt *stmt, void *row)
+{
+    char **text = row;
+    *text = column_dup(stmt, 0);
+}
+
 static int sqlite_setting_get(im_store_t *base, const char *key, char **value)
 {
-    const char *op = "setting_get";
     *value = NULL;
     if (!key) {
         return IM_EINVAL;
     }
-    sqlite_store_t *store = store_of(base);
-    conn_t *conn = conn_borrow(store);
-    sqlite3_stmt *stmt = NULL;
-    int rc = stmt_get(conn, STMT_SETTING_GET, &stmt, op);
-    if (rc) {
-        goto out;
-    }
-    int brc = SQLITE_OK;
-    bind_text(stmt, 1, key, &brc);
-    rc = binds_checked(conn, brc, op);
-    if (rc == IM_OK) {
-        rc = step_row(conn, stmt, op);
-    }
-    if (rc == IM_OK) {
-        *value = column_dup(stmt, 0);
-    }
-
-out:
-    stmt_done(stmt);
-    conn_return(store, conn);
-    return rc;
+    id_args_t args = {.text = key};
+    return read_one(store_of(base), STMT_SETTING_GET, bind_text_only, &args, read_text_dup, value,
+                    "setting_get");
 }
 
 static int sqlite_setting_set(im_store_t *base, const char *key, const char *value, int64_t when)
@@ -2286,12 +2254,6 @@ out:
 
 /* ---- audit retention --------------------------------------------------------------------- */
 
-static void bind_when_only(sqlite3_stmt *stmt, const void *ctx, int *brc)
-{
-    const id_args_t *args = ctx;
-    bind_int64(stmt, 1, args->when, brc);
-}
-
 static int sqlite_audit_purge(im_store_t *base, int64_t before, int64_t *deleted)
 {
     id_args_t args = {.when = before};
@@ -2306,35 +2268,21 @@ static int sqlite_audit_purge(im_store_t *base, int64_t before, int64_t *deleted
 
 /* ---- TOTP -------------------------------------------------------------------------------- */
 
+static void read_totp(sqlite3_stmt *stmt, void *row)
+{
+    im_store_totp_t *totp = row;
+    memset(totp, 0, sizeof(*totp));
+    totp->user_id = sqlite3_column_int64(stmt, 0);
+    column_copy(stmt, 1, totp->secret, sizeof(totp->secret));
+    totp->enabled_at = sqlite3_column_int64(stmt, 2);
+    totp->last_step = sqlite3_column_int64(stmt, 3);
+    totp->created_at = sqlite3_column_int64(stmt, 4);
+}
+
 static int sqlite_totp_get(im_store_t *base, int64_t user_id, im_store_totp_t *out)
 {
-    const char *op = "totp_get";
-    sqlite_store_t *store = store_of(base);
-    conn_t *conn = conn_borrow(store);
-    sqlite3_stmt *stmt = NULL;
-    int rc = stmt_get(conn, STMT_TOTP_GET, &stmt, op);
-    if (rc) {
-        goto out;
-    }
-    int brc = SQLITE_OK;
-    bind_int64(stmt, 1, user_id, &brc);
-    rc = binds_checked(conn, brc, op);
-    if (rc == IM_OK) {
-        rc = step_row(conn, stmt, op);
-    }
-    if (rc == IM_OK) {
-        memset(out, 0, sizeof(*out));
-        out->user_id = sqlite3_column_int64(stmt, 0);
-        column_copy(stmt, 1, out->secret, sizeof(out->secret));
-        out->enabled_at = sqlite3_column_int64(stmt, 2);
-        out->last_step = sqlite3_column_int64(stmt, 3);
-        out->created_at = sqlite3_column_int64(stmt, 4);
-    }
-
-out:
-    stmt_done(stmt);
-    conn_return(store, conn);
-    return rc;
+    id_args_t args = {.id = user_id};
+    return read_one(store_of(base), STMT_TOTP_GET, bind_id, &args, read_totp, out, "totp_get");
 }
 
 /* Runs a statement whose only parameter is a user id inside the caller's transaction. */
@@ -2523,8 +2471,9 @@ static int sqlite_totp_recovery_use(im_store_t *base, int64_t user_id, const cha
 
 /* ---- API tokens -------------------------------------------------------------------------- */
 
-static void read_api_token(sqlite3_stmt *stmt, im_store_api_token_t *token)
+static void read_api_token(sqlite3_stmt *stmt, void *row)
 {
+    im_store_api_token_t *token = row;
     memset(token, 0, sizeof(*token));
     token->id = sqlite3_column_int64(stmt, 0);
     token->user_id = sqlite3_column_int64(stmt, 1);
@@ -2582,31 +2531,12 @@ out:
 
 static int sqlite_api_token_get(im_store_t *base, const char *token_hash, im_store_api_token_t *out)
 {
-    const char *op = "api_token_get";
     if (!is_token_hash(token_hash)) {
         return IM_ENOTFOUND;
     }
-    sqlite_store_t *store = store_of(base);
-    conn_t *conn = conn_borrow(store);
-    sqlite3_stmt *stmt = NULL;
-    int rc = stmt_get(conn, STMT_API_TOKEN_GET, &stmt, op);
-    if (rc) {
-        goto out;
-    }
-    int brc = SQLITE_OK;
-    bind_text(stmt, 1, token_hash, &brc);
-    rc = binds_checked(conn, brc, op);
-    if (rc == IM_OK) {
-        rc = step_row(conn, stmt, op);
-    }
-    if (rc == IM_OK) {
-        read_api_token(stmt, out);
-    }
-
-out:
-    stmt_done(stmt);
-    conn_return(store, conn);
-    return rc;
+    id_args_t args = {.text = token_hash};
+    return read_one(store_of(base), STMT_API_TOKEN_GET, bind_text_only, &args, read_api_token, out,
+                    "api_token_get");
 }
 
 static int sqlite_api_token_list(im_store_t *base, int64_t user_id, im_store_api_token_list_t *list)
