@@ -545,6 +545,13 @@ static char *column_dup(sqlite3_stmt *stmt, int column)
     return text ? im_strdup((const char *)text) : NULL;
 }
 
+/* Stores a heap copy of column 0, or NULL for a NULL value, in the char * at row. */
+static void read_text_dup(sqlite3_stmt *stmt, void *row)
+{
+    char **text = row;
+    *text = column_dup(stmt, 0);
+}
+
 /* Steps a single-row, single-integer query such as a count. */
 static int query_int64(conn_t *conn, sqlite3_stmt *stmt, int64_t *out, const char *op)
 {
@@ -560,6 +567,7 @@ typedef struct {
     int64_t id;
     int64_t when;
     const char *text;
+    const char *second_text;
 } id_args_t;
 
 static void bind_id(sqlite3_stmt *stmt, const void *ctx, int *brc)
@@ -601,6 +609,80 @@ static void bind_when_only(sqlite3_stmt *stmt, const void *ctx, int *brc)
     bind_int64(stmt, 1, args->when, brc);
 }
 
+static void bind_id_text_when(sqlite3_stmt *stmt, const void *ctx, int *brc)
+{
+    const id_args_t *args = ctx;
+    bind_int64(stmt, 1, args->id, brc);
+    bind_text(stmt, 2, args->text, brc);
+    bind_int64(stmt, 3, args->when, brc);
+}
+
+static void bind_id_text_pair(sqlite3_stmt *stmt, const void *ctx, int *brc)
+{
+    const id_args_t *args = ctx;
+    bind_int64(stmt, 1, args->id, brc);
+    bind_text(stmt, 2, args->text, brc);
+    bind_text(stmt, 3, args->second_text, brc);
+}
+
+static void bind_text_pair_when(sqlite3_stmt *stmt, const void *ctx, int *brc)
+{
+    const id_args_t *args = ctx;
+    bind_text(stmt, 1, args->text, brc);
+    bind_text(stmt, 2, args->second_text, brc);
+    bind_int64(stmt, 3, args->when, brc);
+}
+
+/* Runs a cached statement that returns no rows, with the parameters that bind_fn binds from
+ * ctx, inside the caller's transaction if there is one. */
+static int run_bound(conn_t *conn, stmt_id_t id, bind_fn_t bind_fn, const void *ctx,
+                     const char *op)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = stmt_get(conn, id, &stmt, op);
+    if (rc == IM_OK) {
+        int brc = SQLITE_OK;
+        bind_fn(stmt, ctx, &brc);
+        rc = binds_checked(conn, brc, op);
+    }
+    if (rc == IM_OK) {
+        rc = step_done(conn, stmt, op);
+    }
+    stmt_done(stmt);
+    return rc;
+}
+
+/* Prepares a statement outside the per-connection cache. The caller finalizes it. */
+static int prepare_uncached(conn_t *conn, const char *sql, sqlite3_stmt **out, const char *op)
+{
+    int rc = sqlite3_prepare_v2(conn->db, sql, -1, out, NULL);
+    if (rc != SQLITE_OK) {
+        *out = NULL;
+        return sql_fail(conn, rc, op);
+    }
+    return IM_OK;
+}
+
+/* Prepares sql, runs it once with the parameters that bind_fn binds from ctx, and finalizes
+ * it. For statements that run too rarely to keep prepared on every connection. */
+static int run_uncached(conn_t *conn, const char *sql, bind_fn_t bind_fn, const void *ctx,
+                        const char *op)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = prepare_uncached(conn, sql, &stmt, op);
+    if (rc) {
+        return rc;
+    }
+    int brc = SQLITE_OK;
+    bind_fn(stmt, ctx, &brc);
+    rc = binds_checked(conn, brc, op);
+    if (rc == IM_OK) {
+        rc = step_done(conn, stmt, op);
+    }
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
 /* Runs a cached query with the parameters that bind_fn binds from ctx, and copies its
  * first row into out with read_row. Returns IM_ENOTFOUND when the query returns no row. */
 static int read_one(sqlite_store_t *store, stmt_id_t id, bind_fn_t bind_fn, const void *ctx,
@@ -628,33 +710,57 @@ out:
     return rc;
 }
 
+/* Reads every row of a cached query into a growing array of row_size elements. bind_fn may
+ * be NULL for a query without parameters. On failure *rows may hold the first *count rows,
+ * which the caller releases. */
+static int read_all(sqlite_store_t *store, stmt_id_t id, bind_fn_t bind_fn, const void *ctx,
+                    row_reader_t read_row, size_t row_size, void **rows, size_t *count,
+                    const char *op)
+{
+    conn_t *conn = conn_borrow(store);
+    sqlite3_stmt *stmt = NULL;
+    size_t capacity = 0;
+
+    int rc = stmt_get(conn, id, &stmt, op);
+    if (rc == IM_OK && bind_fn) {
+        int brc = SQLITE_OK;
+        bind_fn(stmt, ctx, &brc);
+        rc = binds_checked(conn, brc, op);
+    }
+    while (rc == IM_OK) {
+        rc = step_row(conn, stmt, op);
+        if (rc) {
+            break;
+        }
+        if (*count == capacity) {
+            capacity = capacity ? capacity * 2 : 16;
+            *rows = im_realloc(*rows, capacity * row_size);
+        }
+        read_row(stmt, (char *)*rows + *count * row_size);
+        (*count)++;
+    }
+    if (rc == IM_ENOTFOUND) {
+        rc = IM_OK;
+    }
+    stmt_done(stmt);
+    conn_return(store, conn);
+    return rc;
+}
+
 /* Runs one write statement and stores the number of rows it changed in *changes and, when
  * rowid is not NULL, the rowid of the last insert on the connection in *rowid. */
 static int write_stmt_rowid(sqlite_store_t *store, stmt_id_t id, bind_fn_t bind_fn,
                             const void *ctx, int *changes, int64_t *rowid, const char *op)
 {
     conn_t *conn = writer_acquire(store);
-    sqlite3_stmt *stmt = NULL;
     *changes = 0;
-    int rc = stmt_get(conn, id, &stmt, op);
-    if (rc) {
-        goto out;
-    }
-    int brc = SQLITE_OK;
-    bind_fn(stmt, ctx, &brc);
-    rc = binds_checked(conn, brc, op);
-    if (rc == IM_OK) {
-        rc = step_done(conn, stmt, op);
-    }
+    int rc = run_bound(conn, id, bind_fn, ctx, op);
     if (rc == IM_OK) {
         *changes = sqlite3_changes(conn->db);
         if (rowid) {
             *rowid = sqlite3_last_insert_rowid(conn->db);
         }
     }
-
-out:
-    stmt_done(stmt);
     writer_release(store, conn);
     return rc;
 }
@@ -917,25 +1023,11 @@ static int sqlite_totp_secret_replace(im_store_t *base, int64_t user_id, const c
     }
     sqlite_store_t *store = store_of(base);
     conn_t *conn = writer_acquire(store);
-    sqlite3_stmt *stmt = NULL;
-    int src = sqlite3_prepare_v2(conn->db, sql, -1, &stmt, NULL);
-    if (src != SQLITE_OK) {
-        rc = sql_fail(conn, src, op);
-        goto out;
-    }
-    int brc = SQLITE_OK;
-    bind_int64(stmt, 1, user_id, &brc);
-    bind_text(stmt, 2, old_secret, &brc);
-    bind_text(stmt, 3, new_secret, &brc);
-    rc = binds_checked(conn, brc, op);
-    if (rc == IM_OK) {
-        rc = step_done(conn, stmt, op);
-    }
+    id_args_t args = {.id = user_id, .text = old_secret, .second_text = new_secret};
+    rc = run_uncached(conn, sql, bind_id_text_pair, &args, op);
     if (rc == IM_OK && sqlite3_changes(conn->db) == 0) {
         rc = IM_ECONFLICT;
     }
-out:
-    sqlite3_finalize(stmt);
     writer_release(store, conn);
     return rc;
 }
@@ -1053,7 +1145,6 @@ static int sqlite_schema_version(im_store_t *base, int *version)
 static int apply_migration(conn_t *conn, const im_migration_t *migration)
 {
     const char *op = "migrate";
-    sqlite3_stmt *stmt = NULL;
     char *message = NULL;
 
     int rc = run_simple(conn, STMT_BEGIN_IMMEDIATE, op);
@@ -1070,18 +1161,8 @@ static int apply_migration(conn_t *conn, const im_migration_t *migration)
         goto out;
     }
 
-    rc = stmt_get(conn, STMT_MIGRATION_RECORD, &stmt, op);
-    if (rc) {
-        goto out;
-    }
-    int brc = SQLITE_OK;
-    bind_int64(stmt, 1, migration->version, &brc);
-    bind_text(stmt, 2, migration->name, &brc);
-    bind_int64(stmt, 3, im_now(), &brc);
-    rc = binds_checked(conn, brc, op);
-    if (rc == IM_OK) {
-        rc = step_done(conn, stmt, op);
-    }
+    id_args_t record = {.id = migration->version, .text = migration->name, .when = im_now()};
+    rc = run_bound(conn, STMT_MIGRATION_RECORD, bind_id_text_when, &record, op);
     if (rc == IM_OK) {
         rc = run_simple(conn, STMT_COMMIT, op);
     }
@@ -1091,7 +1172,6 @@ static int apply_migration(conn_t *conn, const im_migration_t *migration)
     }
 
 out:
-    stmt_done(stmt);
     sqlite3_free(message);
     if (rc) {
         tx_abort(conn, op);
@@ -1404,13 +1484,25 @@ static int sqlite_user_count(im_store_t *base, int64_t *count)
     return rc;
 }
 
+static void bind_user_insert(sqlite3_stmt *stmt, const void *ctx, int *brc)
+{
+    const im_store_user_t *user = ctx;
+    bind_text(stmt, 1, user->username, brc);
+    bind_text(stmt, 2, user->email, brc);
+    bind_text(stmt, 3, user->password_hash, brc);
+    bind_text(stmt, 4, user->role, brc);
+    bind_int64(stmt, 5, user->is_active ? 1 : 0, brc);
+    bind_int64(stmt, 6, user->created_at, brc);
+    bind_int64(stmt, 7, user->updated_at, brc);
+}
+
 static int sqlite_user_create(im_store_t *base, im_store_user_t *user)
 {
     const char *op = "user_create";
-    sqlite_store_t *store = store_of(base);
     int64_t now = im_now();
-    int64_t created_at = user->created_at ? user->created_at : now;
-    int64_t updated_at = user->updated_at ? user->updated_at : now;
+    im_store_user_t row = *user;
+    row.created_at = row.created_at ? row.created_at : now;
+    row.updated_at = row.updated_at ? row.updated_at : now;
 
     int rc = check_text(user->username, IM_STORE_USERNAME_MAX, "username", op);
     if (rc == IM_OK) {
@@ -1420,33 +1512,15 @@ static int sqlite_user_create(im_store_t *base, im_store_user_t *user)
         return rc;
     }
 
-    conn_t *conn = writer_acquire(store);
-    sqlite3_stmt *stmt = NULL;
-    rc = stmt_get(conn, STMT_USER_INSERT, &stmt, op);
-    if (rc) {
-        goto out;
-    }
-    int brc = SQLITE_OK;
-    bind_text(stmt, 1, user->username, &brc);
-    bind_text(stmt, 2, user->email, &brc);
-    bind_text(stmt, 3, user->password_hash, &brc);
-    bind_text(stmt, 4, user->role, &brc);
-    bind_int64(stmt, 5, user->is_active ? 1 : 0, &brc);
-    bind_int64(stmt, 6, created_at, &brc);
-    bind_int64(stmt, 7, updated_at, &brc);
-    rc = binds_checked(conn, brc, op);
+    int changes = 0;
+    int64_t id = 0;
+    rc = write_stmt_rowid(store_of(base), STMT_USER_INSERT, bind_user_insert, &row, &changes,
+                          &id, op);
     if (rc == IM_OK) {
-        rc = step_done(conn, stmt, op);
+        user->id = id;
+        user->created_at = row.created_at;
+        user->updated_at = row.updated_at;
     }
-    if (rc == IM_OK) {
-        user->id = sqlite3_last_insert_rowid(conn->db);
-        user->created_at = created_at;
-        user->updated_at = updated_at;
-    }
-
-out:
-    stmt_done(stmt);
-    writer_release(store, conn);
     return rc;
 }
 
@@ -1615,26 +1689,10 @@ static int sqlite_session_revoke_user(im_store_t *base, int64_t user_id,
     if (when <= 0) {
         return IM_EINVAL;
     }
-    sqlite_store_t *store = store_of(base);
-    conn_t *conn = writer_acquire(store);
-    sqlite3_stmt *stmt = NULL;
-    int rc = stmt_get(conn, STMT_SESSION_REVOKE_USER, &stmt, op);
-    if (rc) {
-        goto out;
-    }
-    int brc = SQLITE_OK;
-    bind_int64(stmt, 1, user_id, &brc);
-    bind_text(stmt, 2, except_session_id, &brc);
-    bind_int64(stmt, 3, when, &brc);
-    rc = binds_checked(conn, brc, op);
-    if (rc == IM_OK) {
-        rc = step_done(conn, stmt, op);
-    }
-
-out:
-    stmt_done(stmt);
-    writer_release(store, conn);
-    return rc;
+    id_args_t args = {.id = user_id, .text = except_session_id, .when = when};
+    int changes = 0;
+    return write_stmt(store_of(base), STMT_SESSION_REVOKE_USER, bind_id_text_when, &args,
+                      &changes, op);
 }
 
 /* ---- refresh tokens ---------------------------------------------------------------------- */
@@ -1730,25 +1788,14 @@ static int sqlite_refresh_spend(im_store_t *base, const char *token_hash, const 
 
     sqlite_store_t *store = store_of(base);
     conn_t *conn = writer_acquire(store);
-    sqlite3_stmt *stmt = NULL;
     /* An immediate transaction makes the update and the follow-up read one step, even
      * against another process (such as the inframon CLI) writing the same file. */
     int rc = run_simple(conn, STMT_BEGIN_IMMEDIATE, op);
     if (rc) {
         goto out;
     }
-    rc = stmt_get(conn, STMT_REFRESH_SPEND, &stmt, op);
-    if (rc) {
-        goto out;
-    }
-    int brc = SQLITE_OK;
-    bind_text(stmt, 1, token_hash, &brc);
-    bind_text(stmt, 2, replaced_by, &brc);
-    bind_int64(stmt, 3, when, &brc);
-    rc = binds_checked(conn, brc, op);
-    if (rc == IM_OK) {
-        rc = step_done(conn, stmt, op);
-    }
+    id_args_t args = {.text = token_hash, .second_text = replaced_by, .when = when};
+    rc = run_bound(conn, STMT_REFRESH_SPEND, bind_text_pair_when, &args, op);
     if (rc == IM_OK && sqlite3_changes(conn->db) == 0) {
         rc = classify_failed_spend(conn, token_hash, op);
     }
@@ -1758,7 +1805,6 @@ static int sqlite_refresh_spend(im_store_t *base, const char *token_hash, const 
     }
 
 out:
-    stmt_done(stmt);
     tx_abort(conn, op);
     writer_release(store, conn);
     return rc;
@@ -1952,27 +1998,12 @@ static int sqlite_group_create(im_store_t *base, im_store_group_t *group)
     row.created_at = row.created_at ? row.created_at : now;
     row.updated_at = row.updated_at ? row.updated_at : now;
 
-    sqlite_store_t *store = store_of(base);
-    conn_t *conn = writer_acquire(store);
-    sqlite3_stmt *stmt = NULL;
-    rc = stmt_get(conn, STMT_GROUP_INSERT, &stmt, op);
-    if (rc) {
-        goto out;
-    }
-    int brc = SQLITE_OK;
-    bind_group(stmt, &row, &brc);
-    rc = binds_checked(conn, brc, op);
+    int changes = 0;
+    rc = write_stmt_rowid(store_of(base), STMT_GROUP_INSERT, bind_group, &row, &changes, &row.id,
+                          op);
     if (rc == IM_OK) {
-        rc = step_done(conn, stmt, op);
-    }
-    if (rc == IM_OK) {
-        row.id = sqlite3_last_insert_rowid(conn->db);
         *group = row;
     }
-
-out:
-    stmt_done(stmt);
-    writer_release(store, conn);
     return rc;
 }
 
@@ -1984,33 +2015,15 @@ static int sqlite_group_get(im_store_t *base, int64_t id, im_store_group_t *out)
 
 static int sqlite_group_list(im_store_t *base, im_store_group_list_t *list)
 {
-    const char *op = "group_list";
-    sqlite_store_t *store = store_of(base);
-    conn_t *conn = conn_borrow(store);
-    sqlite3_stmt *stmt = NULL;
-    size_t capacity = 0;
+    void *rows = NULL;
 
     memset(list, 0, sizeof(*list));
-    int rc = stmt_get(conn, STMT_GROUP_LIST, &stmt, op);
-    while (rc == IM_OK) {
-        rc = step_row(conn, stmt, op);
-        if (rc) {
-            break;
-        }
-        if (list->count == capacity) {
-            capacity = capacity ? capacity * 2 : 16;
-            list->groups = im_realloc(list->groups, capacity * sizeof(*list->groups));
-        }
-        read_group(stmt, &list->groups[list->count++]);
-    }
-    if (rc == IM_ENOTFOUND) {
-        rc = IM_OK;
-    }
+    int rc = read_all(store_of(base), STMT_GROUP_LIST, NULL, NULL, read_group,
+                      sizeof(*list->groups), &rows, &list->count, "group_list");
+    list->groups = rows;
     if (rc) {
         im_store_group_list_release(list);
     }
-    stmt_done(stmt);
-    conn_return(store, conn);
     return rc;
 }
 
@@ -2052,38 +2065,16 @@ static int sqlite_group_member_remove(im_store_t *base, int64_t group_id,
 
 static int sqlite_group_member_list(im_store_t *base, int64_t group_id, im_store_strings_t *names)
 {
-    const char *op = "group_member_list";
-    sqlite_store_t *store = store_of(base);
-    conn_t *conn = conn_borrow(store);
-    sqlite3_stmt *stmt = NULL;
-    size_t capacity = 0;
+    id_args_t args = {.id = group_id};
+    void *rows = NULL;
 
     memset(names, 0, sizeof(*names));
-    int rc = stmt_get(conn, STMT_MEMBER_LIST, &stmt, op);
-    if (rc == IM_OK) {
-        int brc = SQLITE_OK;
-        bind_int64(stmt, 1, group_id, &brc);
-        rc = binds_checked(conn, brc, op);
-    }
-    while (rc == IM_OK) {
-        rc = step_row(conn, stmt, op);
-        if (rc) {
-            break;
-        }
-        if (names->count == capacity) {
-            capacity = capacity ? capacity * 2 : 16;
-            names->items = im_realloc(names->items, capacity * sizeof(*names->items));
-        }
-        names->items[names->count++] = column_dup(stmt, 0);
-    }
-    if (rc == IM_ENOTFOUND) {
-        rc = IM_OK;
-    }
+    int rc = read_all(store_of(base), STMT_MEMBER_LIST, bind_id, &args, read_text_dup,
+                      sizeof(*names->items), &rows, &names->count, "group_member_list");
+    names->items = rows;
     if (rc) {
         im_store_strings_release(names);
     }
-    stmt_done(stmt);
-    conn_return(store, conn);
     return rc;
 }
 
@@ -2102,75 +2093,40 @@ static const char SQL_GROUP_UPDATE[] =
     "UPDATE groups SET name = ?2, description = ?3, color = ?4, updated_at = ?5 WHERE id = ?1";
 static const char SQL_GROUP_MEMBERS_CLEAR[] = "DELETE FROM group_members WHERE group_id = ?1";
 
-/* Prepares one of the group update statements. They run only on edits, so they are not in
- * the per-connection cache and the caller finalizes them. */
-static int prepare_uncached(conn_t *conn, const char *sql, sqlite3_stmt **out, const char *op)
+static void bind_group_update(sqlite3_stmt *stmt, const void *ctx, int *brc)
 {
-    int rc = sqlite3_prepare_v2(conn->db, sql, -1, out, NULL);
-    if (rc != SQLITE_OK) {
-        *out = NULL;
-        return sql_fail(conn, rc, op);
-    }
-    return IM_OK;
+    const im_store_group_t *group = ctx;
+    bind_int64(stmt, 1, group->id, brc);
+    bind_text(stmt, 2, group->name, brc);
+    bind_text(stmt, 3, group->description, brc);
+    bind_text(stmt, 4, group->color, brc);
+    bind_int64(stmt, 5, group->updated_at, brc);
 }
 
+/* The group update statements run only on edits, so they are not in the per-connection
+ * cache. */
 static int update_group_row(conn_t *conn, const im_store_group_t *group, const char *op)
 {
-    sqlite3_stmt *stmt = NULL;
-    int rc = prepare_uncached(conn, SQL_GROUP_UPDATE, &stmt, op);
-    if (rc) {
-        return rc;
-    }
-    int brc = SQLITE_OK;
-    bind_int64(stmt, 1, group->id, &brc);
-    bind_text(stmt, 2, group->name, &brc);
-    bind_text(stmt, 3, group->description, &brc);
-    bind_text(stmt, 4, group->color, &brc);
-    bind_int64(stmt, 5, group->updated_at, &brc);
-    rc = binds_checked(conn, brc, op);
-    if (rc == IM_OK) {
-        rc = step_done(conn, stmt, op);
-    }
+    int rc = run_uncached(conn, SQL_GROUP_UPDATE, bind_group_update, group, op);
     if (rc == IM_OK && sqlite3_changes(conn->db) == 0) {
         rc = IM_ENOTFOUND;
     }
-    sqlite3_finalize(stmt);
     return rc;
 }
 
 static int replace_group_members(conn_t *conn, int64_t group_id, const im_store_strings_t *members,
                                  const char *op)
 {
-    sqlite3_stmt *clear = NULL;
-    int rc = prepare_uncached(conn, SQL_GROUP_MEMBERS_CLEAR, &clear, op);
-    if (rc) {
-        return rc;
-    }
-    int brc = SQLITE_OK;
-    bind_int64(clear, 1, group_id, &brc);
-    rc = binds_checked(conn, brc, op);
-    if (rc == IM_OK) {
-        rc = step_done(conn, clear, op);
-    }
-    sqlite3_finalize(clear);
+    id_args_t clear = {.id = group_id};
+    int rc = run_uncached(conn, SQL_GROUP_MEMBERS_CLEAR, bind_id, &clear, op);
 
     for (size_t i = 0; rc == IM_OK && i < members->count; i++) {
         const char *name = members->items[i];
         if (!name || !*name) {
             return IM_EINVAL;
         }
-        sqlite3_stmt *insert = NULL;
-        rc = stmt_get(conn, STMT_MEMBER_INSERT, &insert, op);
-        if (rc) {
-            break;
-        }
-        bind_int64(insert, 1, group_id, &brc);
-        bind_text(insert, 2, name, &brc);
-        rc = binds_checked(conn, brc, op);
-        if (rc == IM_OK) {
-            rc = step_done(conn, insert, op);
-        }
-        stmt_done(insert);
+        id_args_t member = {.id = group_id, .text = name};
+        rc = run_bound(conn, STMT_MEMBER_INSERT, bind_id_text, &member, op);
     }
     return rc;
 }
@@ -2206,13 +2162,6 @@ static int sqlite_group_update(im_store_t *base, im_store_group_t *group,
 
 /* ---- settings ---------------------------------------------------------------------------- */
 
-/* Stores a heap copy of column 0, or NULL for a NULL value, in the char * at row. */
-static void read_text_dup(sqlite3_stmt *stmt, void *row)
-{
-    char **text = row;
-    *text = column_dup(stmt, 0);
-}
-
 static int sqlite_setting_get(im_store_t *base, const char *key, char **value)
 {
     *value = NULL;
@@ -2230,26 +2179,9 @@ static int sqlite_setting_set(im_store_t *base, const char *key, const char *val
     if (!key || !value) {
         return IM_EINVAL;
     }
-    sqlite_store_t *store = store_of(base);
-    conn_t *conn = writer_acquire(store);
-    sqlite3_stmt *stmt = NULL;
-    int rc = stmt_get(conn, STMT_SETTING_SET, &stmt, op);
-    if (rc) {
-        goto out;
-    }
-    int brc = SQLITE_OK;
-    bind_text(stmt, 1, key, &brc);
-    bind_text(stmt, 2, value, &brc);
-    bind_int64(stmt, 3, when ? when : im_now(), &brc);
-    rc = binds_checked(conn, brc, op);
-    if (rc == IM_OK) {
-        rc = step_done(conn, stmt, op);
-    }
-
-out:
-    stmt_done(stmt);
-    writer_release(store, conn);
-    return rc;
+    id_args_t args = {.text = key, .second_text = value, .when = when ? when : im_now()};
+    int changes = 0;
+    return write_stmt(store_of(base), STMT_SETTING_SET, bind_text_pair_when, &args, &changes, op);
 }
 
 /* ---- audit retention --------------------------------------------------------------------- */
@@ -2288,18 +2220,8 @@ static int sqlite_totp_get(im_store_t *base, int64_t user_id, im_store_totp_t *o
 /* Runs a statement whose only parameter is a user id inside the caller's transaction. */
 static int run_for_user(conn_t *conn, stmt_id_t id, int64_t user_id, const char *op)
 {
-    sqlite3_stmt *stmt = NULL;
-    int rc = stmt_get(conn, id, &stmt, op);
-    if (rc == IM_OK) {
-        int brc = SQLITE_OK;
-        bind_int64(stmt, 1, user_id, &brc);
-        rc = binds_checked(conn, brc, op);
-    }
-    if (rc == IM_OK) {
-        rc = step_done(conn, stmt, op);
-    }
-    stmt_done(stmt);
-    return rc;
+    id_args_t args = {.id = user_id};
+    return run_bound(conn, id, bind_id, &args, op);
 }
 
 static int sqlite_totp_setup(im_store_t *base, const im_store_totp_t *totp)
@@ -2311,31 +2233,19 @@ static int sqlite_totp_setup(im_store_t *base, const im_store_totp_t *totp)
     }
     sqlite_store_t *store = store_of(base);
     conn_t *conn = writer_acquire(store);
-    sqlite3_stmt *stmt = NULL;
     rc = run_simple(conn, STMT_BEGIN_IMMEDIATE, op);
     if (rc == IM_OK) {
         rc = run_for_user(conn, STMT_RECOVERY_DELETE, totp->user_id, op);
     }
     if (rc == IM_OK) {
-        rc = stmt_get(conn, STMT_TOTP_REPLACE, &stmt, op);
-    }
-    if (rc) {
-        goto out;
-    }
-    int brc = SQLITE_OK;
-    bind_int64(stmt, 1, totp->user_id, &brc);
-    bind_text(stmt, 2, totp->secret, &brc);
-    bind_int64(stmt, 3, totp->created_at ? totp->created_at : im_now(), &brc);
-    rc = binds_checked(conn, brc, op);
-    if (rc == IM_OK) {
-        rc = step_done(conn, stmt, op);
+        id_args_t args = {.id = totp->user_id,
+                          .text = totp->secret,
+                          .when = totp->created_at ? totp->created_at : im_now()};
+        rc = run_bound(conn, STMT_TOTP_REPLACE, bind_id_text_when, &args, op);
     }
     if (rc == IM_OK) {
         rc = run_simple(conn, STMT_COMMIT, op);
     }
-
-out:
-    stmt_done(stmt);
     tx_abort(conn, op);
     writer_release(store, conn);
     return rc;
@@ -2364,27 +2274,30 @@ static int insert_recovery_codes(conn_t *conn, int64_t user_id, const char *cons
     return rc;
 }
 
+typedef struct {
+    int64_t user_id;
+    int64_t when;
+    int64_t step;
+} totp_enable_args_t;
+
+static void bind_totp_enable(sqlite3_stmt *stmt, const void *ctx, int *brc)
+{
+    const totp_enable_args_t *args = ctx;
+    bind_int64(stmt, 1, args->user_id, brc);
+    bind_int64(stmt, 2, args->when, brc);
+    bind_int64(stmt, 3, args->step, brc);
+}
+
 static int sqlite_totp_enable(im_store_t *base, int64_t user_id, int64_t when, int64_t step,
                               const char *const *code_hashes, size_t code_count)
 {
     const char *op = "totp_enable";
     sqlite_store_t *store = store_of(base);
     conn_t *conn = writer_acquire(store);
-    sqlite3_stmt *stmt = NULL;
     int rc = run_simple(conn, STMT_BEGIN_IMMEDIATE, op);
     if (rc == IM_OK) {
-        rc = stmt_get(conn, STMT_TOTP_ENABLE, &stmt, op);
-    }
-    if (rc) {
-        goto out;
-    }
-    int brc = SQLITE_OK;
-    bind_int64(stmt, 1, user_id, &brc);
-    bind_int64(stmt, 2, when ? when : im_now(), &brc);
-    bind_int64(stmt, 3, step, &brc);
-    rc = binds_checked(conn, brc, op);
-    if (rc == IM_OK) {
-        rc = step_done(conn, stmt, op);
+        totp_enable_args_t args = {user_id, when ? when : im_now(), step};
+        rc = run_bound(conn, STMT_TOTP_ENABLE, bind_totp_enable, &args, op);
     }
     if (rc == IM_OK && sqlite3_changes(conn->db) == 0) {
         rc = IM_ENOTFOUND;
@@ -2398,9 +2311,6 @@ static int sqlite_totp_enable(im_store_t *base, int64_t user_id, int64_t when, i
     if (rc == IM_OK) {
         rc = run_simple(conn, STMT_COMMIT, op);
     }
-
-out:
-    stmt_done(stmt);
     tx_abort(conn, op);
     writer_release(store, conn);
     return rc;
@@ -2444,28 +2354,14 @@ static int sqlite_totp_delete(im_store_t *base, int64_t user_id)
     return rc;
 }
 
-typedef struct {
-    int64_t user_id;
-    const char *hash;
-    int64_t when;
-} recovery_args_t;
-
-static void bind_recovery_use(sqlite3_stmt *stmt, const void *ctx, int *brc)
-{
-    const recovery_args_t *args = ctx;
-    bind_int64(stmt, 1, args->user_id, brc);
-    bind_text(stmt, 2, args->hash, brc);
-    bind_int64(stmt, 3, args->when, brc);
-}
-
 static int sqlite_totp_recovery_use(im_store_t *base, int64_t user_id, const char *code_hash,
                                     int64_t when)
 {
     if (!is_token_hash(code_hash)) {
         return IM_EINVAL;
     }
-    recovery_args_t args = {user_id, code_hash, when ? when : im_now()};
-    return write_one(store_of(base), STMT_RECOVERY_USE, bind_recovery_use, &args,
+    id_args_t args = {.id = user_id, .text = code_hash, .when = when ? when : im_now()};
+    return write_one(store_of(base), STMT_RECOVERY_USE, bind_id_text_when, &args,
                      "totp_recovery_use");
 }
 
@@ -2486,6 +2382,17 @@ static void read_api_token(sqlite3_stmt *stmt, void *row)
     token->revoked_at = sqlite3_column_int64(stmt, 8);
 }
 
+static void bind_api_token_insert(sqlite3_stmt *stmt, const void *ctx, int *brc)
+{
+    const im_store_api_token_t *token = ctx;
+    bind_int64(stmt, 1, token->user_id, brc);
+    bind_text(stmt, 2, token->name, brc);
+    bind_text(stmt, 3, token->token_hash, brc);
+    bind_text(stmt, 4, token->prefix, brc);
+    bind_int64(stmt, 5, token->created_at, brc);
+    bind_int64(stmt, 6, token->expires_at, brc);
+}
+
 static int sqlite_api_token_create(im_store_t *base, im_store_api_token_t *token)
 {
     const char *op = "api_token_create";
@@ -2499,33 +2406,16 @@ static int sqlite_api_token_create(im_store_t *base, im_store_api_token_t *token
     if (rc) {
         return rc;
     }
-    int64_t created_at = token->created_at ? token->created_at : im_now();
-    sqlite_store_t *store = store_of(base);
-    conn_t *conn = writer_acquire(store);
-    sqlite3_stmt *stmt = NULL;
-    rc = stmt_get(conn, STMT_API_TOKEN_INSERT, &stmt, op);
-    if (rc) {
-        goto out;
-    }
-    int brc = SQLITE_OK;
-    bind_int64(stmt, 1, token->user_id, &brc);
-    bind_text(stmt, 2, token->name, &brc);
-    bind_text(stmt, 3, token->token_hash, &brc);
-    bind_text(stmt, 4, token->prefix, &brc);
-    bind_int64(stmt, 5, created_at, &brc);
-    bind_int64(stmt, 6, token->expires_at, &brc);
-    rc = binds_checked(conn, brc, op);
+    im_store_api_token_t row = *token;
+    row.created_at = row.created_at ? row.created_at : im_now();
+    int changes = 0;
+    int64_t id = 0;
+    rc = write_stmt_rowid(store_of(base), STMT_API_TOKEN_INSERT, bind_api_token_insert, &row,
+                          &changes, &id, op);
     if (rc == IM_OK) {
-        rc = step_done(conn, stmt, op);
+        token->id = id;
+        token->created_at = row.created_at;
     }
-    if (rc == IM_OK) {
-        token->id = sqlite3_last_insert_rowid(conn->db);
-        token->created_at = created_at;
-    }
-
-out:
-    stmt_done(stmt);
-    writer_release(store, conn);
     return rc;
 }
 
@@ -2541,38 +2431,13 @@ static int sqlite_api_token_get(im_store_t *base, const char *token_hash, im_sto
 
 static int sqlite_api_token_list(im_store_t *base, int64_t user_id, im_store_api_token_list_t *list)
 {
-    const char *op = "api_token_list";
-    memset(list, 0, sizeof(*list));
-    sqlite_store_t *store = store_of(base);
-    conn_t *conn = conn_borrow(store);
-    sqlite3_stmt *stmt = NULL;
-    size_t capacity = 0;
-    int rc = stmt_get(conn, STMT_API_TOKEN_LIST, &stmt, op);
-    if (rc) {
-        goto out;
-    }
-    int brc = SQLITE_OK;
-    bind_int64(stmt, 1, user_id, &brc);
-    rc = binds_checked(conn, brc, op);
-    while (rc == IM_OK) {
-        rc = step_row(conn, stmt, op);
-        if (rc == IM_ENOTFOUND) {
-            rc = IM_OK;
-            break;
-        }
-        if (rc) {
-            break;
-        }
-        if (list->count == capacity) {
-            capacity = capacity ? capacity * 2 : 8;
-            list->tokens = im_realloc(list->tokens, capacity * sizeof(*list->tokens));
-        }
-        read_api_token(stmt, &list->tokens[list->count++]);
-    }
+    id_args_t args = {.id = user_id};
+    void *rows = NULL;
 
-out:
-    stmt_done(stmt);
-    conn_return(store, conn);
+    memset(list, 0, sizeof(*list));
+    int rc = read_all(store_of(base), STMT_API_TOKEN_LIST, bind_id, &args, read_api_token,
+                      sizeof(*list->tokens), &rows, &list->count, "api_token_list");
+    list->tokens = rows;
     if (rc) {
         im_store_api_token_list_release(list);
     }
