@@ -2577,6 +2577,26 @@ int im__sqlite_extra_stmt(im__sqlite_conn_t *conn, int index, const char *sql, s
     return IM_OK;
 }
 
+int im__sqlite_begin(im__sqlite_conn_t *conn, bool immediate, const char *op)
+{
+    return run_simple(conn, immediate ? STMT_BEGIN_IMMEDIATE : STMT_BEGIN, op);
+}
+
+int im__sqlite_commit(im__sqlite_conn_t *conn, const char *op)
+{
+    return run_simple(conn, STMT_COMMIT, op);
+}
+
+void im__sqlite_tx_abort(im__sqlite_conn_t *conn, const char *op)
+{
+    tx_abort(conn, op);
+}
+
+void im__sqlite_stmt_done(sqlite3_stmt *stmt)
+{
+    stmt_done(stmt);
+}
+
 int im__sqlite_fail(im__sqlite_conn_t *conn, int rc, const char *op)
 {
     return sql_fail(conn, rc, op);
