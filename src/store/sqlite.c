@@ -635,8 +635,7 @@ static void bind_text_pair_when(sqlite3_stmt *stmt, const void *ctx, int *brc)
 
 /* Runs a cached statement that returns no rows, with the parameters that bind_fn binds from
  * ctx, inside the caller's transaction if there is one. */
-static int run_bound(conn_t *conn, stmt_id_t id, bind_fn_t bind_fn, const void *ctx,
-                     const char *op)
+static int run_bound(conn_t *conn, stmt_id_t id, bind_fn_t bind_fn, const void *ctx, const char *op)
 {
     sqlite3_stmt *stmt = NULL;
     int rc = stmt_get(conn, id, &stmt, op);
@@ -749,8 +748,8 @@ static int read_all(sqlite_store_t *store, stmt_id_t id, bind_fn_t bind_fn, cons
 
 /* Runs one write statement and stores the number of rows it changed in *changes and, when
  * rowid is not NULL, the rowid of the last insert on the connection in *rowid. */
-static int write_stmt_rowid(sqlite_store_t *store, stmt_id_t id, bind_fn_t bind_fn,
-                            const void *ctx, int *changes, int64_t *rowid, const char *op)
+static int write_stmt_rowid(sqlite_store_t *store, stmt_id_t id, bind_fn_t bind_fn, const void *ctx,
+                            int *changes, int64_t *rowid, const char *op)
 {
     conn_t *conn = writer_acquire(store);
     *changes = 0;
@@ -825,8 +824,8 @@ static int read_page_rows(conn_t *conn, sqlite3_stmt *stmt, const page_query_t *
 /* Counts the rows that match a filter and reads one page of them. Both queries run in one
  * read transaction, so that the total and the page come from the same snapshot. On
  * failure *rows may hold the first *count rows, which the caller releases. */
-static int read_page(sqlite_store_t *store, const page_query_t *query, void **rows,
-                     size_t *count, int64_t *total, const char *op)
+static int read_page(sqlite_store_t *store, const page_query_t *query, void **rows, size_t *count,
+                     int64_t *total, const char *op)
 {
     sqlite3_stmt *count_stmt = NULL;
     sqlite3_stmt *list_stmt = NULL;
@@ -867,8 +866,8 @@ static int read_page(sqlite_store_t *store, const page_query_t *query, void **ro
         goto out;
     }
     int64_t remaining = *total > query->offset ? *total - query->offset : 0;
-    rc = read_page_rows(conn, list_stmt, query,
-                        remaining < query->limit ? remaining : query->limit, rows, count, op);
+    rc = read_page_rows(conn, list_stmt, query, remaining < query->limit ? remaining : query->limit,
+                        rows, count, op);
     if (rc == IM_OK) {
         rc = run_simple(conn, STMT_COMMIT, op);
     }
@@ -1514,8 +1513,8 @@ static int sqlite_user_create(im_store_t *base, im_store_user_t *user)
 
     int changes = 0;
     int64_t id = 0;
-    rc = write_stmt_rowid(store_of(base), STMT_USER_INSERT, bind_user_insert, &row, &changes,
-                          &id, op);
+    rc = write_stmt_rowid(store_of(base), STMT_USER_INSERT, bind_user_insert, &row, &changes, &id,
+                          op);
     if (rc == IM_OK) {
         user->id = id;
         user->created_at = row.created_at;
@@ -1691,8 +1690,8 @@ static int sqlite_session_revoke_user(im_store_t *base, int64_t user_id,
     }
     id_args_t args = {.id = user_id, .text = except_session_id, .when = when};
     int changes = 0;
-    return write_stmt(store_of(base), STMT_SESSION_REVOKE_USER, bind_id_text_when, &args,
-                      &changes, op);
+    return write_stmt(store_of(base), STMT_SESSION_REVOKE_USER, bind_id_text_when, &args, &changes,
+                      op);
 }
 
 /* ---- refresh tokens ---------------------------------------------------------------------- */

@@ -98,8 +98,7 @@ _Static_assert(HSTMT_COUNT <= IM__SQLITE_EXTRA_STMT_MAX, "too many cached histor
 
 /* The bytes of a tier's table, from the dbstat virtual table (absent when SQLite is built
  * without SQLITE_ENABLE_DBSTAT_VTAB). */
-#define SIZE_SQL(tier)                                                                             \
-    "SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name = 'history_" tier "'"
+#define SIZE_SQL(tier) "SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name = 'history_" tier "'"
 
 #define ROWS_SQL(tier) "SELECT count(*) FROM history_" tier
 

@@ -1247,8 +1247,7 @@ static void api_token_list_error_mid_list(void **state)
         assert_int_equal(list.count, 0);
     }
 
-    exec_sql(fx->db_path,
-             "DROP VIEW api_tokens; ALTER TABLE api_tokens_real RENAME TO api_tokens");
+    exec_sql(fx->db_path, "DROP VIEW api_tokens; ALTER TABLE api_tokens_real RENAME TO api_tokens");
     for (int i = 0; i < LIST_CALLS; i++) {
         assert_int_equal(im_store_api_token_list(fx->store, user.id, &list), IM_OK);
         assert_int_equal(list.count, 2);
