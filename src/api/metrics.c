@@ -50,8 +50,7 @@ typedef struct {
     const char *help;
 } family_t;
 
-/* pick returns the value of one container's figures for a family; ctx is the family's own
- * data. */
+/* Returns a family's value for one container's figures. ctx is the family's own data. */
 typedef double (*pick_fn_t)(const im_sampler_figures_t *f, const void *ctx);
 
 /* Emits one family over every sampled container. */

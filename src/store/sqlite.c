@@ -562,7 +562,7 @@ static int query_int64(conn_t *conn, sqlite3_stmt *stmt, int64_t *out, const cha
     return rc;
 }
 
-/* Parameters of the statements that take an id, a text and a time, or some of them. */
+/* Parameters for the binders below: an id, up to two texts and a time. */
 typedef struct {
     int64_t id;
     int64_t when;
