@@ -3,6 +3,8 @@
  * latest snapshot. A bearer token is required unless METRICS_PUBLIC=true. */
 #include <dirent.h>
 #include <inttypes.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -48,9 +50,12 @@ typedef struct {
     const char *help;
 } family_t;
 
-/* Emits one family over every sampled container; pick returns the value of one. */
+/* Returns a family's value for one container's figures. ctx is the family's own data. */
+typedef double (*pick_fn_t)(const im_sampler_figures_t *f, const void *ctx);
+
+/* Emits one family over every sampled container. */
 static void container_family(im_buf_t *out, const im_collector_snapshot_t *snapshot,
-                             const family_t *family, double (*pick)(const im_sampler_figures_t *f))
+                             const family_t *family, pick_fn_t pick, const void *ctx)
 {
     im_buf_appendf(out, "# HELP %s %s\n# TYPE %s %s\n", family->name, family->help, family->name,
                    family->type);
@@ -61,155 +66,112 @@ static void container_family(im_buf_t *out, const im_collector_snapshot_t *snaps
         }
         im_buf_appendf(out, "%s", family->name);
         append_labels(out, f);
-        im_buf_appendf(out, " %.17g\n", pick(f));
+        im_buf_appendf(out, " %.17g\n", pick(f, ctx));
     }
 }
 
-static double cpu_seconds(const im_sampler_figures_t *f)
+/* A container family whose value is one uint64_t field of im_sampler_figures_t, divided by
+ * divisor to give the family's unit. */
+typedef struct {
+    family_t family;
+    size_t offset;
+    double divisor;
+} counter_family_t;
+
+/* The offset of a uint64_t field of im_sampler_figures_t. A field of any other type fails
+ * to compile, because _Generic then has no matching association. */
+#define U64_FIELD(field)                                                                           \
+    (offsetof(im_sampler_figures_t, field) +                                                       \
+     0 * sizeof(_Generic(((im_sampler_figures_t *)0)->field, uint64_t : 1)))
+
+static double counter_value(const im_sampler_figures_t *f, const void *ctx)
 {
-    return (double)f->counters.cpu_usage_ns / 1e9;
+    const counter_family_t *counter = ctx;
+    uint64_t value;
+    memcpy(&value, (const char *)f + counter->offset, sizeof(value));
+    return (double)value / counter->divisor;
 }
 
-static double cpu_user_seconds(const im_sampler_figures_t *f)
+/* Whole seconds since the epoch of the container's latest sample. */
+static double last_seen(const im_sampler_figures_t *f, const void *ctx)
 {
-    return (double)f->counters.cpu_user_ns / 1e9;
-}
-
-static double cpu_system_seconds(const im_sampler_figures_t *f)
-{
-    return (double)f->counters.cpu_system_ns / 1e9;
-}
-
-static double cfs_periods(const im_sampler_figures_t *f)
-{
-    return (double)f->counters.cpu_periods;
-}
-
-static double cfs_throttled_periods(const im_sampler_figures_t *f)
-{
-    return (double)f->counters.cpu_throttled_periods;
-}
-
-static double cfs_throttled_seconds(const im_sampler_figures_t *f)
-{
-    return (double)f->counters.cpu_throttled_ns / 1e9;
-}
-
-static double memory_usage(const im_sampler_figures_t *f)
-{
-    return (double)f->counters.memory_usage;
-}
-
-static double memory_working_set(const im_sampler_figures_t *f)
-{
-    return (double)f->memory_used;
-}
-
-static double memory_rss(const im_sampler_figures_t *f)
-{
-    return (double)f->counters.memory_rss;
-}
-
-static double memory_cache(const im_sampler_figures_t *f)
-{
-    return (double)f->counters.memory_cache;
-}
-
-static double memory_swap(const im_sampler_figures_t *f)
-{
-    return (double)f->counters.memory_swap;
-}
-
-static double memory_limit(const im_sampler_figures_t *f)
-{
-    return (double)f->counters.memory_limit;
-}
-
-static double network_rx(const im_sampler_figures_t *f)
-{
-    return (double)f->network_rx;
-}
-
-static double network_tx(const im_sampler_figures_t *f)
-{
-    return (double)f->network_tx;
-}
-
-static double fs_reads(const im_sampler_figures_t *f)
-{
-    return (double)f->counters.blkio_read_bytes;
-}
-
-static double fs_writes(const im_sampler_figures_t *f)
-{
-    return (double)f->counters.blkio_write_bytes;
-}
-
-static double processes(const im_sampler_figures_t *f)
-{
-    return (double)f->counters.pids;
-}
-
-static double last_seen(const im_sampler_figures_t *f)
-{
+    (void)ctx;
     return (double)(f->sampled_at_ms / 1000);
 }
 
 static void container_metrics(im_buf_t *out, const im_collector_snapshot_t *snapshot)
 {
-    static const struct {
-        family_t family;
-        double (*pick)(const im_sampler_figures_t *f);
-    } families[] = {
+    static const counter_family_t counters[] = {
         {{"container_cpu_usage_seconds_total", "counter",
           "Cumulative cpu time consumed in seconds."},
-         cpu_seconds},
+         U64_FIELD(counters.cpu_usage_ns),
+         1e9},
         {{"container_cpu_user_seconds_total", "counter",
           "Cumulative user cpu time consumed in seconds."},
-         cpu_user_seconds},
+         U64_FIELD(counters.cpu_user_ns),
+         1e9},
         {{"container_cpu_system_seconds_total", "counter",
           "Cumulative system cpu time consumed in seconds."},
-         cpu_system_seconds},
+         U64_FIELD(counters.cpu_system_ns),
+         1e9},
         {{"container_cpu_cfs_periods_total", "counter",
           "Number of elapsed enforcement period intervals."},
-         cfs_periods},
+         U64_FIELD(counters.cpu_periods),
+         1},
         {{"container_cpu_cfs_throttled_periods_total", "counter",
           "Number of throttled period intervals."},
-         cfs_throttled_periods},
+         U64_FIELD(counters.cpu_throttled_periods),
+         1},
         {{"container_cpu_cfs_throttled_seconds_total", "counter",
           "Total time duration the container has been throttled."},
-         cfs_throttled_seconds},
+         U64_FIELD(counters.cpu_throttled_ns),
+         1e9},
         {{"container_memory_usage_bytes", "gauge",
           "Current memory usage in bytes, including all memory regardless of when it was "
           "accessed."},
-         memory_usage},
+         U64_FIELD(counters.memory_usage),
+         1},
         {{"container_memory_working_set_bytes", "gauge", "Current working set in bytes."},
-         memory_working_set},
-        {{"container_memory_rss", "gauge", "Size of RSS in bytes."}, memory_rss},
+         U64_FIELD(memory_used),
+         1},
+        {{"container_memory_rss", "gauge", "Size of RSS in bytes."},
+         U64_FIELD(counters.memory_rss),
+         1},
         {{"container_memory_cache", "gauge", "Number of bytes of page cache memory."},
-         memory_cache},
-        {{"container_memory_swap", "gauge", "Container swap usage in bytes."}, memory_swap},
+         U64_FIELD(counters.memory_cache),
+         1},
+        {{"container_memory_swap", "gauge", "Container swap usage in bytes."},
+         U64_FIELD(counters.memory_swap),
+         1},
         {{"container_spec_memory_limit_bytes", "gauge",
           "Memory limit for the container, 0 for none."},
-         memory_limit},
+         U64_FIELD(counters.memory_limit),
+         1},
         {{"container_network_receive_bytes_total", "counter",
           "Cumulative count of bytes received."},
-         network_rx},
+         U64_FIELD(network_rx),
+         1},
         {{"container_network_transmit_bytes_total", "counter",
           "Cumulative count of bytes transmitted."},
-         network_tx},
+         U64_FIELD(network_tx),
+         1},
         {{"container_fs_reads_bytes_total", "counter", "Cumulative count of bytes read."},
-         fs_reads},
+         U64_FIELD(counters.blkio_read_bytes),
+         1},
         {{"container_fs_writes_bytes_total", "counter", "Cumulative count of bytes written."},
-         fs_writes},
+         U64_FIELD(counters.blkio_write_bytes),
+         1},
         {{"container_processes", "gauge", "Number of processes running inside the container."},
-         processes},
-        {{"container_last_seen", "gauge", "Last time a container was seen by the exporter."},
-         last_seen},
+         U64_FIELD(counters.pids),
+         1},
     };
-    for (size_t i = 0; i < IM_ARRAY_LEN(families); i++) {
-        container_family(out, snapshot, &families[i].family, families[i].pick);
+    static const family_t last_seen_family = {"container_last_seen", "gauge",
+                                              "Last time a container was seen by the exporter."};
+
+    for (size_t i = 0; i < IM_ARRAY_LEN(counters); i++) {
+        container_family(out, snapshot, &counters[i].family, counter_value, &counters[i]);
     }
+    container_family(out, snapshot, &last_seen_family, last_seen, NULL);
 }
 
 static void self_metrics(im_buf_t *out, const im_collector_snapshot_t *snapshot, im_app_t *app)

@@ -30,6 +30,16 @@ sqlite3 *im__sqlite_conn_db(im__sqlite_conn_t *conn);
  * same sql for the same index. The statement is finalized when the store closes. */
 int im__sqlite_extra_stmt(im__sqlite_conn_t *conn, int index, const char *sql, sqlite3_stmt **out);
 
+/* Begin, commit and roll back on a pooled connection, with the error mapping of
+ * im__sqlite_fail. im__sqlite_tx_abort rolls back only when a transaction is open. */
+int im__sqlite_begin(im__sqlite_conn_t *conn, bool immediate, const char *op);
+int im__sqlite_commit(im__sqlite_conn_t *conn, const char *op);
+void im__sqlite_tx_abort(im__sqlite_conn_t *conn, const char *op);
+
+/* Resets a cached statement and clears its bindings, because text is bound with
+ * SQLITE_STATIC. Does nothing for NULL. */
+void im__sqlite_stmt_done(sqlite3_stmt *stmt);
+
 /* Logs a failed SQLite call under op and maps its result code to an IM_E* code. */
 int im__sqlite_fail(im__sqlite_conn_t *conn, int rc, const char *op);
 

@@ -474,6 +474,12 @@ static void bind_bool_filter(sqlite3_stmt *stmt, int index, im_store_bool_filter
     }
 }
 
+/* bind_fn binds a statement's parameters from ctx. */
+typedef void (*bind_fn_t)(sqlite3_stmt *stmt, const void *ctx, int *brc);
+
+/* read_row copies the current row of a statement into the element at row. */
+typedef void (*row_reader_t)(sqlite3_stmt *stmt, void *row);
+
 static int binds_checked(const conn_t *conn, int rc, const char *op)
 {
     if (rc != SQLITE_OK) {
@@ -539,6 +545,13 @@ static char *column_dup(sqlite3_stmt *stmt, int column)
     return text ? im_strdup((const char *)text) : NULL;
 }
 
+/* Stores a heap copy of column 0, or NULL for a NULL value, in the char * at row. */
+static void read_text_dup(sqlite3_stmt *stmt, void *row)
+{
+    char **text = row;
+    *text = column_dup(stmt, 0);
+}
+
 /* Steps a single-row, single-integer query such as a count. */
 static int query_int64(conn_t *conn, sqlite3_stmt *stmt, int64_t *out, const char *op)
 {
@@ -546,6 +559,326 @@ static int query_int64(conn_t *conn, sqlite3_stmt *stmt, int64_t *out, const cha
     if (rc == IM_OK) {
         *out = sqlite3_column_int64(stmt, 0);
     }
+    return rc;
+}
+
+/* Parameters for the binders below: an id, up to two texts and a time. */
+typedef struct {
+    int64_t id;
+    int64_t when;
+    const char *text;
+    const char *second_text;
+} id_args_t;
+
+static void bind_id(sqlite3_stmt *stmt, const void *ctx, int *brc)
+{
+    const id_args_t *args = ctx;
+    bind_int64(stmt, 1, args->id, brc);
+}
+
+static void bind_id_when(sqlite3_stmt *stmt, const void *ctx, int *brc)
+{
+    const id_args_t *args = ctx;
+    bind_int64(stmt, 1, args->id, brc);
+    bind_int64(stmt, 2, args->when, brc);
+}
+
+static void bind_text_when(sqlite3_stmt *stmt, const void *ctx, int *brc)
+{
+    const id_args_t *args = ctx;
+    bind_text(stmt, 1, args->text, brc);
+    bind_int64(stmt, 2, args->when, brc);
+}
+
+static void bind_text_only(sqlite3_stmt *stmt, const void *ctx, int *brc)
+{
+    const id_args_t *args = ctx;
+    bind_text(stmt, 1, args->text, brc);
+}
+
+static void bind_id_text(sqlite3_stmt *stmt, const void *ctx, int *brc)
+{
+    const id_args_t *args = ctx;
+    bind_int64(stmt, 1, args->id, brc);
+    bind_text(stmt, 2, args->text, brc);
+}
+
+static void bind_when_only(sqlite3_stmt *stmt, const void *ctx, int *brc)
+{
+    const id_args_t *args = ctx;
+    bind_int64(stmt, 1, args->when, brc);
+}
+
+static void bind_id_text_when(sqlite3_stmt *stmt, const void *ctx, int *brc)
+{
+    const id_args_t *args = ctx;
+    bind_int64(stmt, 1, args->id, brc);
+    bind_text(stmt, 2, args->text, brc);
+    bind_int64(stmt, 3, args->when, brc);
+}
+
+static void bind_id_text_pair(sqlite3_stmt *stmt, const void *ctx, int *brc)
+{
+    const id_args_t *args = ctx;
+    bind_int64(stmt, 1, args->id, brc);
+    bind_text(stmt, 2, args->text, brc);
+    bind_text(stmt, 3, args->second_text, brc);
+}
+
+static void bind_text_pair_when(sqlite3_stmt *stmt, const void *ctx, int *brc)
+{
+    const id_args_t *args = ctx;
+    bind_text(stmt, 1, args->text, brc);
+    bind_text(stmt, 2, args->second_text, brc);
+    bind_int64(stmt, 3, args->when, brc);
+}
+
+/* Runs a cached statement that returns no rows, with the parameters that bind_fn binds from
+ * ctx, inside the caller's transaction if there is one. */
+static int run_bound(conn_t *conn, stmt_id_t id, bind_fn_t bind_fn, const void *ctx, const char *op)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = stmt_get(conn, id, &stmt, op);
+    if (rc == IM_OK) {
+        int brc = SQLITE_OK;
+        bind_fn(stmt, ctx, &brc);
+        rc = binds_checked(conn, brc, op);
+    }
+    if (rc == IM_OK) {
+        rc = step_done(conn, stmt, op);
+    }
+    stmt_done(stmt);
+    return rc;
+}
+
+/* Prepares a statement outside the per-connection cache. The caller finalizes it. */
+static int prepare_uncached(conn_t *conn, const char *sql, sqlite3_stmt **out, const char *op)
+{
+    int rc = sqlite3_prepare_v2(conn->db, sql, -1, out, NULL);
+    if (rc != SQLITE_OK) {
+        *out = NULL;
+        return sql_fail(conn, rc, op);
+    }
+    return IM_OK;
+}
+
+/* Prepares sql, runs it once with the parameters that bind_fn binds from ctx, and finalizes
+ * it. For statements that run too rarely to keep prepared on every connection. */
+static int run_uncached(conn_t *conn, const char *sql, bind_fn_t bind_fn, const void *ctx,
+                        const char *op)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = prepare_uncached(conn, sql, &stmt, op);
+    if (rc) {
+        return rc;
+    }
+    int brc = SQLITE_OK;
+    bind_fn(stmt, ctx, &brc);
+    rc = binds_checked(conn, brc, op);
+    if (rc == IM_OK) {
+        rc = step_done(conn, stmt, op);
+    }
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+/* Runs a cached query with the parameters that bind_fn binds from ctx, and copies its
+ * first row into out with read_row. Returns IM_ENOTFOUND when the query returns no row. */
+static int read_one(sqlite_store_t *store, stmt_id_t id, bind_fn_t bind_fn, const void *ctx,
+                    row_reader_t read_row, void *out, const char *op)
+{
+    conn_t *conn = conn_borrow(store);
+    sqlite3_stmt *stmt = NULL;
+    int rc = stmt_get(conn, id, &stmt, op);
+    if (rc) {
+        goto out;
+    }
+    int brc = SQLITE_OK;
+    bind_fn(stmt, ctx, &brc);
+    rc = binds_checked(conn, brc, op);
+    if (rc == IM_OK) {
+        rc = step_row(conn, stmt, op);
+    }
+    if (rc == IM_OK) {
+        read_row(stmt, out);
+    }
+
+out:
+    stmt_done(stmt);
+    conn_return(store, conn);
+    return rc;
+}
+
+/* Reads every row of a cached query into a growing array of row_size elements. bind_fn may
+ * be NULL for a query without parameters. On failure *rows may hold the first *count rows,
+ * which the caller releases. */
+static int read_all(sqlite_store_t *store, stmt_id_t id, bind_fn_t bind_fn, const void *ctx,
+                    row_reader_t read_row, size_t row_size, void **rows, size_t *count,
+                    const char *op)
+{
+    conn_t *conn = conn_borrow(store);
+    sqlite3_stmt *stmt = NULL;
+    size_t capacity = 0;
+
+    int rc = stmt_get(conn, id, &stmt, op);
+    if (rc == IM_OK && bind_fn) {
+        int brc = SQLITE_OK;
+        bind_fn(stmt, ctx, &brc);
+        rc = binds_checked(conn, brc, op);
+    }
+    while (rc == IM_OK) {
+        rc = step_row(conn, stmt, op);
+        if (rc) {
+            break;
+        }
+        if (*count == capacity) {
+            capacity = capacity ? capacity * 2 : 16;
+            *rows = im_realloc(*rows, capacity * row_size);
+        }
+        read_row(stmt, (char *)*rows + *count * row_size);
+        (*count)++;
+    }
+    if (rc == IM_ENOTFOUND) {
+        rc = IM_OK;
+    }
+    stmt_done(stmt);
+    conn_return(store, conn);
+    return rc;
+}
+
+/* Runs one write statement and stores the number of rows it changed in *changes and, when
+ * rowid is not NULL, the rowid of the last insert on the connection in *rowid. */
+static int write_stmt_rowid(sqlite_store_t *store, stmt_id_t id, bind_fn_t bind_fn, const void *ctx,
+                            int *changes, int64_t *rowid, const char *op)
+{
+    conn_t *conn = writer_acquire(store);
+    *changes = 0;
+    int rc = run_bound(conn, id, bind_fn, ctx, op);
+    if (rc == IM_OK) {
+        *changes = sqlite3_changes(conn->db);
+        if (rowid) {
+            *rowid = sqlite3_last_insert_rowid(conn->db);
+        }
+    }
+    writer_release(store, conn);
+    return rc;
+}
+
+/* Runs one write statement and stores the number of rows it changed in *changes. */
+static int write_stmt(sqlite_store_t *store, stmt_id_t id, bind_fn_t bind_fn, const void *ctx,
+                      int *changes, const char *op)
+{
+    return write_stmt_rowid(store, id, bind_fn, ctx, changes, NULL, op);
+}
+
+/* Runs a write statement that must change a row. Returns IM_ENOTFOUND when it changes
+ * none. */
+static int write_one(sqlite_store_t *store, stmt_id_t id, bind_fn_t bind_fn, const void *ctx,
+                     const char *op)
+{
+    int changes = 0;
+    int rc = write_stmt(store, id, bind_fn, ctx, &changes, op);
+    if (rc == IM_OK && changes == 0) {
+        rc = IM_ENOTFOUND;
+    }
+    return rc;
+}
+
+/* A paged list: a count statement and a list statement that share the filter parameters
+ * that bind_filter binds. The list statement also takes LIMIT at parameter limit_index and
+ * OFFSET at the parameter after it. */
+typedef struct {
+    stmt_id_t count_id;
+    stmt_id_t list_id;
+    bind_fn_t bind_filter;
+    const void *filter;
+    int limit_index;
+    int64_t offset;
+    int64_t limit;
+    row_reader_t read_row;
+    size_t row_size; /* bytes per element of the rows array */
+} page_query_t;
+
+/* Reads the rows of a page into a new array of capacity elements, counting them in *count. */
+static int read_page_rows(conn_t *conn, sqlite3_stmt *stmt, const page_query_t *query,
+                          int64_t capacity, void **rows, size_t *count, const char *op)
+{
+    *rows = im_calloc((size_t)capacity, query->row_size);
+    for (;;) {
+        int rc = step_row(conn, stmt, op);
+        if (rc == IM_ENOTFOUND) {
+            return IM_OK;
+        }
+        if (rc) {
+            return rc;
+        }
+        /* Both queries read one snapshot, so this bound only guards the array. */
+        if ((int64_t)*count == capacity) {
+            return IM_OK;
+        }
+        query->read_row(stmt, (char *)*rows + *count * query->row_size);
+        (*count)++;
+    }
+}
+
+/* Counts the rows that match a filter and reads one page of them. Both queries run in one
+ * read transaction, so that the total and the page come from the same snapshot. On
+ * failure *rows may hold the first *count rows, which the caller releases. */
+static int read_page(sqlite_store_t *store, const page_query_t *query, void **rows, size_t *count,
+                     int64_t *total, const char *op)
+{
+    sqlite3_stmt *count_stmt = NULL;
+    sqlite3_stmt *list_stmt = NULL;
+
+    int rc = check_page(query->offset, query->limit, op);
+    if (rc) {
+        return rc;
+    }
+
+    conn_t *conn = conn_borrow(store);
+    rc = run_simple(conn, STMT_BEGIN, op);
+    if (rc) {
+        goto out;
+    }
+    rc = stmt_get(conn, query->count_id, &count_stmt, op);
+    if (rc) {
+        goto out;
+    }
+    int brc = SQLITE_OK;
+    query->bind_filter(count_stmt, query->filter, &brc);
+    rc = binds_checked(conn, brc, op);
+    if (rc == IM_OK) {
+        rc = query_int64(conn, count_stmt, total, op);
+    }
+    if (rc) {
+        goto out;
+    }
+
+    rc = stmt_get(conn, query->list_id, &list_stmt, op);
+    if (rc) {
+        goto out;
+    }
+    query->bind_filter(list_stmt, query->filter, &brc);
+    bind_int64(list_stmt, query->limit_index, query->limit, &brc);
+    bind_int64(list_stmt, query->limit_index + 1, query->offset, &brc);
+    rc = binds_checked(conn, brc, op);
+    if (rc) {
+        goto out;
+    }
+    int64_t remaining = *total > query->offset ? *total - query->offset : 0;
+    rc = read_page_rows(conn, list_stmt, query, remaining < query->limit ? remaining : query->limit,
+                        rows, count, op);
+    if (rc == IM_OK) {
+        rc = run_simple(conn, STMT_COMMIT, op);
+    }
+
+out:
+    stmt_done(count_stmt);
+    stmt_done(list_stmt);
+    if (rc) {
+        tx_abort(conn, op);
+    }
+    conn_return(store, conn);
     return rc;
 }
 
@@ -689,25 +1022,11 @@ static int sqlite_totp_secret_replace(im_store_t *base, int64_t user_id, const c
     }
     sqlite_store_t *store = store_of(base);
     conn_t *conn = writer_acquire(store);
-    sqlite3_stmt *stmt = NULL;
-    int src = sqlite3_prepare_v2(conn->db, sql, -1, &stmt, NULL);
-    if (src != SQLITE_OK) {
-        rc = sql_fail(conn, src, op);
-        goto out;
-    }
-    int brc = SQLITE_OK;
-    bind_int64(stmt, 1, user_id, &brc);
-    bind_text(stmt, 2, old_secret, &brc);
-    bind_text(stmt, 3, new_secret, &brc);
-    rc = binds_checked(conn, brc, op);
-    if (rc == IM_OK) {
-        rc = step_done(conn, stmt, op);
-    }
+    id_args_t args = {.id = user_id, .text = old_secret, .second_text = new_secret};
+    rc = run_uncached(conn, sql, bind_id_text_pair, &args, op);
     if (rc == IM_OK && sqlite3_changes(conn->db) == 0) {
         rc = IM_ECONFLICT;
     }
-out:
-    sqlite3_finalize(stmt);
     writer_release(store, conn);
     return rc;
 }
@@ -825,7 +1144,6 @@ static int sqlite_schema_version(im_store_t *base, int *version)
 static int apply_migration(conn_t *conn, const im_migration_t *migration)
 {
     const char *op = "migrate";
-    sqlite3_stmt *stmt = NULL;
     char *message = NULL;
 
     int rc = run_simple(conn, STMT_BEGIN_IMMEDIATE, op);
@@ -842,18 +1160,8 @@ static int apply_migration(conn_t *conn, const im_migration_t *migration)
         goto out;
     }
 
-    rc = stmt_get(conn, STMT_MIGRATION_RECORD, &stmt, op);
-    if (rc) {
-        goto out;
-    }
-    int brc = SQLITE_OK;
-    bind_int64(stmt, 1, migration->version, &brc);
-    bind_text(stmt, 2, migration->name, &brc);
-    bind_int64(stmt, 3, im_now(), &brc);
-    rc = binds_checked(conn, brc, op);
-    if (rc == IM_OK) {
-        rc = step_done(conn, stmt, op);
-    }
+    id_args_t record = {.id = migration->version, .text = migration->name, .when = im_now()};
+    rc = run_bound(conn, STMT_MIGRATION_RECORD, bind_id_text_when, &record, op);
     if (rc == IM_OK) {
         rc = run_simple(conn, STMT_COMMIT, op);
     }
@@ -863,7 +1171,6 @@ static int apply_migration(conn_t *conn, const im_migration_t *migration)
     }
 
 out:
-    stmt_done(stmt);
     sqlite3_free(message);
     if (rc) {
         tx_abort(conn, op);
@@ -1134,8 +1441,9 @@ out:
 
 /* ---- users ------------------------------------------------------------------------------- */
 
-static void read_user(sqlite3_stmt *stmt, im_store_user_t *user)
+static void read_user(sqlite3_stmt *stmt, void *row)
 {
+    im_store_user_t *user = row;
     memset(user, 0, sizeof(*user));
     user->id = sqlite3_column_int64(stmt, 0);
     column_copy(stmt, 1, user->username, sizeof(user->username));
@@ -1175,13 +1483,25 @@ static int sqlite_user_count(im_store_t *base, int64_t *count)
     return rc;
 }
 
+static void bind_user_insert(sqlite3_stmt *stmt, const void *ctx, int *brc)
+{
+    const im_store_user_t *user = ctx;
+    bind_text(stmt, 1, user->username, brc);
+    bind_text(stmt, 2, user->email, brc);
+    bind_text(stmt, 3, user->password_hash, brc);
+    bind_text(stmt, 4, user->role, brc);
+    bind_int64(stmt, 5, user->is_active ? 1 : 0, brc);
+    bind_int64(stmt, 6, user->created_at, brc);
+    bind_int64(stmt, 7, user->updated_at, brc);
+}
+
 static int sqlite_user_create(im_store_t *base, im_store_user_t *user)
 {
     const char *op = "user_create";
-    sqlite_store_t *store = store_of(base);
     int64_t now = im_now();
-    int64_t created_at = user->created_at ? user->created_at : now;
-    int64_t updated_at = user->updated_at ? user->updated_at : now;
+    im_store_user_t row = *user;
+    row.created_at = row.created_at ? row.created_at : now;
+    row.updated_at = row.updated_at ? row.updated_at : now;
 
     int rc = check_text(user->username, IM_STORE_USERNAME_MAX, "username", op);
     if (rc == IM_OK) {
@@ -1191,69 +1511,23 @@ static int sqlite_user_create(im_store_t *base, im_store_user_t *user)
         return rc;
     }
 
-    conn_t *conn = writer_acquire(store);
-    sqlite3_stmt *stmt = NULL;
-    rc = stmt_get(conn, STMT_USER_INSERT, &stmt, op);
-    if (rc) {
-        goto out;
-    }
-    int brc = SQLITE_OK;
-    bind_text(stmt, 1, user->username, &brc);
-    bind_text(stmt, 2, user->email, &brc);
-    bind_text(stmt, 3, user->password_hash, &brc);
-    bind_text(stmt, 4, user->role, &brc);
-    bind_int64(stmt, 5, user->is_active ? 1 : 0, &brc);
-    bind_int64(stmt, 6, created_at, &brc);
-    bind_int64(stmt, 7, updated_at, &brc);
-    rc = binds_checked(conn, brc, op);
+    int changes = 0;
+    int64_t id = 0;
+    rc = write_stmt_rowid(store_of(base), STMT_USER_INSERT, bind_user_insert, &row, &changes, &id,
+                          op);
     if (rc == IM_OK) {
-        rc = step_done(conn, stmt, op);
+        user->id = id;
+        user->created_at = row.created_at;
+        user->updated_at = row.updated_at;
     }
-    if (rc == IM_OK) {
-        user->id = sqlite3_last_insert_rowid(conn->db);
-        user->created_at = created_at;
-        user->updated_at = updated_at;
-    }
-
-out:
-    stmt_done(stmt);
-    writer_release(store, conn);
-    return rc;
-}
-
-/* Reads one user with a statement whose ?1 is bound by the caller-supplied value. */
-static int get_user(sqlite_store_t *store, stmt_id_t id, int64_t user_id, const char *username,
-                    im_store_user_t *out, const char *op)
-{
-    conn_t *conn = conn_borrow(store);
-    sqlite3_stmt *stmt = NULL;
-    int rc = stmt_get(conn, id, &stmt, op);
-    if (rc) {
-        goto out;
-    }
-    int brc = SQLITE_OK;
-    if (username) {
-        bind_text(stmt, 1, username, &brc);
-    } else {
-        bind_int64(stmt, 1, user_id, &brc);
-    }
-    rc = binds_checked(conn, brc, op);
-    if (rc == IM_OK) {
-        rc = step_row(conn, stmt, op);
-    }
-    if (rc == IM_OK) {
-        read_user(stmt, out);
-    }
-
-out:
-    stmt_done(stmt);
-    conn_return(store, conn);
     return rc;
 }
 
 static int sqlite_user_get_by_id(im_store_t *base, int64_t id, im_store_user_t *out)
 {
-    return get_user(store_of(base), STMT_USER_BY_ID, id, NULL, out, "user_get_by_id");
+    id_args_t args = {.id = id};
+    return read_one(store_of(base), STMT_USER_BY_ID, bind_id, &args, read_user, out,
+                    "user_get_by_id");
 }
 
 static int sqlite_user_get_by_name(im_store_t *base, const char *username, im_store_user_t *out)
@@ -1261,96 +1535,40 @@ static int sqlite_user_get_by_name(im_store_t *base, const char *username, im_st
     if (!username) {
         return IM_EINVAL;
     }
-    return get_user(store_of(base), STMT_USER_BY_NAME, 0, username, out, "user_get_by_name");
+    id_args_t args = {.text = username};
+    return read_one(store_of(base), STMT_USER_BY_NAME, bind_text_only, &args, read_user, out,
+                    "user_get_by_name");
 }
 
-static void bind_user_filter(sqlite3_stmt *stmt, const im_store_user_filter_t *filter, int *brc)
+static void bind_user_filter(sqlite3_stmt *stmt, const void *ctx, int *brc)
 {
+    const im_store_user_filter_t *filter = ctx;
     bind_bool_filter(stmt, 1, filter->is_active, brc);
     bind_text(stmt, 2, filter->role, brc);
-}
-
-/* Reads the rows of a user page after the total is known. */
-static int read_user_rows(conn_t *conn, sqlite3_stmt *stmt, im_store_user_page_t *page,
-                          int64_t capacity, const char *op)
-{
-    page->users = im_calloc((size_t)capacity, sizeof(*page->users));
-    for (;;) {
-        int rc = step_row(conn, stmt, op);
-        if (rc == IM_ENOTFOUND) {
-            return IM_OK;
-        }
-        if (rc) {
-            return rc;
-        }
-        /* Both queries read one snapshot, so this bound only guards the array. */
-        if ((int64_t)page->count == capacity) {
-            return IM_OK;
-        }
-        read_user(stmt, &page->users[page->count++]);
-    }
 }
 
 static int sqlite_user_list(im_store_t *base, const im_store_user_filter_t *filter,
                             im_store_user_page_t *page)
 {
-    const char *op = "user_list";
-    sqlite_store_t *store = store_of(base);
-    sqlite3_stmt *count_stmt = NULL;
-    sqlite3_stmt *list_stmt = NULL;
+    const page_query_t query = {
+        .count_id = STMT_USER_LIST_COUNT,
+        .list_id = STMT_USER_LIST,
+        .bind_filter = bind_user_filter,
+        .filter = filter,
+        .limit_index = 3,
+        .offset = filter->offset,
+        .limit = filter->limit,
+        .read_row = read_user,
+        .row_size = sizeof(*page->users),
+    };
+    void *rows = NULL;
 
     memset(page, 0, sizeof(*page));
-    int rc = check_page(filter->offset, filter->limit, op);
+    int rc = read_page(store_of(base), &query, &rows, &page->count, &page->total, "user_list");
+    page->users = rows;
     if (rc) {
-        return rc;
-    }
-
-    conn_t *conn = conn_borrow(store);
-    /* One read transaction, so that the total and the page come from the same snapshot. */
-    rc = run_simple(conn, STMT_BEGIN, op);
-    if (rc) {
-        goto out;
-    }
-    rc = stmt_get(conn, STMT_USER_LIST_COUNT, &count_stmt, op);
-    if (rc) {
-        goto out;
-    }
-    int brc = SQLITE_OK;
-    bind_user_filter(count_stmt, filter, &brc);
-    rc = binds_checked(conn, brc, op);
-    if (rc == IM_OK) {
-        rc = query_int64(conn, count_stmt, &page->total, op);
-    }
-    if (rc) {
-        goto out;
-    }
-
-    rc = stmt_get(conn, STMT_USER_LIST, &list_stmt, op);
-    if (rc) {
-        goto out;
-    }
-    bind_user_filter(list_stmt, filter, &brc);
-    bind_int64(list_stmt, 3, filter->limit, &brc);
-    bind_int64(list_stmt, 4, filter->offset, &brc);
-    rc = binds_checked(conn, brc, op);
-    if (rc) {
-        goto out;
-    }
-    int64_t remaining = page->total > filter->offset ? page->total - filter->offset : 0;
-    rc = read_user_rows(conn, list_stmt, page,
-                        remaining < filter->limit ? remaining : filter->limit, op);
-    if (rc == IM_OK) {
-        rc = run_simple(conn, STMT_COMMIT, op);
-    }
-
-out:
-    stmt_done(count_stmt);
-    stmt_done(list_stmt);
-    if (rc) {
-        tx_abort(conn, op);
         im_store_user_page_release(page);
     }
-    conn_return(store, conn);
     return rc;
 }
 
@@ -1358,49 +1576,6 @@ void im_store_user_page_release(im_store_user_page_t *page)
 {
     free(page->users);
     memset(page, 0, sizeof(*page));
-}
-
-/* bind_fn binds a statement's parameters from ctx. */
-typedef void (*bind_fn_t)(sqlite3_stmt *stmt, const void *ctx, int *brc);
-
-/* Runs one write statement and stores the number of rows it changed in *changes. */
-static int write_stmt(sqlite_store_t *store, stmt_id_t id, bind_fn_t bind_fn, const void *ctx,
-                      int *changes, const char *op)
-{
-    conn_t *conn = writer_acquire(store);
-    sqlite3_stmt *stmt = NULL;
-    *changes = 0;
-    int rc = stmt_get(conn, id, &stmt, op);
-    if (rc) {
-        goto out;
-    }
-    int brc = SQLITE_OK;
-    bind_fn(stmt, ctx, &brc);
-    rc = binds_checked(conn, brc, op);
-    if (rc == IM_OK) {
-        rc = step_done(conn, stmt, op);
-    }
-    if (rc == IM_OK) {
-        *changes = sqlite3_changes(conn->db);
-    }
-
-out:
-    stmt_done(stmt);
-    writer_release(store, conn);
-    return rc;
-}
-
-/* Runs a write statement that must change a row. Returns IM_ENOTFOUND when it changes
- * none. */
-static int write_one(sqlite_store_t *store, stmt_id_t id, bind_fn_t bind_fn, const void *ctx,
-                     const char *op)
-{
-    int changes = 0;
-    int rc = write_stmt(store, id, bind_fn, ctx, &changes, op);
-    if (rc == IM_OK && changes == 0) {
-        rc = IM_ENOTFOUND;
-    }
-    return rc;
 }
 
 static void bind_user_update(sqlite3_stmt *stmt, const void *ctx, int *brc)
@@ -1430,40 +1605,6 @@ static int sqlite_user_update(im_store_t *base, im_store_user_t *user)
         user->updated_at = row.updated_at;
     }
     return rc;
-}
-
-/* Parameters of the statements that take an id and, optionally, a time. */
-typedef struct {
-    int64_t id;
-    int64_t when;
-    const char *text;
-} id_args_t;
-
-static void bind_id(sqlite3_stmt *stmt, const void *ctx, int *brc)
-{
-    const id_args_t *args = ctx;
-    bind_int64(stmt, 1, args->id, brc);
-}
-
-static void bind_id_when(sqlite3_stmt *stmt, const void *ctx, int *brc)
-{
-    const id_args_t *args = ctx;
-    bind_int64(stmt, 1, args->id, brc);
-    bind_int64(stmt, 2, args->when, brc);
-}
-
-static void bind_text_when(sqlite3_stmt *stmt, const void *ctx, int *brc)
-{
-    const id_args_t *args = ctx;
-    bind_text(stmt, 1, args->text, brc);
-    bind_int64(stmt, 2, args->when, brc);
-}
-
-static void bind_id_text(sqlite3_stmt *stmt, const void *ctx, int *brc)
-{
-    const id_args_t *args = ctx;
-    bind_int64(stmt, 1, args->id, brc);
-    bind_text(stmt, 2, args->text, brc);
 }
 
 static int sqlite_user_delete(im_store_t *base, int64_t id)
@@ -1508,40 +1649,27 @@ static int sqlite_session_create(im_store_t *base, const im_store_session_t *ses
     return write_one(store_of(base), STMT_SESSION_INSERT, bind_session, session, op);
 }
 
+static void read_session(sqlite3_stmt *stmt, void *row)
+{
+    im_store_session_t *session = row;
+    memset(session, 0, sizeof(*session));
+    column_copy(stmt, 0, session->id, sizeof(session->id));
+    session->user_id = sqlite3_column_int64(stmt, 1);
+    session->created_at = sqlite3_column_int64(stmt, 2);
+    session->expires_at = sqlite3_column_int64(stmt, 3);
+    session->revoked_at = sqlite3_column_int64(stmt, 4);
+    column_copy(stmt, 5, session->ip_address, sizeof(session->ip_address));
+    column_copy(stmt, 6, session->user_agent, sizeof(session->user_agent));
+}
+
 static int sqlite_session_get(im_store_t *base, const char *id, im_store_session_t *out)
 {
-    const char *op = "session_get";
     if (!id) {
         return IM_EINVAL;
     }
-    sqlite_store_t *store = store_of(base);
-    conn_t *conn = conn_borrow(store);
-    sqlite3_stmt *stmt = NULL;
-    int rc = stmt_get(conn, STMT_SESSION_GET, &stmt, op);
-    if (rc) {
-        goto out;
-    }
-    int brc = SQLITE_OK;
-    bind_text(stmt, 1, id, &brc);
-    rc = binds_checked(conn, brc, op);
-    if (rc == IM_OK) {
-        rc = step_row(conn, stmt, op);
-    }
-    if (rc == IM_OK) {
-        memset(out, 0, sizeof(*out));
-        column_copy(stmt, 0, out->id, sizeof(out->id));
-        out->user_id = sqlite3_column_int64(stmt, 1);
-        out->created_at = sqlite3_column_int64(stmt, 2);
-        out->expires_at = sqlite3_column_int64(stmt, 3);
-        out->revoked_at = sqlite3_column_int64(stmt, 4);
-        column_copy(stmt, 5, out->ip_address, sizeof(out->ip_address));
-        column_copy(stmt, 6, out->user_agent, sizeof(out->user_agent));
-    }
-
-out:
-    stmt_done(stmt);
-    conn_return(store, conn);
-    return rc;
+    id_args_t args = {.text = id};
+    return read_one(store_of(base), STMT_SESSION_GET, bind_text_only, &args, read_session, out,
+                    "session_get");
 }
 
 static int sqlite_session_revoke(im_store_t *base, const char *id, int64_t when)
@@ -1560,26 +1688,10 @@ static int sqlite_session_revoke_user(im_store_t *base, int64_t user_id,
     if (when <= 0) {
         return IM_EINVAL;
     }
-    sqlite_store_t *store = store_of(base);
-    conn_t *conn = writer_acquire(store);
-    sqlite3_stmt *stmt = NULL;
-    int rc = stmt_get(conn, STMT_SESSION_REVOKE_USER, &stmt, op);
-    if (rc) {
-        goto out;
-    }
-    int brc = SQLITE_OK;
-    bind_int64(stmt, 1, user_id, &brc);
-    bind_text(stmt, 2, except_session_id, &brc);
-    bind_int64(stmt, 3, when, &brc);
-    rc = binds_checked(conn, brc, op);
-    if (rc == IM_OK) {
-        rc = step_done(conn, stmt, op);
-    }
-
-out:
-    stmt_done(stmt);
-    writer_release(store, conn);
-    return rc;
+    id_args_t args = {.id = user_id, .text = except_session_id, .when = when};
+    int changes = 0;
+    return write_stmt(store_of(base), STMT_SESSION_REVOKE_USER, bind_id_text_when, &args, &changes,
+                      op);
 }
 
 /* ---- refresh tokens ---------------------------------------------------------------------- */
@@ -1608,6 +1720,21 @@ static int sqlite_refresh_insert(im_store_t *base, const im_store_refresh_token_
     return write_one(store_of(base), STMT_REFRESH_INSERT, bind_refresh, token, op);
 }
 
+static void read_refresh_token(sqlite3_stmt *stmt, void *row)
+{
+    im_store_refresh_token_t *token = row;
+    memset(token, 0, sizeof(*token));
+    column_copy(stmt, 0, token->token_hash, sizeof(token->token_hash));
+    column_copy(stmt, 1, token->session_id, sizeof(token->session_id));
+    token->user_id = sqlite3_column_int64(stmt, 2);
+    token->issued_at = sqlite3_column_int64(stmt, 3);
+    token->expires_at = sqlite3_column_int64(stmt, 4);
+    token->spent_at = sqlite3_column_int64(stmt, 5);
+    column_copy(stmt, 6, token->replaced_by, sizeof(token->replaced_by));
+    token->session_expires_at = sqlite3_column_int64(stmt, 7);
+    token->session_revoked_at = sqlite3_column_int64(stmt, 8);
+}
+
 static int sqlite_refresh_get(im_store_t *base, const char *token_hash,
                               im_store_refresh_token_t *out)
 {
@@ -1616,36 +1743,9 @@ static int sqlite_refresh_get(im_store_t *base, const char *token_hash,
         im_log_debug(LOG_MODULE, "%s: token_hash is not 64 lowercase hex digits", op);
         return IM_EINVAL;
     }
-    sqlite_store_t *store = store_of(base);
-    conn_t *conn = conn_borrow(store);
-    sqlite3_stmt *stmt = NULL;
-    int rc = stmt_get(conn, STMT_REFRESH_GET, &stmt, op);
-    if (rc) {
-        goto out;
-    }
-    int brc = SQLITE_OK;
-    bind_text(stmt, 1, token_hash, &brc);
-    rc = binds_checked(conn, brc, op);
-    if (rc == IM_OK) {
-        rc = step_row(conn, stmt, op);
-    }
-    if (rc == IM_OK) {
-        memset(out, 0, sizeof(*out));
-        column_copy(stmt, 0, out->token_hash, sizeof(out->token_hash));
-        column_copy(stmt, 1, out->session_id, sizeof(out->session_id));
-        out->user_id = sqlite3_column_int64(stmt, 2);
-        out->issued_at = sqlite3_column_int64(stmt, 3);
-        out->expires_at = sqlite3_column_int64(stmt, 4);
-        out->spent_at = sqlite3_column_int64(stmt, 5);
-        column_copy(stmt, 6, out->replaced_by, sizeof(out->replaced_by));
-        out->session_expires_at = sqlite3_column_int64(stmt, 7);
-        out->session_revoked_at = sqlite3_column_int64(stmt, 8);
-    }
-
-out:
-    stmt_done(stmt);
-    conn_return(store, conn);
-    return rc;
+    id_args_t args = {.text = token_hash};
+    return read_one(store_of(base), STMT_REFRESH_GET, bind_text_only, &args, read_refresh_token,
+                    out, op);
 }
 
 /* After a spend that changed nothing, distinguishes reuse (IM_ECONFLICT) from a token that
@@ -1687,25 +1787,14 @@ static int sqlite_refresh_spend(im_store_t *base, const char *token_hash, const 
 
     sqlite_store_t *store = store_of(base);
     conn_t *conn = writer_acquire(store);
-    sqlite3_stmt *stmt = NULL;
     /* An immediate transaction makes the update and the follow-up read one step, even
      * against another process (such as the inframon CLI) writing the same file. */
     int rc = run_simple(conn, STMT_BEGIN_IMMEDIATE, op);
     if (rc) {
         goto out;
     }
-    rc = stmt_get(conn, STMT_REFRESH_SPEND, &stmt, op);
-    if (rc) {
-        goto out;
-    }
-    int brc = SQLITE_OK;
-    bind_text(stmt, 1, token_hash, &brc);
-    bind_text(stmt, 2, replaced_by, &brc);
-    bind_int64(stmt, 3, when, &brc);
-    rc = binds_checked(conn, brc, op);
-    if (rc == IM_OK) {
-        rc = step_done(conn, stmt, op);
-    }
+    id_args_t args = {.text = token_hash, .second_text = replaced_by, .when = when};
+    rc = run_bound(conn, STMT_REFRESH_SPEND, bind_text_pair_when, &args, op);
     if (rc == IM_OK && sqlite3_changes(conn->db) == 0) {
         rc = classify_failed_spend(conn, token_hash, op);
     }
@@ -1715,7 +1804,6 @@ static int sqlite_refresh_spend(im_store_t *base, const char *token_hash, const 
     }
 
 out:
-    stmt_done(stmt);
     tx_abort(conn, op);
     writer_release(store, conn);
     return rc;
@@ -1789,8 +1877,9 @@ static int sqlite_audit_insert(im_store_t *base, const im_store_audit_event_t *e
     return write_one(store_of(base), STMT_AUDIT_INSERT, bind_audit_event, event, "audit_insert");
 }
 
-static void bind_audit_filter(sqlite3_stmt *stmt, const im_store_audit_filter_t *filter, int *brc)
+static void bind_audit_filter(sqlite3_stmt *stmt, const void *ctx, int *brc)
 {
+    const im_store_audit_filter_t *filter = ctx;
     bind_int64_or_null(stmt, 1, filter->user_id, brc);
     bind_text(stmt, 2, filter->action, brc);
     bind_text(stmt, 3, filter->target_id, brc);
@@ -1799,8 +1888,9 @@ static void bind_audit_filter(sqlite3_stmt *stmt, const im_store_audit_filter_t 
     bind_bool_filter(stmt, 6, filter->success, brc);
 }
 
-static void read_audit_entry(sqlite3_stmt *stmt, im_store_audit_entry_t *entry)
+static void read_audit_entry(sqlite3_stmt *stmt, void *row)
 {
+    im_store_audit_entry_t *entry = row;
     entry->id = sqlite3_column_int64(stmt, 0);
     entry->timestamp = sqlite3_column_int64(stmt, 1);
     entry->user_id = sqlite3_column_int64(stmt, 2);
@@ -1815,84 +1905,28 @@ static void read_audit_entry(sqlite3_stmt *stmt, im_store_audit_entry_t *entry)
     entry->details = column_dup(stmt, 11);
 }
 
-static int read_audit_rows(conn_t *conn, sqlite3_stmt *stmt, im_store_audit_page_t *page,
-                           int64_t capacity, const char *op)
-{
-    page->entries = im_calloc((size_t)capacity, sizeof(*page->entries));
-    for (;;) {
-        int rc = step_row(conn, stmt, op);
-        if (rc == IM_ENOTFOUND) {
-            return IM_OK;
-        }
-        if (rc) {
-            return rc;
-        }
-        if ((int64_t)page->count == capacity) {
-            return IM_OK;
-        }
-        read_audit_entry(stmt, &page->entries[page->count++]);
-    }
-}
-
 static int sqlite_audit_list(im_store_t *base, const im_store_audit_filter_t *filter,
                              im_store_audit_page_t *page)
 {
-    const char *op = "audit_list";
-    sqlite_store_t *store = store_of(base);
-    sqlite3_stmt *count_stmt = NULL;
-    sqlite3_stmt *list_stmt = NULL;
+    const page_query_t query = {
+        .count_id = STMT_AUDIT_COUNT,
+        .list_id = STMT_AUDIT_LIST,
+        .bind_filter = bind_audit_filter,
+        .filter = filter,
+        .limit_index = 7,
+        .offset = filter->offset,
+        .limit = filter->limit,
+        .read_row = read_audit_entry,
+        .row_size = sizeof(*page->entries),
+    };
+    void *rows = NULL;
 
     memset(page, 0, sizeof(*page));
-    int rc = check_page(filter->offset, filter->limit, op);
+    int rc = read_page(store_of(base), &query, &rows, &page->count, &page->total, "audit_list");
+    page->entries = rows;
     if (rc) {
-        return rc;
-    }
-
-    conn_t *conn = conn_borrow(store);
-    rc = run_simple(conn, STMT_BEGIN, op);
-    if (rc) {
-        goto out;
-    }
-    rc = stmt_get(conn, STMT_AUDIT_COUNT, &count_stmt, op);
-    if (rc) {
-        goto out;
-    }
-    int brc = SQLITE_OK;
-    bind_audit_filter(count_stmt, filter, &brc);
-    rc = binds_checked(conn, brc, op);
-    if (rc == IM_OK) {
-        rc = query_int64(conn, count_stmt, &page->total, op);
-    }
-    if (rc) {
-        goto out;
-    }
-
-    rc = stmt_get(conn, STMT_AUDIT_LIST, &list_stmt, op);
-    if (rc) {
-        goto out;
-    }
-    bind_audit_filter(list_stmt, filter, &brc);
-    bind_int64(list_stmt, 7, filter->limit, &brc);
-    bind_int64(list_stmt, 8, filter->offset, &brc);
-    rc = binds_checked(conn, brc, op);
-    if (rc) {
-        goto out;
-    }
-    int64_t remaining = page->total > filter->offset ? page->total - filter->offset : 0;
-    rc = read_audit_rows(conn, list_stmt, page,
-                         remaining < filter->limit ? remaining : filter->limit, op);
-    if (rc == IM_OK) {
-        rc = run_simple(conn, STMT_COMMIT, op);
-    }
-
-out:
-    stmt_done(count_stmt);
-    stmt_done(list_stmt);
-    if (rc) {
-        tx_abort(conn, op);
         im_store_audit_page_release(page);
     }
-    conn_return(store, conn);
     return rc;
 }
 
@@ -1915,8 +1949,9 @@ void im_store_audit_page_release(im_store_audit_page_t *page)
 
 /* ---- groups ------------------------------------------------------------------------------ */
 
-static void read_group(sqlite3_stmt *stmt, im_store_group_t *group)
+static void read_group(sqlite3_stmt *stmt, void *row)
 {
+    im_store_group_t *group = row;
     memset(group, 0, sizeof(*group));
     group->id = sqlite3_column_int64(stmt, 0);
     column_copy(stmt, 1, group->name, sizeof(group->name));
@@ -1962,85 +1997,32 @@ static int sqlite_group_create(im_store_t *base, im_store_group_t *group)
     row.created_at = row.created_at ? row.created_at : now;
     row.updated_at = row.updated_at ? row.updated_at : now;
 
-    sqlite_store_t *store = store_of(base);
-    conn_t *conn = writer_acquire(store);
-    sqlite3_stmt *stmt = NULL;
-    rc = stmt_get(conn, STMT_GROUP_INSERT, &stmt, op);
-    if (rc) {
-        goto out;
-    }
-    int brc = SQLITE_OK;
-    bind_group(stmt, &row, &brc);
-    rc = binds_checked(conn, brc, op);
+    int changes = 0;
+    rc = write_stmt_rowid(store_of(base), STMT_GROUP_INSERT, bind_group, &row, &changes, &row.id,
+                          op);
     if (rc == IM_OK) {
-        rc = step_done(conn, stmt, op);
-    }
-    if (rc == IM_OK) {
-        row.id = sqlite3_last_insert_rowid(conn->db);
         *group = row;
     }
-
-out:
-    stmt_done(stmt);
-    writer_release(store, conn);
     return rc;
 }
 
 static int sqlite_group_get(im_store_t *base, int64_t id, im_store_group_t *out)
 {
-    const char *op = "group_get";
-    sqlite_store_t *store = store_of(base);
-    conn_t *conn = conn_borrow(store);
-    sqlite3_stmt *stmt = NULL;
-    int rc = stmt_get(conn, STMT_GROUP_GET, &stmt, op);
-    if (rc) {
-        goto out;
-    }
-    int brc = SQLITE_OK;
-    bind_int64(stmt, 1, id, &brc);
-    rc = binds_checked(conn, brc, op);
-    if (rc == IM_OK) {
-        rc = step_row(conn, stmt, op);
-    }
-    if (rc == IM_OK) {
-        read_group(stmt, out);
-    }
-
-out:
-    stmt_done(stmt);
-    conn_return(store, conn);
-    return rc;
+    id_args_t args = {.id = id};
+    return read_one(store_of(base), STMT_GROUP_GET, bind_id, &args, read_group, out, "group_get");
 }
 
 static int sqlite_group_list(im_store_t *base, im_store_group_list_t *list)
 {
-    const char *op = "group_list";
-    sqlite_store_t *store = store_of(base);
-    conn_t *conn = conn_borrow(store);
-    sqlite3_stmt *stmt = NULL;
-    size_t capacity = 0;
+    void *rows = NULL;
 
     memset(list, 0, sizeof(*list));
-    int rc = stmt_get(conn, STMT_GROUP_LIST, &stmt, op);
-    while (rc == IM_OK) {
-        rc = step_row(conn, stmt, op);
-        if (rc) {
-            break;
-        }
-        if (list->count == capacity) {
-            capacity = capacity ? capacity * 2 : 16;
-            list->groups = im_realloc(list->groups, capacity * sizeof(*list->groups));
-        }
-        read_group(stmt, &list->groups[list->count++]);
-    }
-    if (rc == IM_ENOTFOUND) {
-        rc = IM_OK;
-    }
+    int rc = read_all(store_of(base), STMT_GROUP_LIST, NULL, NULL, read_group,
+                      sizeof(*list->groups), &rows, &list->count, "group_list");
+    list->groups = rows;
     if (rc) {
         im_store_group_list_release(list);
     }
-    stmt_done(stmt);
-    conn_return(store, conn);
     return rc;
 }
 
@@ -2082,38 +2064,16 @@ static int sqlite_group_member_remove(im_store_t *base, int64_t group_id,
 
 static int sqlite_group_member_list(im_store_t *base, int64_t group_id, im_store_strings_t *names)
 {
-    const char *op = "group_member_list";
-    sqlite_store_t *store = store_of(base);
-    conn_t *conn = conn_borrow(store);
-    sqlite3_stmt *stmt = NULL;
-    size_t capacity = 0;
+    id_args_t args = {.id = group_id};
+    void *rows = NULL;
 
     memset(names, 0, sizeof(*names));
-    int rc = stmt_get(conn, STMT_MEMBER_LIST, &stmt, op);
-    if (rc == IM_OK) {
-        int brc = SQLITE_OK;
-        bind_int64(stmt, 1, group_id, &brc);
-        rc = binds_checked(conn, brc, op);
-    }
-    while (rc == IM_OK) {
-        rc = step_row(conn, stmt, op);
-        if (rc) {
-            break;
-        }
-        if (names->count == capacity) {
-            capacity = capacity ? capacity * 2 : 16;
-            names->items = im_realloc(names->items, capacity * sizeof(*names->items));
-        }
-        names->items[names->count++] = column_dup(stmt, 0);
-    }
-    if (rc == IM_ENOTFOUND) {
-        rc = IM_OK;
-    }
+    int rc = read_all(store_of(base), STMT_MEMBER_LIST, bind_id, &args, read_text_dup,
+                      sizeof(*names->items), &rows, &names->count, "group_member_list");
+    names->items = rows;
     if (rc) {
         im_store_strings_release(names);
     }
-    stmt_done(stmt);
-    conn_return(store, conn);
     return rc;
 }
 
@@ -2132,75 +2092,40 @@ static const char SQL_GROUP_UPDATE[] =
     "UPDATE groups SET name = ?2, description = ?3, color = ?4, updated_at = ?5 WHERE id = ?1";
 static const char SQL_GROUP_MEMBERS_CLEAR[] = "DELETE FROM group_members WHERE group_id = ?1";
 
-/* Prepares one of the group update statements. They run only on edits, so they are not in
- * the per-connection cache and the caller finalizes them. */
-static int prepare_uncached(conn_t *conn, const char *sql, sqlite3_stmt **out, const char *op)
+static void bind_group_update(sqlite3_stmt *stmt, const void *ctx, int *brc)
 {
-    int rc = sqlite3_prepare_v2(conn->db, sql, -1, out, NULL);
-    if (rc != SQLITE_OK) {
-        *out = NULL;
-        return sql_fail(conn, rc, op);
-    }
-    return IM_OK;
+    const im_store_group_t *group = ctx;
+    bind_int64(stmt, 1, group->id, brc);
+    bind_text(stmt, 2, group->name, brc);
+    bind_text(stmt, 3, group->description, brc);
+    bind_text(stmt, 4, group->color, brc);
+    bind_int64(stmt, 5, group->updated_at, brc);
 }
 
+/* The group update statements run only on edits, so they are not in the per-connection
+ * cache. */
 static int update_group_row(conn_t *conn, const im_store_group_t *group, const char *op)
 {
-    sqlite3_stmt *stmt = NULL;
-    int rc = prepare_uncached(conn, SQL_GROUP_UPDATE, &stmt, op);
-    if (rc) {
-        return rc;
-    }
-    int brc = SQLITE_OK;
-    bind_int64(stmt, 1, group->id, &brc);
-    bind_text(stmt, 2, group->name, &brc);
-    bind_text(stmt, 3, group->description, &brc);
-    bind_text(stmt, 4, group->color, &brc);
-    bind_int64(stmt, 5, group->updated_at, &brc);
-    rc = binds_checked(conn, brc, op);
-    if (rc == IM_OK) {
-        rc = step_done(conn, stmt, op);
-    }
+    int rc = run_uncached(conn, SQL_GROUP_UPDATE, bind_group_update, group, op);
     if (rc == IM_OK && sqlite3_changes(conn->db) == 0) {
         rc = IM_ENOTFOUND;
     }
-    sqlite3_finalize(stmt);
     return rc;
 }
 
 static int replace_group_members(conn_t *conn, int64_t group_id, const im_store_strings_t *members,
                                  const char *op)
 {
-    sqlite3_stmt *clear = NULL;
-    int rc = prepare_uncached(conn, SQL_GROUP_MEMBERS_CLEAR, &clear, op);
-    if (rc) {
-        return rc;
-    }
-    int brc = SQLITE_OK;
-    bind_int64(clear, 1, group_id, &brc);
-    rc = binds_checked(conn, brc, op);
-    if (rc == IM_OK) {
-        rc = step_done(conn, clear, op);
-    }
-    sqlite3_finalize(clear);
+    id_args_t clear = {.id = group_id};
+    int rc = run_uncached(conn, SQL_GROUP_MEMBERS_CLEAR, bind_id, &clear, op);
 
     for (size_t i = 0; rc == IM_OK && i < members->count; i++) {
         const char *name = members->items[i];
         if (!name || !*name) {
             return IM_EINVAL;
         }
-        sqlite3_stmt *insert = NULL;
-        rc = stmt_get(conn, STMT_MEMBER_INSERT, &insert, op);
-        if (rc) {
-            break;
-        }
-        bind_int64(insert, 1, group_id, &brc);
-        bind_text(insert, 2, name, &brc);
-        rc = binds_checked(conn, brc, op);
-        if (rc == IM_OK) {
-            rc = step_done(conn, insert, op);
-        }
-        stmt_done(insert);
+        id_args_t member = {.id = group_id, .text = name};
+        rc = run_bound(conn, STMT_MEMBER_INSERT, bind_id_text, &member, op);
     }
     return rc;
 }
@@ -2238,32 +2163,13 @@ static int sqlite_group_update(im_store_t *base, im_store_group_t *group,
 
 static int sqlite_setting_get(im_store_t *base, const char *key, char **value)
 {
-    const char *op = "setting_get";
     *value = NULL;
     if (!key) {
         return IM_EINVAL;
     }
-    sqlite_store_t *store = store_of(base);
-    conn_t *conn = conn_borrow(store);
-    sqlite3_stmt *stmt = NULL;
-    int rc = stmt_get(conn, STMT_SETTING_GET, &stmt, op);
-    if (rc) {
-        goto out;
-    }
-    int brc = SQLITE_OK;
-    bind_text(stmt, 1, key, &brc);
-    rc = binds_checked(conn, brc, op);
-    if (rc == IM_OK) {
-        rc = step_row(conn, stmt, op);
-    }
-    if (rc == IM_OK) {
-        *value = column_dup(stmt, 0);
-    }
-
-out:
-    stmt_done(stmt);
-    conn_return(store, conn);
-    return rc;
+    id_args_t args = {.text = key};
+    return read_one(store_of(base), STMT_SETTING_GET, bind_text_only, &args, read_text_dup, value,
+                    "setting_get");
 }
 
 static int sqlite_setting_set(im_store_t *base, const char *key, const char *value, int64_t when)
@@ -2272,35 +2178,12 @@ static int sqlite_setting_set(im_store_t *base, const char *key, const char *val
     if (!key || !value) {
         return IM_EINVAL;
     }
-    sqlite_store_t *store = store_of(base);
-    conn_t *conn = writer_acquire(store);
-    sqlite3_stmt *stmt = NULL;
-    int rc = stmt_get(conn, STMT_SETTING_SET, &stmt, op);
-    if (rc) {
-        goto out;
-    }
-    int brc = SQLITE_OK;
-    bind_text(stmt, 1, key, &brc);
-    bind_text(stmt, 2, value, &brc);
-    bind_int64(stmt, 3, when ? when : im_now(), &brc);
-    rc = binds_checked(conn, brc, op);
-    if (rc == IM_OK) {
-        rc = step_done(conn, stmt, op);
-    }
-
-out:
-    stmt_done(stmt);
-    writer_release(store, conn);
-    return rc;
+    id_args_t args = {.text = key, .second_text = value, .when = when ? when : im_now()};
+    int changes = 0;
+    return write_stmt(store_of(base), STMT_SETTING_SET, bind_text_pair_when, &args, &changes, op);
 }
 
 /* ---- audit retention --------------------------------------------------------------------- */
-
-static void bind_when_only(sqlite3_stmt *stmt, const void *ctx, int *brc)
-{
-    const id_args_t *args = ctx;
-    bind_int64(stmt, 1, args->when, brc);
-}
 
 static int sqlite_audit_purge(im_store_t *base, int64_t before, int64_t *deleted)
 {
@@ -2316,52 +2199,28 @@ static int sqlite_audit_purge(im_store_t *base, int64_t before, int64_t *deleted
 
 /* ---- TOTP -------------------------------------------------------------------------------- */
 
+static void read_totp(sqlite3_stmt *stmt, void *row)
+{
+    im_store_totp_t *totp = row;
+    memset(totp, 0, sizeof(*totp));
+    totp->user_id = sqlite3_column_int64(stmt, 0);
+    column_copy(stmt, 1, totp->secret, sizeof(totp->secret));
+    totp->enabled_at = sqlite3_column_int64(stmt, 2);
+    totp->last_step = sqlite3_column_int64(stmt, 3);
+    totp->created_at = sqlite3_column_int64(stmt, 4);
+}
+
 static int sqlite_totp_get(im_store_t *base, int64_t user_id, im_store_totp_t *out)
 {
-    const char *op = "totp_get";
-    sqlite_store_t *store = store_of(base);
-    conn_t *conn = conn_borrow(store);
-    sqlite3_stmt *stmt = NULL;
-    int rc = stmt_get(conn, STMT_TOTP_GET, &stmt, op);
-    if (rc) {
-        goto out;
-    }
-    int brc = SQLITE_OK;
-    bind_int64(stmt, 1, user_id, &brc);
-    rc = binds_checked(conn, brc, op);
-    if (rc == IM_OK) {
-        rc = step_row(conn, stmt, op);
-    }
-    if (rc == IM_OK) {
-        memset(out, 0, sizeof(*out));
-        out->user_id = sqlite3_column_int64(stmt, 0);
-        column_copy(stmt, 1, out->secret, sizeof(out->secret));
-        out->enabled_at = sqlite3_column_int64(stmt, 2);
-        out->last_step = sqlite3_column_int64(stmt, 3);
-        out->created_at = sqlite3_column_int64(stmt, 4);
-    }
-
-out:
-    stmt_done(stmt);
-    conn_return(store, conn);
-    return rc;
+    id_args_t args = {.id = user_id};
+    return read_one(store_of(base), STMT_TOTP_GET, bind_id, &args, read_totp, out, "totp_get");
 }
 
 /* Runs a statement whose only parameter is a user id inside the caller's transaction. */
 static int run_for_user(conn_t *conn, stmt_id_t id, int64_t user_id, const char *op)
 {
-    sqlite3_stmt *stmt = NULL;
-    int rc = stmt_get(conn, id, &stmt, op);
-    if (rc == IM_OK) {
-        int brc = SQLITE_OK;
-        bind_int64(stmt, 1, user_id, &brc);
-        rc = binds_checked(conn, brc, op);
-    }
-    if (rc == IM_OK) {
-        rc = step_done(conn, stmt, op);
-    }
-    stmt_done(stmt);
-    return rc;
+    id_args_t args = {.id = user_id};
+    return run_bound(conn, id, bind_id, &args, op);
 }
 
 static int sqlite_totp_setup(im_store_t *base, const im_store_totp_t *totp)
@@ -2373,31 +2232,19 @@ static int sqlite_totp_setup(im_store_t *base, const im_store_totp_t *totp)
     }
     sqlite_store_t *store = store_of(base);
     conn_t *conn = writer_acquire(store);
-    sqlite3_stmt *stmt = NULL;
     rc = run_simple(conn, STMT_BEGIN_IMMEDIATE, op);
     if (rc == IM_OK) {
         rc = run_for_user(conn, STMT_RECOVERY_DELETE, totp->user_id, op);
     }
     if (rc == IM_OK) {
-        rc = stmt_get(conn, STMT_TOTP_REPLACE, &stmt, op);
-    }
-    if (rc) {
-        goto out;
-    }
-    int brc = SQLITE_OK;
-    bind_int64(stmt, 1, totp->user_id, &brc);
-    bind_text(stmt, 2, totp->secret, &brc);
-    bind_int64(stmt, 3, totp->created_at ? totp->created_at : im_now(), &brc);
-    rc = binds_checked(conn, brc, op);
-    if (rc == IM_OK) {
-        rc = step_done(conn, stmt, op);
+        id_args_t args = {.id = totp->user_id,
+                          .text = totp->secret,
+                          .when = totp->created_at ? totp->created_at : im_now()};
+        rc = run_bound(conn, STMT_TOTP_REPLACE, bind_id_text_when, &args, op);
     }
     if (rc == IM_OK) {
         rc = run_simple(conn, STMT_COMMIT, op);
     }
-
-out:
-    stmt_done(stmt);
     tx_abort(conn, op);
     writer_release(store, conn);
     return rc;
@@ -2426,27 +2273,30 @@ static int insert_recovery_codes(conn_t *conn, int64_t user_id, const char *cons
     return rc;
 }
 
+typedef struct {
+    int64_t user_id;
+    int64_t when;
+    int64_t step;
+} totp_enable_args_t;
+
+static void bind_totp_enable(sqlite3_stmt *stmt, const void *ctx, int *brc)
+{
+    const totp_enable_args_t *args = ctx;
+    bind_int64(stmt, 1, args->user_id, brc);
+    bind_int64(stmt, 2, args->when, brc);
+    bind_int64(stmt, 3, args->step, brc);
+}
+
 static int sqlite_totp_enable(im_store_t *base, int64_t user_id, int64_t when, int64_t step,
                               const char *const *code_hashes, size_t code_count)
 {
     const char *op = "totp_enable";
     sqlite_store_t *store = store_of(base);
     conn_t *conn = writer_acquire(store);
-    sqlite3_stmt *stmt = NULL;
     int rc = run_simple(conn, STMT_BEGIN_IMMEDIATE, op);
     if (rc == IM_OK) {
-        rc = stmt_get(conn, STMT_TOTP_ENABLE, &stmt, op);
-    }
-    if (rc) {
-        goto out;
-    }
-    int brc = SQLITE_OK;
-    bind_int64(stmt, 1, user_id, &brc);
-    bind_int64(stmt, 2, when ? when : im_now(), &brc);
-    bind_int64(stmt, 3, step, &brc);
-    rc = binds_checked(conn, brc, op);
-    if (rc == IM_OK) {
-        rc = step_done(conn, stmt, op);
+        totp_enable_args_t args = {user_id, when ? when : im_now(), step};
+        rc = run_bound(conn, STMT_TOTP_ENABLE, bind_totp_enable, &args, op);
     }
     if (rc == IM_OK && sqlite3_changes(conn->db) == 0) {
         rc = IM_ENOTFOUND;
@@ -2460,9 +2310,6 @@ static int sqlite_totp_enable(im_store_t *base, int64_t user_id, int64_t when, i
     if (rc == IM_OK) {
         rc = run_simple(conn, STMT_COMMIT, op);
     }
-
-out:
-    stmt_done(stmt);
     tx_abort(conn, op);
     writer_release(store, conn);
     return rc;
@@ -2506,35 +2353,22 @@ static int sqlite_totp_delete(im_store_t *base, int64_t user_id)
     return rc;
 }
 
-typedef struct {
-    int64_t user_id;
-    const char *hash;
-    int64_t when;
-} recovery_args_t;
-
-static void bind_recovery_use(sqlite3_stmt *stmt, const void *ctx, int *brc)
-{
-    const recovery_args_t *args = ctx;
-    bind_int64(stmt, 1, args->user_id, brc);
-    bind_text(stmt, 2, args->hash, brc);
-    bind_int64(stmt, 3, args->when, brc);
-}
-
 static int sqlite_totp_recovery_use(im_store_t *base, int64_t user_id, const char *code_hash,
                                     int64_t when)
 {
     if (!is_token_hash(code_hash)) {
         return IM_EINVAL;
     }
-    recovery_args_t args = {user_id, code_hash, when ? when : im_now()};
-    return write_one(store_of(base), STMT_RECOVERY_USE, bind_recovery_use, &args,
+    id_args_t args = {.id = user_id, .text = code_hash, .when = when ? when : im_now()};
+    return write_one(store_of(base), STMT_RECOVERY_USE, bind_id_text_when, &args,
                      "totp_recovery_use");
 }
 
 /* ---- API tokens -------------------------------------------------------------------------- */
 
-static void read_api_token(sqlite3_stmt *stmt, im_store_api_token_t *token)
+static void read_api_token(sqlite3_stmt *stmt, void *row)
 {
+    im_store_api_token_t *token = row;
     memset(token, 0, sizeof(*token));
     token->id = sqlite3_column_int64(stmt, 0);
     token->user_id = sqlite3_column_int64(stmt, 1);
@@ -2545,6 +2379,17 @@ static void read_api_token(sqlite3_stmt *stmt, im_store_api_token_t *token)
     token->expires_at = sqlite3_column_int64(stmt, 6);
     token->last_used_at = sqlite3_column_int64(stmt, 7);
     token->revoked_at = sqlite3_column_int64(stmt, 8);
+}
+
+static void bind_api_token_insert(sqlite3_stmt *stmt, const void *ctx, int *brc)
+{
+    const im_store_api_token_t *token = ctx;
+    bind_int64(stmt, 1, token->user_id, brc);
+    bind_text(stmt, 2, token->name, brc);
+    bind_text(stmt, 3, token->token_hash, brc);
+    bind_text(stmt, 4, token->prefix, brc);
+    bind_int64(stmt, 5, token->created_at, brc);
+    bind_int64(stmt, 6, token->expires_at, brc);
 }
 
 static int sqlite_api_token_create(im_store_t *base, im_store_api_token_t *token)
@@ -2560,99 +2405,38 @@ static int sqlite_api_token_create(im_store_t *base, im_store_api_token_t *token
     if (rc) {
         return rc;
     }
-    int64_t created_at = token->created_at ? token->created_at : im_now();
-    sqlite_store_t *store = store_of(base);
-    conn_t *conn = writer_acquire(store);
-    sqlite3_stmt *stmt = NULL;
-    rc = stmt_get(conn, STMT_API_TOKEN_INSERT, &stmt, op);
-    if (rc) {
-        goto out;
-    }
-    int brc = SQLITE_OK;
-    bind_int64(stmt, 1, token->user_id, &brc);
-    bind_text(stmt, 2, token->name, &brc);
-    bind_text(stmt, 3, token->token_hash, &brc);
-    bind_text(stmt, 4, token->prefix, &brc);
-    bind_int64(stmt, 5, created_at, &brc);
-    bind_int64(stmt, 6, token->expires_at, &brc);
-    rc = binds_checked(conn, brc, op);
+    im_store_api_token_t row = *token;
+    row.created_at = row.created_at ? row.created_at : im_now();
+    int changes = 0;
+    int64_t id = 0;
+    rc = write_stmt_rowid(store_of(base), STMT_API_TOKEN_INSERT, bind_api_token_insert, &row,
+                          &changes, &id, op);
     if (rc == IM_OK) {
-        rc = step_done(conn, stmt, op);
+        token->id = id;
+        token->created_at = row.created_at;
     }
-    if (rc == IM_OK) {
-        token->id = sqlite3_last_insert_rowid(conn->db);
-        token->created_at = created_at;
-    }
-
-out:
-    stmt_done(stmt);
-    writer_release(store, conn);
     return rc;
 }
 
 static int sqlite_api_token_get(im_store_t *base, const char *token_hash, im_store_api_token_t *out)
 {
-    const char *op = "api_token_get";
     if (!is_token_hash(token_hash)) {
         return IM_ENOTFOUND;
     }
-    sqlite_store_t *store = store_of(base);
-    conn_t *conn = conn_borrow(store);
-    sqlite3_stmt *stmt = NULL;
-    int rc = stmt_get(conn, STMT_API_TOKEN_GET, &stmt, op);
-    if (rc) {
-        goto out;
-    }
-    int brc = SQLITE_OK;
-    bind_text(stmt, 1, token_hash, &brc);
-    rc = binds_checked(conn, brc, op);
-    if (rc == IM_OK) {
-        rc = step_row(conn, stmt, op);
-    }
-    if (rc == IM_OK) {
-        read_api_token(stmt, out);
-    }
-
-out:
-    stmt_done(stmt);
-    conn_return(store, conn);
-    return rc;
+    id_args_t args = {.text = token_hash};
+    return read_one(store_of(base), STMT_API_TOKEN_GET, bind_text_only, &args, read_api_token, out,
+                    "api_token_get");
 }
 
 static int sqlite_api_token_list(im_store_t *base, int64_t user_id, im_store_api_token_list_t *list)
 {
-    const char *op = "api_token_list";
-    memset(list, 0, sizeof(*list));
-    sqlite_store_t *store = store_of(base);
-    conn_t *conn = conn_borrow(store);
-    sqlite3_stmt *stmt = NULL;
-    size_t capacity = 0;
-    int rc = stmt_get(conn, STMT_API_TOKEN_LIST, &stmt, op);
-    if (rc) {
-        goto out;
-    }
-    int brc = SQLITE_OK;
-    bind_int64(stmt, 1, user_id, &brc);
-    rc = binds_checked(conn, brc, op);
-    while (rc == IM_OK) {
-        rc = step_row(conn, stmt, op);
-        if (rc == IM_ENOTFOUND) {
-            rc = IM_OK;
-            break;
-        }
-        if (rc) {
-            break;
-        }
-        if (list->count == capacity) {
-            capacity = capacity ? capacity * 2 : 8;
-            list->tokens = im_realloc(list->tokens, capacity * sizeof(*list->tokens));
-        }
-        read_api_token(stmt, &list->tokens[list->count++]);
-    }
+    id_args_t args = {.id = user_id};
+    void *rows = NULL;
 
-out:
-    stmt_done(stmt);
-    conn_return(store, conn);
+    memset(list, 0, sizeof(*list));
+    int rc = read_all(store_of(base), STMT_API_TOKEN_LIST, bind_id, &args, read_api_token,
+                      sizeof(*list->tokens), &rows, &list->count, "api_token_list");
+    list->tokens = rows;
     if (rc) {
         im_store_api_token_list_release(list);
     }
@@ -2790,6 +2574,26 @@ int im__sqlite_extra_stmt(im__sqlite_conn_t *conn, int index, const char *sql, s
     }
     *out = conn->extra_stmts[index];
     return IM_OK;
+}
+
+int im__sqlite_begin(im__sqlite_conn_t *conn, bool immediate, const char *op)
+{
+    return run_simple(conn, immediate ? STMT_BEGIN_IMMEDIATE : STMT_BEGIN, op);
+}
+
+int im__sqlite_commit(im__sqlite_conn_t *conn, const char *op)
+{
+    return run_simple(conn, STMT_COMMIT, op);
+}
+
+void im__sqlite_tx_abort(im__sqlite_conn_t *conn, const char *op)
+{
+    tx_abort(conn, op);
+}
+
+void im__sqlite_stmt_done(sqlite3_stmt *stmt)
+{
+    stmt_done(stmt);
 }
 
 int im__sqlite_fail(im__sqlite_conn_t *conn, int rc, const char *op)

@@ -14,10 +14,6 @@
 
 /* Cached statements of this file, by purpose (indexes into the connection's extra cache). */
 typedef enum {
-    HSTMT_BEGIN_IMMEDIATE,
-    HSTMT_BEGIN,
-    HSTMT_COMMIT,
-    HSTMT_ROLLBACK,
     HSTMT_SERIES_UPSERT,
     HSTMT_POINT_INSERT,
     HSTMT_WATERMARK_GET,
@@ -100,11 +96,13 @@ _Static_assert(HSTMT_COUNT <= IM__SQLITE_EXTRA_STMT_MAX, "too many cached histor
 #define PRUNE_SQL(tier)                                                                            \
     "DELETE FROM history_" tier " WHERE series_id IN (SELECT id FROM history_series) AND t < ?1"
 
+/* The bytes of a tier's table, from the dbstat virtual table (absent when SQLite is built
+ * without SQLITE_ENABLE_DBSTAT_VTAB). */
+#define SIZE_SQL(tier) "SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name = 'history_" tier "'"
+
+#define ROWS_SQL(tier) "SELECT count(*) FROM history_" tier
+
 static const char *const hstmt_sql[HSTMT_COUNT] = {
-    [HSTMT_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
-    [HSTMT_BEGIN] = "BEGIN",
-    [HSTMT_COMMIT] = "COMMIT",
-    [HSTMT_ROLLBACK] = "ROLLBACK",
     [HSTMT_SERIES_UPSERT] =
         "INSERT INTO history_series (container_id, name, first_seen, last_seen) "
         "VALUES (?1, ?2, ?3, ?3) ON CONFLICT (container_id) DO UPDATE SET name = excluded.name, "
@@ -140,12 +138,12 @@ static const char *const hstmt_sql[HSTMT_COUNT] = {
         "AND NOT EXISTS (SELECT 1 FROM history_10s WHERE series_id = history_series.id) "
         "AND NOT EXISTS (SELECT 1 FROM history_1m WHERE series_id = history_series.id) "
         "AND NOT EXISTS (SELECT 1 FROM history_1h WHERE series_id = history_series.id)",
-    [HSTMT_SIZE_10S] = "SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name = 'history_10s'",
-    [HSTMT_SIZE_1M] = "SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name = 'history_1m'",
-    [HSTMT_SIZE_1H] = "SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name = 'history_1h'",
-    [HSTMT_ROWS_10S] = "SELECT count(*) FROM history_10s",
-    [HSTMT_ROWS_1M] = "SELECT count(*) FROM history_1m",
-    [HSTMT_ROWS_1H] = "SELECT count(*) FROM history_1h",
+    [HSTMT_SIZE_10S] = SIZE_SQL("10s"),
+    [HSTMT_SIZE_1M] = SIZE_SQL("1m"),
+    [HSTMT_SIZE_1H] = SIZE_SQL("1h"),
+    [HSTMT_ROWS_10S] = ROWS_SQL("10s"),
+    [HSTMT_ROWS_1M] = ROWS_SQL("1m"),
+    [HSTMT_ROWS_1H] = ROWS_SQL("1h"),
 };
 
 /* Per-tier statements, indexed by im_store_tier_t. */
@@ -163,36 +161,6 @@ static const hstmt_id_t rows_stmt[IM_STORE_TIER_COUNT] = {HSTMT_ROWS_10S, HSTMT_
 static int hstmt(im__sqlite_conn_t *conn, hstmt_id_t id, sqlite3_stmt **out)
 {
     return im__sqlite_extra_stmt(conn, (int)id, hstmt_sql[id], out);
-}
-
-/* Resets a statement and clears its bindings, because text is bound with SQLITE_STATIC. */
-static void hstmt_done(sqlite3_stmt *stmt)
-{
-    if (stmt) {
-        sqlite3_reset(stmt);
-        sqlite3_clear_bindings(stmt);
-    }
-}
-
-static int run_simple(im__sqlite_conn_t *conn, hstmt_id_t id, const char *op)
-{
-    sqlite3_stmt *stmt = NULL;
-    int rc = hstmt(conn, id, &stmt);
-    if (rc == IM_OK) {
-        int src = sqlite3_step(stmt);
-        if (src != SQLITE_DONE) {
-            rc = im__sqlite_fail(conn, src, op);
-        }
-    }
-    hstmt_done(stmt);
-    return rc;
-}
-
-static void tx_abort(im__sqlite_conn_t *conn, const char *op)
-{
-    if (!sqlite3_get_autocommit(im__sqlite_conn_db(conn))) {
-        (void)run_simple(conn, HSTMT_ROLLBACK, op);
-    }
 }
 
 /* Runs a statement that returns one integer (NULL reads as 0 and sets *is_null). */
@@ -225,7 +193,7 @@ static int query_int64(im__sqlite_conn_t *conn, hstmt_id_t id, const char *text,
     } else {
         rc = im__sqlite_fail(conn, src, op);
     }
-    hstmt_done(stmt);
+    im__sqlite_stmt_done(stmt);
     return rc;
 }
 
@@ -268,7 +236,7 @@ static int upsert_series(im__sqlite_conn_t *conn, const im_store_history_record_
         src = sqlite3_step(stmt);
     }
     rc = src == SQLITE_DONE ? IM_OK : im__sqlite_fail(conn, src, op);
-    hstmt_done(stmt);
+    im__sqlite_stmt_done(stmt);
     return rc;
 }
 
@@ -321,7 +289,7 @@ static int insert_point(im__sqlite_conn_t *conn, int64_t series_id,
         src = sqlite3_step(stmt);
     }
     rc = src == SQLITE_DONE ? IM_OK : im__sqlite_fail(conn, src, "history_write");
-    hstmt_done(stmt);
+    im__sqlite_stmt_done(stmt);
     return rc;
 }
 
@@ -336,7 +304,7 @@ int im__sqlite_history_write(im_store_t *store, const im_store_history_record_t 
         }
     }
     im__sqlite_conn_t *conn = im__sqlite_writer_acquire(store);
-    int rc = run_simple(conn, HSTMT_BEGIN_IMMEDIATE, op);
+    int rc = im__sqlite_begin(conn, true, op);
     for (size_t i = 0; i < count && rc == IM_OK; i++) {
         int64_t series_id = 0;
         rc = upsert_series(conn, &records[i], &series_id);
@@ -345,10 +313,10 @@ int im__sqlite_history_write(im_store_t *store, const im_store_history_record_t 
         }
     }
     if (rc == IM_OK) {
-        rc = run_simple(conn, HSTMT_COMMIT, op);
+        rc = im__sqlite_commit(conn, op);
     }
     if (rc) {
-        tx_abort(conn, op);
+        im__sqlite_tx_abort(conn, op);
     }
     im__sqlite_writer_release(store, conn);
     return rc;
@@ -380,7 +348,7 @@ static int exec_pair(im__sqlite_conn_t *conn, hstmt_id_t id, const char *text, i
         src = sqlite3_step(stmt);
     }
     rc = src == SQLITE_DONE ? IM_OK : im__sqlite_fail(conn, src, op);
-    hstmt_done(stmt);
+    im__sqlite_stmt_done(stmt);
     return rc;
 }
 
@@ -413,7 +381,7 @@ static int rollup_tier(im__sqlite_conn_t *conn, const char *tier, hstmt_id_t old
     int64_t end = floor_to(until, width);
     bool found = false;
 
-    int rc = run_simple(conn, HSTMT_BEGIN_IMMEDIATE, op);
+    int rc = im__sqlite_begin(conn, true, op);
     if (rc == IM_OK) {
         rc = rollup_start(conn, tier, oldest_stmt, width, &start, &found);
     }
@@ -424,10 +392,10 @@ static int rollup_tier(im__sqlite_conn_t *conn, const char *tier, hstmt_id_t old
         }
     }
     if (rc == IM_OK) {
-        rc = run_simple(conn, HSTMT_COMMIT, op);
+        rc = im__sqlite_commit(conn, op);
     }
     if (rc) {
-        tx_abort(conn, op);
+        im__sqlite_tx_abort(conn, op);
     }
     return rc;
 }
@@ -512,7 +480,7 @@ static int query_series(im__sqlite_conn_t *conn, int64_t series_id,
         read_point(stmt, &out->points[out->count++]);
     }
     rc = src == SQLITE_DONE ? IM_OK : im__sqlite_fail(conn, src, op);
-    hstmt_done(stmt);
+    im__sqlite_stmt_done(stmt);
     return rc;
 }
 
@@ -545,7 +513,7 @@ static int find_series_ids(im__sqlite_conn_t *conn, const im_store_history_query
         }
     }
     rc = src == SQLITE_DONE ? IM_OK : im__sqlite_fail(conn, src, "history_query");
-    hstmt_done(stmt);
+    im__sqlite_stmt_done(stmt);
     return rc;
 }
 
@@ -564,7 +532,7 @@ int im__sqlite_history_query(im_store_t *store, const im_store_history_query_t *
     }
     im__sqlite_conn_t *conn = im__sqlite_reader_acquire(store);
     /* One read transaction, so that several series are read from one snapshot. */
-    int rc = run_simple(conn, HSTMT_BEGIN, "history_query");
+    int rc = im__sqlite_begin(conn, false, "history_query");
     if (rc == IM_OK) {
         rc = find_series_ids(conn, query, ids, &id_count);
     }
@@ -572,10 +540,10 @@ int im__sqlite_history_query(im_store_t *store, const im_store_history_query_t *
         rc = query_series(conn, ids[i], query, out, &capacity);
     }
     if (rc == IM_OK) {
-        rc = run_simple(conn, HSTMT_COMMIT, "history_query");
+        rc = im__sqlite_commit(conn, "history_query");
     }
     if (rc) {
-        tx_abort(conn, "history_query");
+        im__sqlite_tx_abort(conn, "history_query");
         im_store_history_points_release(out);
     }
     im__sqlite_reader_release(store, conn);
@@ -617,7 +585,7 @@ int im__sqlite_history_series_find(im_store_t *store, const char *ref,
         }
         rc = src == SQLITE_DONE ? IM_OK : im__sqlite_fail(conn, src, "history_series_find");
     }
-    hstmt_done(stmt);
+    im__sqlite_stmt_done(stmt);
     im__sqlite_reader_release(store, conn);
     if (rc) {
         return rc;
@@ -635,7 +603,7 @@ static int prune_one(im__sqlite_conn_t *conn, hstmt_id_t id, int64_t before, int
 {
     const char *op = "history_prune";
     sqlite3_stmt *stmt = NULL;
-    int rc = run_simple(conn, HSTMT_BEGIN_IMMEDIATE, op);
+    int rc = im__sqlite_begin(conn, true, op);
     if (rc == IM_OK) {
         rc = hstmt(conn, id, &stmt);
     }
@@ -652,12 +620,12 @@ static int prune_one(im__sqlite_conn_t *conn, hstmt_id_t id, int64_t before, int
             *deleted = sqlite3_changes(im__sqlite_conn_db(conn));
         }
     }
-    hstmt_done(stmt);
+    im__sqlite_stmt_done(stmt);
     if (rc == IM_OK) {
-        rc = run_simple(conn, HSTMT_COMMIT, op);
+        rc = im__sqlite_commit(conn, op);
     }
     if (rc) {
-        tx_abort(conn, op);
+        im__sqlite_tx_abort(conn, op);
     }
     return rc;
 }

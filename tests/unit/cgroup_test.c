@@ -132,56 +132,91 @@ static void remove_tree(const char *dir)
     assert_int_equal(system(command), 0);
 }
 
-static void v1_open_files_reread(void **state)
-{
-    char root[] = "/tmp/im-cgroup-test-XXXXXX";
-    char memory_dir[512];
+/* A temporary folder that stands in for the host root (its fs/cgroup and <pid>/cgroup), with
+ * what the readers fill in. The teardown removes the folder. */
+typedef struct {
+    char root[32];
     im_cgroup_layout_t layout;
-    im_cgroup_files_t files = {0};
+    im_cgroup_files_t files;
     im_cgroup_sample_t s;
     char err[256];
-    (void)state;
+} tree_t;
 
-    assert_non_null(mkdtemp(root));
-    snprintf(memory_dir, sizeof(memory_dir), "%s/fs/cgroup/memory/docker/%s", root, MEM_ID);
+static int tree_setup(void **state)
+{
+    tree_t *fx = im_calloc(1, sizeof(*fx));
+    im_strlcpy(fx->root, "/tmp/im-cgroup-test-XXXXXX", sizeof(fx->root));
+    if (!mkdtemp(fx->root)) {
+        free(fx);
+        return -1;
+    }
+    *state = fx;
+    return 0;
+}
+
+static int tree_teardown(void **state)
+{
+    tree_t *fx = *state;
+    remove_tree(fx->root);
+    free(fx);
+    return 0;
+}
+
+/* Reads container id's sample into fx->s through files, or by path when files is NULL. */
+static int tree_read(tree_t *fx, const char *id, im_cgroup_files_t *files)
+{
+    return im_cgroup_read(&fx->layout, id, files, &fx->s, fx->err, sizeof(fx->err));
+}
+
+/* Opens fx->files for container id from the <pid>/cgroup file under fx->root. */
+static int tree_open_pid(tree_t *fx, int pid, const char *id)
+{
+    return im_cgroup_open_pid(&fx->layout, fx->root, pid, id, &fx->files, fx->err, sizeof(fx->err));
+}
+
+static void v1_open_files_reread(void **state)
+{
+    tree_t *fx = *state;
+    char memory_dir[512];
+
+    snprintf(memory_dir, sizeof(memory_dir), "%s/fs/cgroup/memory/docker/%s", fx->root, MEM_ID);
     write_file(memory_dir, "memory.usage_in_bytes", "1000\n");
     write_file(memory_dir, "memory.stat", "cache 5\ntotal_cache 7\ntotal_rss 3\n");
     write_file(memory_dir, "memory.limit_in_bytes", "4096\n");
-    im_cgroup_detect(root, &layout);
-    assert_int_equal(layout.version, IM_CGROUP_V1);
+    im_cgroup_detect(fx->root, &fx->layout);
+    assert_int_equal(fx->layout.version, IM_CGROUP_V1);
 
-    assert_int_equal(im_cgroup_read(&layout, MEM_ID, &files, &s, err, sizeof(err)), IM_OK);
-    assert_true(files.opened);
-    assert_true(files.fds[IM_CGROUP_FILE_MEMORY_USAGE] >= 0);
-    assert_int_equal(files.fds[IM_CGROUP_FILE_CPU_USAGE], -1); /* no cpuacct hierarchy */
-    assert_false(s.has_cpu);
-    assert_int_equal(s.memory_usage, 1000);
-    assert_int_equal(s.memory_cache, 7);
-    assert_int_equal(s.memory_rss, 3);
-    assert_int_equal(s.memory_limit, 4096);
+    assert_int_equal(tree_read(fx, MEM_ID, &fx->files), IM_OK);
+    assert_true(fx->files.opened);
+    assert_true(fx->files.fds[IM_CGROUP_FILE_MEMORY_USAGE] >= 0);
+    assert_int_equal(fx->files.fds[IM_CGROUP_FILE_CPU_USAGE], -1); /* no cpuacct hierarchy */
+    assert_false(fx->s.has_cpu);
+    assert_int_equal(fx->s.memory_usage, 1000);
+    assert_int_equal(fx->s.memory_cache, 7);
+    assert_int_equal(fx->s.memory_rss, 3);
+    assert_int_equal(fx->s.memory_limit, 4096);
 
     /* The open descriptors see new contents; the limit is kept until the files reopen. */
-    int usage_fd = files.fds[IM_CGROUP_FILE_MEMORY_USAGE];
+    int usage_fd = fx->files.fds[IM_CGROUP_FILE_MEMORY_USAGE];
     write_file(memory_dir, "memory.usage_in_bytes", "2000\n");
     write_file(memory_dir, "memory.limit_in_bytes", "8192\n");
-    assert_int_equal(im_cgroup_read(&layout, MEM_ID, &files, &s, err, sizeof(err)), IM_OK);
-    assert_int_equal(files.fds[IM_CGROUP_FILE_MEMORY_USAGE], usage_fd);
-    assert_int_equal(s.memory_usage, 2000);
-    assert_int_equal(s.memory_limit, 4096);
+    assert_int_equal(tree_read(fx, MEM_ID, &fx->files), IM_OK);
+    assert_int_equal(fx->files.fds[IM_CGROUP_FILE_MEMORY_USAGE], usage_fd);
+    assert_int_equal(fx->s.memory_usage, 2000);
+    assert_int_equal(fx->s.memory_limit, 4096);
 
-    im_cgroup_files_close(&files);
-    assert_false(files.opened);
-    assert_int_equal(im_cgroup_read(&layout, MEM_ID, &files, &s, err, sizeof(err)), IM_OK);
-    assert_int_equal(s.memory_limit, 8192);
+    im_cgroup_files_close(&fx->files);
+    assert_false(fx->files.opened);
+    assert_int_equal(tree_read(fx, MEM_ID, &fx->files), IM_OK);
+    assert_int_equal(fx->s.memory_limit, 8192);
 
     /* After IM_CGROUP_LIMITS_REFRESH_READS reads the limit is read again without a reopen. */
     write_file(memory_dir, "memory.limit_in_bytes", "16384\n");
     for (int i = 0; i < IM_CGROUP_LIMITS_REFRESH_READS; i++) {
-        assert_int_equal(im_cgroup_read(&layout, MEM_ID, &files, &s, err, sizeof(err)), IM_OK);
+        assert_int_equal(tree_read(fx, MEM_ID, &fx->files), IM_OK);
     }
-    assert_int_equal(s.memory_limit, 16384);
-    im_cgroup_files_close(&files);
-    remove_tree(root);
+    assert_int_equal(fx->s.memory_limit, 16384);
+    im_cgroup_files_close(&fx->files);
 }
 
 static void v1_open_files_match_one_shot(void **state)
@@ -412,141 +447,112 @@ static void write_v1_memory(const char *dir, const char *usage)
 
 static void v1_podman_cgroupfs_without_pid(void **state)
 {
-    char root[] = "/tmp/im-cgroup-test-XXXXXX";
+    tree_t *fx = *state;
     char dir[512];
-    im_cgroup_layout_t layout;
-    im_cgroup_files_t files = {0};
-    im_cgroup_sample_t s;
-    char err[256];
-    (void)state;
 
-    assert_non_null(mkdtemp(root));
-    snprintf(dir, sizeof(dir), "%s/fs/cgroup/memory/libpod_parent/libpod-%s", root, PODMAN_ID);
+    snprintf(dir, sizeof(dir), "%s/fs/cgroup/memory/libpod_parent/libpod-%s", fx->root, PODMAN_ID);
     write_v1_memory(dir, "1000\n");
-    snprintf(dir, sizeof(dir), "%s/fs/cgroup/cpuacct/libpod_parent/libpod-%s", root, PODMAN_ID);
+    snprintf(dir, sizeof(dir), "%s/fs/cgroup/cpuacct/libpod_parent/libpod-%s", fx->root, PODMAN_ID);
     write_file(dir, "cpuacct.usage", "5000\n");
-    im_cgroup_detect(root, &layout);
+    im_cgroup_detect(fx->root, &fx->layout);
 
     /* pid 0: no /proc/<pid>/cgroup, so the Podman cgroupfs pattern finds the directory. */
-    assert_int_equal(im_cgroup_open_pid(&layout, root, 0, PODMAN_ID, &files, err, sizeof(err)),
-                     IM_OK);
-    assert_int_equal(im_cgroup_read(&layout, PODMAN_ID, &files, &s, err, sizeof(err)), IM_OK);
-    assert_true(s.has_memory);
-    assert_int_equal(s.memory_usage, 1000);
-    assert_true(s.has_cpu);
-    assert_int_equal(s.cpu_usage_ns, 5000);
-    im_cgroup_files_close(&files);
+    assert_int_equal(tree_open_pid(fx, 0, PODMAN_ID), IM_OK);
+    assert_int_equal(tree_read(fx, PODMAN_ID, &fx->files), IM_OK);
+    assert_true(fx->s.has_memory);
+    assert_int_equal(fx->s.memory_usage, 1000);
+    assert_true(fx->s.has_cpu);
+    assert_int_equal(fx->s.cpu_usage_ns, 5000);
+    im_cgroup_files_close(&fx->files);
 
     /* im_cgroup_read alone tries the same patterns. */
-    assert_int_equal(im_cgroup_read(&layout, PODMAN_ID, NULL, &s, err, sizeof(err)), IM_OK);
-    assert_int_equal(s.memory_usage, 1000);
-    remove_tree(root);
+    assert_int_equal(tree_read(fx, PODMAN_ID, NULL), IM_OK);
+    assert_int_equal(fx->s.memory_usage, 1000);
 }
 
 static void v1_custom_parent_from_pid(void **state)
 {
-    char root[] = "/tmp/im-cgroup-test-XXXXXX";
+    tree_t *fx = *state;
     char dir[512];
     char text[1024];
-    im_cgroup_layout_t layout;
-    im_cgroup_files_t files = {0};
-    im_cgroup_sample_t s;
-    char err[256];
-    (void)state;
 
     /* A parent that no pattern matches (docker run --cgroup-parent), and cpu and cpuacct
      * mounted together as "cpu,cpuacct" without the per-controller links. */
-    assert_non_null(mkdtemp(root));
-    snprintf(dir, sizeof(dir), "%s/fs/cgroup/memory/ci/job-7/%s", root, BURN_ID);
+    snprintf(dir, sizeof(dir), "%s/fs/cgroup/memory/ci/job-7/%s", fx->root, BURN_ID);
     write_v1_memory(dir, "2000\n");
-    snprintf(dir, sizeof(dir), "%s/fs/cgroup/cpu,cpuacct/ci/job-7/%s", root, BURN_ID);
+    snprintf(dir, sizeof(dir), "%s/fs/cgroup/cpu,cpuacct/ci/job-7/%s", fx->root, BURN_ID);
     write_file(dir, "cpuacct.usage", "9000\n");
     write_file(dir, "cpu.cfs_quota_us", "50000\n");
     write_file(dir, "cpu.cfs_period_us", "100000\n");
-    snprintf(dir, sizeof(dir), "%s/fs/cgroup/pids/ci/job-7/%s", root, BURN_ID);
+    snprintf(dir, sizeof(dir), "%s/fs/cgroup/pids/ci/job-7/%s", fx->root, BURN_ID);
     write_file(dir, "pids.current", "4\n");
-    snprintf(dir, sizeof(dir), "%s/4242", root);
+    snprintf(dir, sizeof(dir), "%s/4242", fx->root);
     snprintf(text, sizeof(text),
              "5:pids:/ci/job-7/%s\n4:memory:/ci/job-7/%s\n2:cpu,cpuacct:/ci/job-7/%s\n"
              "1:name=systemd:/ci/job-7/%s\n0::/\n",
              BURN_ID, BURN_ID, BURN_ID, BURN_ID);
     write_file(dir, "cgroup", text);
-    im_cgroup_detect(root, &layout);
-    assert_int_equal(layout.version, IM_CGROUP_V1);
+    im_cgroup_detect(fx->root, &fx->layout);
+    assert_int_equal(fx->layout.version, IM_CGROUP_V1);
 
-    assert_int_equal(im_cgroup_read(&layout, BURN_ID, NULL, &s, err, sizeof(err)),
-                     IM_ENOTFOUND);
-    assert_int_equal(
-        im_cgroup_open_pid(&layout, root, 4242, BURN_ID, &files, err, sizeof(err)), IM_OK);
-    assert_true(files.opened);
-    assert_int_equal(im_cgroup_read(&layout, BURN_ID, &files, &s, err, sizeof(err)), IM_OK);
-    assert_int_equal(s.memory_usage, 2000);
-    assert_int_equal(s.memory_limit, 4096);
-    assert_int_equal(s.cpu_usage_ns, 9000);
-    assert_close(s.cpu_limit_cores, 0.5, 1e-9);
-    assert_true(s.has_pids);
-    assert_int_equal(s.pids, 4);
-    assert_false(s.has_blkio); /* no blkio line in this /proc/<pid>/cgroup */
-    im_cgroup_files_close(&files);
+    assert_int_equal(tree_read(fx, BURN_ID, NULL), IM_ENOTFOUND);
+    assert_int_equal(tree_open_pid(fx, 4242, BURN_ID), IM_OK);
+    assert_true(fx->files.opened);
+    assert_int_equal(tree_read(fx, BURN_ID, &fx->files), IM_OK);
+    assert_int_equal(fx->s.memory_usage, 2000);
+    assert_int_equal(fx->s.memory_limit, 4096);
+    assert_int_equal(fx->s.cpu_usage_ns, 9000);
+    assert_close(fx->s.cpu_limit_cores, 0.5, 1e-9);
+    assert_true(fx->s.has_pids);
+    assert_int_equal(fx->s.pids, 4);
+    assert_false(fx->s.has_blkio); /* no blkio line in this /proc/<pid>/cgroup */
+    im_cgroup_files_close(&fx->files);
 
     /* A pid that has exited falls back to the patterns, which do not match this parent. */
-    assert_int_equal(
-        im_cgroup_open_pid(&layout, root, 4243, BURN_ID, &files, err, sizeof(err)),
-        IM_ENOTFOUND);
-    assert_false(files.opened);
-    remove_tree(root);
+    assert_int_equal(tree_open_pid(fx, 4243, BURN_ID), IM_ENOTFOUND);
+    assert_false(fx->files.opened);
 }
 
 static void v2_podman_systemd_from_pid(void **state)
 {
-    char root[] = "/tmp/im-cgroup-test-XXXXXX";
+    tree_t *fx = *state;
     char dir[512];
     char text[512];
-    im_cgroup_layout_t layout;
-    im_cgroup_files_t files = {0};
-    im_cgroup_sample_t s;
-    char err[256];
-    (void)state;
 
-    assert_non_null(mkdtemp(root));
-    snprintf(dir, sizeof(dir), "%s/fs/cgroup", root);
+    snprintf(dir, sizeof(dir), "%s/fs/cgroup", fx->root);
     write_file(dir, "cgroup.controllers", "cpuset cpu io memory pids\n");
-    snprintf(dir, sizeof(dir), "%s/fs/cgroup/machine.slice/libpod-%s.scope", root, PODMAN_ID);
+    snprintf(dir, sizeof(dir), "%s/fs/cgroup/machine.slice/libpod-%s.scope", fx->root, PODMAN_ID);
     write_file(dir, "cpu.stat", "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\n");
     write_file(dir, "memory.current", "3000\n");
     write_file(dir, "memory.max", "max\n");
-    snprintf(dir, sizeof(dir), "%s/77", root);
+    snprintf(dir, sizeof(dir), "%s/77", fx->root);
     snprintf(text, sizeof(text), "0::/machine.slice/libpod-%s.scope\n", PODMAN_ID);
     write_file(dir, "cgroup", text);
-    im_cgroup_detect(root, &layout);
-    assert_int_equal(layout.version, IM_CGROUP_V2);
+    im_cgroup_detect(fx->root, &fx->layout);
+    assert_int_equal(fx->layout.version, IM_CGROUP_V2);
 
-    assert_int_equal(im_cgroup_open_pid(&layout, root, 77, PODMAN_ID, &files, err, sizeof(err)),
-                     IM_OK);
-    assert_int_equal(im_cgroup_read(&layout, PODMAN_ID, &files, &s, err, sizeof(err)), IM_OK);
-    assert_true(s.has_cpu);
-    assert_int_equal(s.cpu_usage_ns, 1500000);
-    assert_int_equal(s.memory_usage, 3000);
-    assert_int_equal(s.memory_limit, 0);
-    im_cgroup_files_close(&files);
+    assert_int_equal(tree_open_pid(fx, 77, PODMAN_ID), IM_OK);
+    assert_int_equal(tree_read(fx, PODMAN_ID, &fx->files), IM_OK);
+    assert_true(fx->s.has_cpu);
+    assert_int_equal(fx->s.cpu_usage_ns, 1500000);
+    assert_int_equal(fx->s.memory_usage, 3000);
+    assert_int_equal(fx->s.memory_limit, 0);
+    im_cgroup_files_close(&fx->files);
 
     /* A path outside the reader's cgroup namespace is not used, but the pattern still finds
      * the scope. */
     snprintf(text, sizeof(text), "0::/../../machine.slice/libpod-%s.scope\n", PODMAN_ID);
     write_file(dir, "cgroup", text);
-    assert_int_equal(im_cgroup_open_pid(&layout, root, 77, PODMAN_ID, &files, err, sizeof(err)),
-                     IM_OK);
-    assert_int_equal(im_cgroup_read(&layout, PODMAN_ID, &files, &s, err, sizeof(err)), IM_OK);
-    assert_int_equal(s.memory_usage, 3000);
-    im_cgroup_files_close(&files);
+    assert_int_equal(tree_open_pid(fx, 77, PODMAN_ID), IM_OK);
+    assert_int_equal(tree_read(fx, PODMAN_ID, &fx->files), IM_OK);
+    assert_int_equal(fx->s.memory_usage, 3000);
+    im_cgroup_files_close(&fx->files);
 
     /* A process in the root cgroup is not taken for the container. */
     write_file(dir, "cgroup", "0::/\n");
-    snprintf(dir, sizeof(dir), "%s/fs/cgroup/machine.slice/libpod-%s.scope", root, PODMAN_ID);
+    snprintf(dir, sizeof(dir), "%s/fs/cgroup/machine.slice/libpod-%s.scope", fx->root, PODMAN_ID);
     remove_tree(dir);
-    assert_int_equal(im_cgroup_open_pid(&layout, root, 77, PODMAN_ID, &files, err, sizeof(err)),
-                     IM_ENOTFOUND);
-    remove_tree(root);
+    assert_int_equal(tree_open_pid(fx, 77, PODMAN_ID), IM_ENOTFOUND);
 }
 
 static void missing_hierarchy(void **state)
@@ -683,7 +689,7 @@ int main(void)
         cmocka_unit_test(v1_detected_in_real_tree),
         cmocka_unit_test(v1_cpu_burner),
         cmocka_unit_test(v1_memory_holder),
-        cmocka_unit_test(v1_open_files_reread),
+        cmocka_unit_test_setup_teardown(v1_open_files_reread, tree_setup, tree_teardown),
         cmocka_unit_test(v1_open_files_match_one_shot),
         cmocka_unit_test(keyed_parser_cases),
         cmocka_unit_test(blkio_parser_cases),
@@ -693,9 +699,9 @@ int main(void)
         cmocka_unit_test(missing_hierarchy),
         cmocka_unit_test(proc_cgroup_paths_found),
         cmocka_unit_test(proc_cgroup_paths_rejected),
-        cmocka_unit_test(v1_podman_cgroupfs_without_pid),
-        cmocka_unit_test(v1_custom_parent_from_pid),
-        cmocka_unit_test(v2_podman_systemd_from_pid),
+        cmocka_unit_test_setup_teardown(v1_podman_cgroupfs_without_pid, tree_setup, tree_teardown),
+        cmocka_unit_test_setup_teardown(v1_custom_parent_from_pid, tree_setup, tree_teardown),
+        cmocka_unit_test_setup_teardown(v2_podman_systemd_from_pid, tree_setup, tree_teardown),
         cmocka_unit_test(net_dev_skips_loopback),
         cmocka_unit_test(net_dev_malformed),
         cmocka_unit_test(cpu_percent_matches_docker_stats),

@@ -1136,6 +1136,127 @@ static void refresh_concurrent_spend_one_wins(void **state)
     }
 }
 
+/* Runs sql on the database file through a connection of its own, as another process would. */
+static void exec_sql(const char *db_path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+    int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        print_error("%s: %s\n", sql, sqlite3_errmsg(db));
+    }
+    sqlite3_close(db);
+    assert_int_equal(rc, SQLITE_OK);
+}
+
+/* abs() of the smallest int64 fails with "integer overflow", so a view column built with it
+ * makes reading that one row fail while the rows before it read normally. */
+#define FAILING_VALUE "abs(-9223372036854775807 - 1)"
+
+/* A list call repeated more often than the store has pooled connections (four): a failed
+ * call that kept its connection would make a later call wait forever, and one that left
+ * its read transaction open would make the next BEGIN on that connection fail. */
+#define LIST_CALLS 6
+
+static void audit_list_error_mid_page(void **state)
+{
+    fixture_t *fx = *state;
+    for (int i = 1; i <= 3; i++) {
+        im_store_audit_event_t event = {
+            .timestamp = 100 * i, .username = "alice", .action = "login", .success = true};
+        assert_int_equal(im_store_audit_insert(fx->store, &event), IM_OK);
+    }
+    /* The page reads ids 3, 2, 1, so row 3 is read and copied before row 2 fails. */
+    exec_sql(fx->db_path,
+             "ALTER TABLE audit_log RENAME TO audit_log_real;"
+             "CREATE VIEW audit_log AS SELECT id, timestamp, user_id, username, action, "
+             "target_type, target_id, ip_address, user_agent, success, error_message, "
+             "CASE WHEN id = 2 THEN " FAILING_VALUE " ELSE details END AS details "
+             "FROM audit_log_real");
+
+    im_store_audit_filter_t all = {.limit = 10};
+    im_store_audit_page_t page;
+    for (int i = 0; i < LIST_CALLS; i++) {
+        assert_int_equal(im_store_audit_list(fx->store, &all, &page), IM_ERR);
+        assert_null(page.entries);
+        assert_int_equal(page.count, 0);
+        assert_int_equal(page.total, 0);
+    }
+
+    exec_sql(fx->db_path, "DROP VIEW audit_log; ALTER TABLE audit_log_real RENAME TO audit_log");
+    for (int i = 0; i < LIST_CALLS; i++) {
+        assert_int_equal(im_store_audit_list(fx->store, &all, &page), IM_OK);
+        assert_int_equal(page.total, 3);
+        assert_int_equal(page.count, 3);
+        assert_int_equal(page.entries[0].id, 3);
+        im_store_audit_page_release(&page);
+    }
+}
+
+static void user_list_error_in_count(void **state)
+{
+    fixture_t *fx = *state;
+    assert_int_equal(make_user(fx->store, "alice", "alice@example.com", "admin", true, NULL),
+                     IM_OK);
+    exec_sql(fx->db_path, "ALTER TABLE users RENAME TO users_real");
+
+    im_store_user_filter_t all = {.limit = 10};
+    im_store_user_page_t page;
+    for (int i = 0; i < LIST_CALLS; i++) {
+        assert_int_equal(im_store_user_list(fx->store, &all, &page), IM_ERR);
+        assert_null(page.users);
+        assert_int_equal(page.count, 0);
+        assert_int_equal(page.total, 0);
+    }
+
+    exec_sql(fx->db_path, "ALTER TABLE users_real RENAME TO users");
+    for (int i = 0; i < LIST_CALLS; i++) {
+        assert_int_equal(im_store_user_list(fx->store, &all, &page), IM_OK);
+        assert_int_equal(page.total, 1);
+        assert_int_equal(page.count, 1);
+        assert_string_equal(page.users[0].username, "alice");
+        im_store_user_page_release(&page);
+    }
+}
+
+static void api_token_list_error_mid_list(void **state)
+{
+    fixture_t *fx = *state;
+    im_store_user_t user;
+    assert_int_equal(make_user(fx->store, "alice", "alice@example.com", "admin", true, &user),
+                     IM_OK);
+    const char *names[] = {"first", "second"};
+    for (size_t i = 0; i < 2; i++) {
+        im_store_api_token_t token = {.user_id = user.id, .expires_at = 5000};
+        im_strlcpy(token.name, names[i], sizeof(token.name));
+        im_strlcpy(token.prefix, "imt_", sizeof(token.prefix));
+        token_hash(names[i], token.token_hash);
+        assert_int_equal(im_store_api_token_create(fx->store, &token), IM_OK);
+    }
+    /* The list reads ids 2, 1, so token 2 is copied before token 1 fails. */
+    exec_sql(fx->db_path,
+             "ALTER TABLE api_tokens RENAME TO api_tokens_real;"
+             "CREATE VIEW api_tokens AS SELECT id, user_id, "
+             "CASE WHEN id = 1 THEN " FAILING_VALUE " ELSE name END AS name, token_hash, "
+             "prefix, created_at, expires_at, last_used_at, revoked_at FROM api_tokens_real");
+
+    im_store_api_token_list_t list;
+    for (int i = 0; i < LIST_CALLS; i++) {
+        assert_int_equal(im_store_api_token_list(fx->store, user.id, &list), IM_ERR);
+        assert_null(list.tokens);
+        assert_int_equal(list.count, 0);
+    }
+
+    exec_sql(fx->db_path, "DROP VIEW api_tokens; ALTER TABLE api_tokens_real RENAME TO api_tokens");
+    for (int i = 0; i < LIST_CALLS; i++) {
+        assert_int_equal(im_store_api_token_list(fx->store, user.id, &list), IM_OK);
+        assert_int_equal(list.count, 2);
+        assert_string_equal(list.tokens[0].name, "second");
+        assert_string_equal(list.tokens[1].name, "first");
+        im_store_api_token_list_release(&list);
+    }
+}
+
 #define STORE_TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -1171,6 +1292,9 @@ int main(void)
         STORE_TEST(backup_rejects_existing_target),
         STORE_TEST(concurrent_inserts_and_reads),
         STORE_TEST(refresh_concurrent_spend_one_wins),
+        STORE_TEST(audit_list_error_mid_page),
+        STORE_TEST(user_list_error_in_count),
+        STORE_TEST(api_token_list_error_mid_list),
     };
     /* clang-format on */
     return cmocka_run_group_tests_name("store", tests, NULL, NULL);
