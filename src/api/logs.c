@@ -781,8 +781,13 @@ static int stream_data(void *ctx, const char *data, size_t len)
         s->failed = true;
         return 1;
     }
-    // Flush at the end of every read so that a followed line goes out at once.
-    return rc == IM_OK ? flush_source(s) : 1;
+    if (rc != IM_OK) {
+        return 1;
+    }
+    // A follow flushes at the end of every read so that a new line goes out at once. A
+    // download ends by itself, so it hands on FLUSH_BYTES at a time (and the rest at the
+    // end), which wakes the HTTP thread once per 64 KiB instead of once per engine read.
+    return s->follow->download && s->out.len < FLUSH_BYTES ? 0 : flush_source(s);
 }
 
 static int stream_idle(void *ctx)
