@@ -12,9 +12,9 @@
  * with the previous ones. A steady point therefore takes two or three bytes, and decoding
  * gives back every bit of every field, NaN included.
  *
- * The ring drops its oldest whole block once the others hold capacity points, so it stores
- * up to capacity + IM_POINT_BLOCK_POINTS - 1 points; copies return only the newest capacity
- * of them. Not thread-safe: the sampler's history lock guards it. */
+ * The ring drops its oldest whole block once the others contain capacity points, so it
+ * stores up to capacity + IM_POINT_BLOCK_POINTS - 1 points. Copies return only the newest
+ * capacity of them. Not thread-safe: the sampler's history lock guards it. */
 
 #include <stddef.h>
 #include <stdint.h>

@@ -43,23 +43,23 @@ void im_wire_parser_release(im_wire_parser_t *p)
 
 /* Appends one byte of a CRLF-terminated line or block to p->line. Rejects NUL, a CR not
  * followed by LF, an LF without CR and a block longer than max. */
-static bool append_line_byte(im_wire_parser_t *p, char c, size_t max, const char *what)
+static bool append_line_byte(im_wire_parser_t *p, char c, size_t max, const char *part_name)
 {
     char previous = p->line.len > 0 ? p->line.data[p->line.len - 1] : '\0';
     char message[sizeof(p->error)];
 
     if (c == '\0') {
-        snprintf(message, sizeof(message), "the %s contains a NUL byte", what);
+        snprintf(message, sizeof(message), "the %s contains a NUL byte", part_name);
         fail(p, message);
         return false;
     }
     if ((c == '\n') != (previous == '\r')) {
-        snprintf(message, sizeof(message), "a line of the %s does not end with CRLF", what);
+        snprintf(message, sizeof(message), "a line of the %s does not end with CRLF", part_name);
         fail(p, message);
         return false;
     }
     if (p->line.len + 1 > max) {
-        snprintf(message, sizeof(message), "the %s is longer than %zu bytes", what, max);
+        snprintf(message, sizeof(message), "the %s is longer than %zu bytes", part_name, max);
         fail(p, message);
         return false;
     }
@@ -565,8 +565,8 @@ static int connect_tcp(const char *host, int port, long timeout_ms, int *out, ch
         }
         error = finish_connect(fd, connect(fd, a->ai_addr, a->ai_addrlen), left);
         if (error == 0) {
-            int one = 1;
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+            int enabled = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &enabled, sizeof(enabled));
             *out = fd;
             break;
         }
@@ -756,7 +756,10 @@ static im_wire_outcome_t read_reply(im_wire_conn_t *c, im_wire_parser_t *p,
                 *reusable = p->state == IM_WIRE_DONE && p->head.keep_alive && used == (size_t)n;
                 return p->stopped ? IM_WIRE_STOPPED : IM_WIRE_OK;
             }
-            // A busy stream never waits, so on_idle also runs between reads.
+            // A stream that always has data never reaches the wait below, so on_idle is
+            // also checked after each read.
+            // NOTE: the deadline is checked only when no data is waiting, so a reply whose
+            // bytes keep arriving is not cut at opts->deadline_ms.
             if (idle_callback_stops(opts, &next_idle)) {
                 return IM_WIRE_STOPPED;
             }

@@ -221,7 +221,7 @@ static const char SQL_JOURNAL_MODE_DELETE[] = "PRAGMA journal_mode = DELETE";
  * or OS crash may roll back the last commits but does not corrupt the file (SQLite
  * documentation of PRAGMA synchronous). journal_size_limit truncates the WAL back to
  * 64 MiB after a checkpoint. cache_size caps each connection's page cache at 256 KiB
- * instead of SQLite's 2 MiB, so the pool holds at most 1 MiB of cached pages instead of 8
+ * instead of SQLite's 2 MiB, so the pool keeps at most 1 MiB of cached pages instead of 8
  * as the history tables grow. A page that falls out is read again from the kernel's page
  * cache; bench/history_query.sh measures the 24-hour query with the cap. */
 static const char SQL_CONNECTION_SETUP[] = "PRAGMA foreign_keys = ON;"

@@ -132,8 +132,8 @@ static void remove_tree(const char *dir)
     assert_int_equal(system(command), 0);
 }
 
-/* A temporary folder that stands in for the host root (its fs/cgroup and <pid>/cgroup), with
- * what the readers fill in. The teardown removes the folder. */
+/* A temporary folder used as the host root (its fs/cgroup and <pid>/cgroup), with what the
+ * readers fill in. The teardown removes the folder. */
 typedef struct {
     char root[32];
     im_cgroup_layout_t layout;

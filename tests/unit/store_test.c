@@ -1153,9 +1153,9 @@ static void exec_sql(const char *db_path, const char *sql)
  * makes reading that one row fail while the rows before it read normally. */
 #define FAILING_VALUE "abs(-9223372036854775807 - 1)"
 
-/* A list call repeated more often than the store has pooled connections (four): a failed
- * call that kept its connection would make a later call wait forever, and one that left
- * its read transaction open would make the next BEGIN on that connection fail. */
+/* A list call repeated more often than the store has pooled connections (four). A failed
+ * call that kept its connection would make a later call wait forever. One that left its
+ * read transaction open would make the next BEGIN on that connection fail. */
 #define LIST_CALLS 6
 
 static void audit_list_error_mid_page(void **state)
