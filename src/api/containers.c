@@ -186,9 +186,10 @@ static bool list_from_snapshot(im_request_t *req, const im_container_filter_t *f
         return false;
     }
     /* `docker run` sends "create", then "start" once the container runs, and the engine may
-     * reply to the client before the events stream delivers "start". For a short while after
-     * a create the snapshot may show the container as created, so ask the engine. */
-    if (im_monotonic_ms() - im_collector_last_create_ms(app->collector) < CREATE_SETTLE_MS) {
+     * reply to the client before the events stream delivers "start". Until that "start"
+     * arrives (at most CREATE_SETTLE_MS) the snapshot may show the container as created, so
+     * ask the engine. Containers that have started do not count. */
+    if (im_collector_settling(app->collector, CREATE_SETTLE_MS)) {
         return false;
     }
     im_collector_wait_events(app->collector, EVENTS_WAIT_MS);

@@ -31,8 +31,8 @@ typedef struct {
     char id[65];
     bool started;
     expect_t expect;
-    int rechecks;        /* re-reads done because the engine still listed the old state */
-    int64_t recheck_ns;  /* monotonic time of the next re-read, for queued rechecks */
+    int rechecks;       /* re-reads done because the engine still listed the old state */
+    int64_t recheck_ns; /* monotonic time of the next re-read, for queued rechecks */
 } pending_t;
 
 /* Docker 20.10.24 sends "pause" and "unpause" before its container list shows the new state,
@@ -40,6 +40,15 @@ typedef struct {
  * again after RECHECK_DELAY_MS, at most RECHECK_MAX times. */
 #define RECHECK_DELAY_MS 50
 #define RECHECK_MAX      20
+
+/* Maximum number of created but not yet started containers tracked for
+ * im_collector_settling(). Past it, every further create makes the whole window count. */
+#define UNSTARTED_MAX 32
+
+typedef struct {
+    char id[65];
+    int64_t created_ms; /* monotonic */
+} unstarted_t;
 
 /* The engine's list is read again this often even without events, because its state_text
  * ("Up 5 minutes") ages while nothing happens to the container. Each re-list is one
@@ -62,19 +71,21 @@ struct im_collector {
     bool relist;
     pending_t pending[PENDING_MAX];
     size_t pending_count;
-    uint64_t requested_generation; /* +1 per queued change */
-    int64_t last_create_ms;        /* monotonic time of the latest "create" event */
+    uint64_t requested_generation;        /* +1 per queued change */
+    unstarted_t unstarted[UNSTARTED_MAX]; /* "create" received, no "start" or "destroy" yet */
+    size_t unstarted_count;
+    int64_t unstarted_overflow_ms; /* monotonic time of the latest untracked create */
     uint64_t applied_generation;   /* requested_generation as of the latest published snapshot */
     pthread_cond_t applied;        /* signalled when applied_generation moves */
 
     struct im_engine *engine;
     struct im_events *events;
-    im_history_writer_t *history;  /* NULL: no database history; borrowed */
-    im_history_batcher_t *batcher; /* collector thread only */
-    im_sampler_t *containers;      /* collector thread only, except its history lock */
-    bool containers_ready;         /* collector thread only */
-    int64_t relisted_ns;           /* collector thread only: monotonic time of the last re-list */
-    uint64_t publications;         /* collector thread only: snapshots published */
+    im_history_writer_t *history;    /* NULL: no database history; borrowed */
+    im_history_batcher_t *batcher;   /* collector thread only */
+    im_sampler_t *containers;        /* collector thread only, except its history lock */
+    bool containers_ready;           /* collector thread only */
+    int64_t relisted_ns;             /* collector thread only: monotonic time of the last re-list */
+    uint64_t publications;           /* collector thread only: snapshots published */
     pending_t rechecks[PENDING_MAX]; /* collector thread only: containers to read again */
     size_t recheck_count;
 
@@ -424,6 +435,31 @@ static void log_cycle_result(im_collector_t *collector, int rc, const char *erro
 
 /* ---- engine changes ---- */
 
+/* Tracks containers between their "create" and "start" (or "destroy") events. Called with
+ * control_lock held. */
+static void note_unstarted(im_collector_t *collector, const char *id, const char *action)
+{
+    if (strcmp(action, "create") == 0) {
+        if (collector->unstarted_count < UNSTARTED_MAX) {
+            unstarted_t *entry = &collector->unstarted[collector->unstarted_count++];
+            im_strlcpy(entry->id, id, sizeof(entry->id));
+            entry->created_ms = im_monotonic_ms();
+        } else {
+            collector->unstarted_overflow_ms = im_monotonic_ms();
+        }
+        return;
+    }
+    if (strcmp(action, "start") != 0 && strcmp(action, "destroy") != 0) {
+        return;
+    }
+    for (size_t i = 0; i < collector->unstarted_count; i++) {
+        if (strcmp(collector->unstarted[i].id, id) == 0) {
+            collector->unstarted[i] = collector->unstarted[--collector->unstarted_count];
+            return;
+        }
+    }
+}
+
 /* Receives the events feed on its thread: queues the container and wakes the collector. */
 static void on_engine_event(void *ctx, int status, json_t *event)
 {
@@ -451,6 +487,7 @@ static void on_engine_event(void *ctx, int status, json_t *event)
             pthread_mutex_unlock(&collector->control_lock);
             return;
         }
+        note_unstarted(collector, id, action);
         if (collector->pending_count < PENDING_MAX) {
             pending_t *p = &collector->pending[collector->pending_count++];
             im_strlcpy(p->id, id, sizeof(p->id));
@@ -459,9 +496,6 @@ static void on_engine_event(void *ctx, int status, json_t *event)
                         : strcmp(action, "unpause") == 0 ? EXPECT_RUNNING
                                                          : EXPECT_NONE;
             p->rechecks = 0;
-            if (strcmp(action, "create") == 0) {
-                collector->last_create_ms = im_monotonic_ms();
-            }
         } else {
             collector->relist = true;
         }
@@ -704,12 +738,24 @@ bool im_collector_refresh_container(im_collector_t *collector, const char *id, i
     return wait_applied(collector, generation, timeout_ms);
 }
 
-int64_t im_collector_last_create_ms(im_collector_t *collector)
+bool im_collector_settling(im_collector_t *collector, int window_ms)
 {
+    int64_t now = im_monotonic_ms();
+
     pthread_mutex_lock(&collector->control_lock);
-    int64_t at = collector->last_create_ms;
+    /* Drop creates older than the window, because such a container was created without a start. */
+    for (size_t i = 0; i < collector->unstarted_count;) {
+        if (now - collector->unstarted[i].created_ms >= window_ms) {
+            collector->unstarted[i] = collector->unstarted[--collector->unstarted_count];
+        } else {
+            i++;
+        }
+    }
+    bool settling =
+        collector->unstarted_count > 0 || (collector->unstarted_overflow_ms != 0 &&
+                                           now - collector->unstarted_overflow_ms < window_ms);
     pthread_mutex_unlock(&collector->control_lock);
-    return at;
+    return settling;
 }
 
 bool im_collector_wait_events(im_collector_t *collector, int timeout_ms)

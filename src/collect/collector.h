@@ -135,9 +135,10 @@ bool im_collector_refresh_container(im_collector_t *collector, const char *id, i
  * snapshot. Returns false on timeout. */
 bool im_collector_wait_events(im_collector_t *collector, int timeout_ms);
 
-/* Returns the monotonic time (im_monotonic_ms) of the latest container "create" event, 0
- * before the first. */
-int64_t im_collector_last_create_ms(im_collector_t *collector);
+/* Returns true while a container created less than window_ms ago has had neither its
+ * "start" nor its "destroy" event. The engine may already have replied to a client's start
+ * while the snapshot still shows the container as created. */
+bool im_collector_settling(im_collector_t *collector, int window_ms);
 
 /* Copies the in-memory history of container id (full id; NULL: the host) newer than
  * since_ms. See im_sampler_history(). */

@@ -3,6 +3,7 @@ collector's snapshot, the in-memory history, the dashboard and the top consumers
 
 import shutil
 import tempfile
+import threading
 import time
 
 import engine_proxy
@@ -131,14 +132,46 @@ class StatsTest(harness.IntegrationTestCase):
             "/api/v1/containers")["data"]["containers"]
             if c["name"] == name and c["cpu_usage"] is not None), None))
         self.assertIsNotNone(item["memory_usage"])
-        # For two seconds after a create event the list comes from the engine, without an
-        # ETag; after that it is the snapshot's body.
+        # A container created less than two seconds ago and not yet started sends the list
+        # to the engine, without an ETag. Otherwise the list is the snapshot's body.
         etag = poll(lambda: self.client.get("/api/v1/containers").header("ETag"), timeout=10.0)
         self.assertTrue(etag)
         again = self.client.get("/api/v1/containers", headers={"If-None-Match": etag})
         self.assertIn(again.status, (200, 304))
         if again.status == 200:
             self.assertNotEqual(again.header("ETag"), etag)
+
+    def test_list_etag_during_container_churn(self):
+        # Containers that another client keeps starting must not send every list to the
+        # engine. Only the few milliseconds between a create and its start do.
+        self.docker.run_detached("sleep", "300")
+        stop = threading.Event()
+
+        def churn():
+            while not stop.is_set():
+                self.docker.run_detached("sleep", "300")
+                stop.wait(0.3)
+
+        runner = threading.Thread(target=churn)
+        runner.start()
+        try:
+            time.sleep(1.0)
+            etag = poll(lambda: self.client.get("/api/v1/containers").header("ETag"),
+                        timeout=6.0)
+        finally:
+            stop.set()
+            runner.join()
+        self.assertTrue(etag)
+
+    def test_unstarted_container_lists_from_engine(self):
+        # A created container is listed by the engine until its start event arrives, so
+        # right after `docker start` the list shows it running.
+        name = self.docker.create("sleep", "300")
+        self.docker.run("start", name)
+        reply = self.client.get_json("/api/v1/containers")
+        item = next((c for c in reply["data"]["containers"] if c["name"] == name), None)
+        self.assertIsNotNone(item, reply)
+        self.assertEqual(item["status"], "running")
 
     def test_engine_changes_reach_list(self):
         # Changes made outside InfraMon arrive through the engine's events stream, a few
