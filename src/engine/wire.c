@@ -16,7 +16,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-
 #define IDLE_INTERVAL_MS 1000
 #define RECV_CHUNK       16384
 
@@ -360,8 +359,8 @@ static void feed_trailer_byte(im_wire_parser_t *p, char c)
 }
 
 /* Hands up to len body bytes to on_body. Returns the number taken. */
-static size_t deliver_body(im_wire_parser_t *p, const im_wire_handler_t *handler,
-                           const char *data, size_t len, bool counted)
+static size_t deliver_body(im_wire_parser_t *p, const im_wire_handler_t *handler, const char *data,
+                           size_t len, bool counted)
 {
     size_t n = len;
 
@@ -377,8 +376,8 @@ static size_t deliver_body(im_wire_parser_t *p, const im_wire_handler_t *handler
     return n;
 }
 
-size_t im_wire_parser_feed(im_wire_parser_t *p, const im_wire_handler_t *handler,
-                           const char *data, size_t len)
+size_t im_wire_parser_feed(im_wire_parser_t *p, const im_wire_handler_t *handler, const char *data,
+                           size_t len)
 {
     size_t i = 0;
 
@@ -536,9 +535,8 @@ static int connect_unix(const char *path, long timeout_ms, int *out)
 static int connect_tcp(const char *host, int port, long timeout_ms, int *out, char *err,
                        size_t errlen)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICSERV};
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
     struct addrinfo *addresses = NULL;
     char port_text[8];
     int64_t deadline = im_monotonic_ms() + timeout_ms;
@@ -557,8 +555,8 @@ static int connect_tcp(const char *host, int port, long timeout_ms, int *out, ch
             error = ETIMEDOUT;
             break;
         }
-        int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                        a->ai_protocol);
+        int fd =
+            socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
         if (fd < 0) {
             error = errno;
             continue;
@@ -732,9 +730,8 @@ static bool idle_callback_stops(const im_wire_options_t *opts, int64_t *next_idl
 
 /* Reads and parses the reply until it is complete or something ends the exchange. */
 static im_wire_outcome_t read_reply(im_wire_conn_t *c, im_wire_parser_t *p,
-                                    const im_wire_handler_t *handler,
-                                    const im_wire_options_t *opts, bool *reusable, char *err,
-                                    size_t errlen)
+                                    const im_wire_handler_t *handler, const im_wire_options_t *opts,
+                                    bool *reusable, char *err, size_t errlen)
 {
     char buf[RECV_CHUNK];
     bool received = false;
@@ -756,10 +753,12 @@ static im_wire_outcome_t read_reply(im_wire_conn_t *c, im_wire_parser_t *p,
                 *reusable = p->state == IM_WIRE_DONE && p->head.keep_alive && used == (size_t)n;
                 return p->stopped ? IM_WIRE_STOPPED : IM_WIRE_OK;
             }
-            // A stream that always has data never reaches the wait below, so on_idle is
-            // also checked after each read.
-            // NOTE: the deadline is checked only when no data is waiting, so a reply whose
-            // bytes keep arriving is not cut at opts->deadline_ms.
+            // A stream that always has data never reaches the wait below, so the deadline
+            // and on_idle are also checked after each read.
+            if (opts->deadline_ms > 0 && im_monotonic_ms() >= opts->deadline_ms) {
+                snprintf(err, errlen, "timed out in the middle of the reply");
+                return IM_WIRE_TIMEOUT;
+            }
             if (idle_callback_stops(opts, &next_idle)) {
                 return IM_WIRE_STOPPED;
             }
@@ -795,9 +794,8 @@ static im_wire_outcome_t read_reply(im_wire_conn_t *c, im_wire_parser_t *p,
 }
 
 im_wire_outcome_t im_wire_exchange(im_wire_conn_t *c, const im_wire_request_t *req,
-                                   const im_wire_handler_t *handler,
-                                   const im_wire_options_t *opts, bool *reusable, char *err,
-                                   size_t errlen)
+                                   const im_wire_handler_t *handler, const im_wire_options_t *opts,
+                                   bool *reusable, char *err, size_t errlen)
 {
     im_buf_t request;
     im_wire_parser_t parser;

@@ -368,6 +368,14 @@ class ExecTest(harness.IntegrationTestCase):
         self.assertFalse(reply["success"])
         self.assertIsNone(reply["exit_code"])
 
+    def test_time_limit_endless_output(self):
+        # A command that never stops writing keeps data waiting on the engine connection,
+        # and the time limit must still end the request.
+        reply = self.run_exec({"cmd": ["yes", "endless"], "timeout": 2})
+        self.assertTrue(reply["timed_out"])
+        self.assertTrue(reply["truncated"])
+        self.assertIsNone(reply["exit_code"])
+
     def test_invalid_body(self):
         self.run_exec({"cmd": []}, status=422)
         self.run_exec({"cmd": ["ls"], "working_dir": "relative"}, status=422)

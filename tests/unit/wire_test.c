@@ -12,9 +12,14 @@
 
 #include <cmocka.h>
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "core/util.h"
 #include "engine/wire.h"
@@ -129,7 +134,7 @@ static void expect_rejected(const char *reply, size_t len, const char *message)
     }
 }
 
-#define EXPECT_REPLY(text, finish, status, body, keep_alive) \
+#define EXPECT_REPLY(text, finish, status, body, keep_alive)                                       \
     expect_reply(text, sizeof(text) - 1, finish, status, body, keep_alive)
 #define EXPECT_REJECTED(text, message) expect_rejected(text, sizeof(text) - 1, message)
 
@@ -195,8 +200,8 @@ static void connection_close_not_reused(void **state)
 static void http10_keep_alive(void **state)
 {
     EXPECT_REPLY("HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nOK", false, 200, "OK", false);
-    EXPECT_REPLY("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nOK",
-                 false, 200, "OK", true);
+    EXPECT_REPLY("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nOK", false,
+                 200, "OK", true);
 }
 
 static void no_content_statuses(void **state)
@@ -275,8 +280,7 @@ static void header_block_over_cap(void **state)
 static void content_length_hostile(void **state)
 {
     EXPECT_REJECTED("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "not a non-negative");
-    EXPECT_REJECTED("HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n",
-                    "too large");
+    EXPECT_REJECTED("HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n", "too large");
     EXPECT_REJECTED("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello",
                     "two different Content-Length");
     EXPECT_REJECTED("HTTP/1.1 200 OK\r\nContent-Length: 5, 6\r\n\r\nhello", "not a non-negative");
@@ -285,8 +289,8 @@ static void content_length_hostile(void **state)
 
 static void content_length_repeated_same(void **state)
 {
-    EXPECT_REPLY("HTTP/1.1 200 OK\r\nContent-Length: 5\r\ncontent-length: 5\r\n\r\nhello",
-                 false, 200, "hello", true);
+    EXPECT_REPLY("HTTP/1.1 200 OK\r\nContent-Length: 5\r\ncontent-length: 5\r\n\r\nhello", false,
+                 200, "hello", true);
 }
 
 static void content_length_huge_not_allocated(void **state)
@@ -410,9 +414,8 @@ static void handler_stop_ends_feed(void **state)
 static void request_format(void **state)
 {
     im_buf_t out;
-    im_wire_request_t post = {.method = "POST",
-                              .target = "/v1.45/containers/abc/start",
-                              .host_header = "localhost"};
+    im_wire_request_t post = {
+        .method = "POST", .target = "/v1.45/containers/abc/start", .host_header = "localhost"};
     im_wire_request_t put = {.method = "PUT",
                              .target = "/v1.45/x",
                              .host_header = "[::1]:2376",
@@ -432,6 +435,93 @@ static void request_format(void **state)
                                   "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n{\"a\":1}");
     assert_null(strstr(out.data, "Expect"));
     im_buf_release(&out);
+}
+
+/* ---- exchanges with a local engine that never stops sending ---- */
+
+/* Maximum time the endless engine sends. A client that misses its deadline then gets
+ * IM_WIRE_CLOSED in the middle of the reply instead of hanging the test. */
+#define ENDLESS_SEND_SECONDS 5
+
+typedef struct {
+    int listener;
+} endless_engine_t;
+
+/* Accepts one connection, reads the request and sends a chunked reply without end until
+ * the client goes away or ENDLESS_SEND_SECONDS pass. */
+static void *serve_endless_reply(void *arg)
+{
+    endless_engine_t *engine = arg;
+    static const char head[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+    char chunk[4096 + 16];
+    char request[4096];
+    int fd = accept(engine->listener, NULL, NULL);
+
+    if (fd < 0) {
+        return NULL;
+    }
+    if (read(fd, request, sizeof(request)) <= 0 ||
+        send(fd, head, sizeof(head) - 1, MSG_NOSIGNAL) < 0) {
+        close(fd);
+        return NULL;
+    }
+    int len = snprintf(chunk, sizeof(chunk), "1000\r\n");
+    memset(chunk + len, 'x', 4096);
+    memcpy(chunk + len + 4096, "\r\n", 2);
+    size_t chunk_len = (size_t)len + 4096 + 2;
+    int64_t until = im_monotonic_ms() + ENDLESS_SEND_SECONDS * 1000;
+    while (im_monotonic_ms() < until && send(fd, chunk, chunk_len, MSG_NOSIGNAL) > 0) {
+    }
+    close(fd);
+    return NULL;
+}
+
+/* Consumes the body slowly, so that the socket always has data waiting. */
+static int slow_body(void *ctx, const char *data, size_t len)
+{
+    size_t *total = ctx;
+
+    *total += len;
+    usleep(1000);
+    return 0;
+}
+
+static void deadline_cuts_endless_reply(void **state)
+{
+    char path[] = "/tmp/im-wire-test-XXXXXX";
+    assert_non_null(mkdtemp(path));
+    char socket_path[sizeof(path) + 16];
+    snprintf(socket_path, sizeof(socket_path), "%s/engine.sock", path);
+
+    endless_engine_t engine = {.listener = socket(AF_UNIX, SOCK_STREAM, 0)};
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    im_strlcpy(addr.sun_path, socket_path, sizeof(addr.sun_path));
+    assert_int_equal(bind(engine.listener, (struct sockaddr *)&addr, sizeof(addr)), 0);
+    assert_int_equal(listen(engine.listener, 1), 0);
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, serve_endless_reply, &engine), 0);
+
+    im_wire_target_t target = {.socket_path = socket_path};
+    im_wire_conn_t *conn = NULL;
+    char err[256] = "";
+    assert_int_equal(im_wire_connect(&target, 1000, &conn, err, sizeof(err)), IM_OK);
+    size_t total = 0;
+    im_wire_request_t request = {.method = "GET", .target = "/logs", .host_header = "docker"};
+    im_wire_handler_t handler = {.on_body = slow_body, .ctx = &total};
+    im_wire_options_t options = {.deadline_ms = im_monotonic_ms() + 300};
+    bool reusable = true;
+    im_wire_outcome_t outcome =
+        im_wire_exchange(conn, &request, &handler, &options, &reusable, err, sizeof(err));
+
+    assert_int_equal(outcome, IM_WIRE_TIMEOUT);
+    assert_non_null(strstr(err, "timed out"));
+    assert_false(reusable);
+    assert_true(total > 0);
+    im_wire_close(conn);
+    pthread_join(thread, NULL);
+    close(engine.listener);
+    unlink(socket_path);
+    rmdir(path);
 }
 
 int main(void)
@@ -463,6 +553,7 @@ int main(void)
         cmocka_unit_test(chunked_and_length_not_reused),
         cmocka_unit_test(handler_stop_ends_feed),
         cmocka_unit_test(request_format),
+        cmocka_unit_test(deadline_cuts_endless_reply),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
