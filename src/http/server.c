@@ -21,8 +21,8 @@
 #include "http/stream.h"
 #include "http/websocket.h"
 
-#define MAX_URL_LENGTH     4096
-#define MAX_HEADER_COUNT   100
+#define MAX_URL_LENGTH   4096
+#define MAX_HEADER_COUNT 100
 /* Request headers (names, values and 4 bytes of ": " and CRLF per header) above this get
  * a 431 from InfraMon, with every security header. */
 #define MAX_HEADER_BYTES (32 * 1024)
@@ -31,7 +31,7 @@
  * on_request runs, so this must stay well above MAX_URL_LENGTH + MAX_HEADER_BYTES. The
  * room between them lets InfraMon reject most oversized requests itself. With
  * MAX_CONNECTIONS open, the pools take at most 96 MiB. */
-#define CONNECTION_MEMORY (96 * 1024)
+#define CONNECTION_MEMORY  (96 * 1024)
 #define CONNECTION_TIMEOUT 60
 #define MAX_CONNECTIONS    1024
 
@@ -231,28 +231,55 @@ static bool route_match(const char *pattern, const char *path, im_request_t *req
     return *p == '\0' && *s == '\0';
 }
 
-static const im_route_t *find_route(im_request_t *req, bool *path_known)
+/* Returns true when a route registered for route_method serves method. HEAD is served by
+ * the GET route, and libmicrohttpd sends the reply's headers without its body. */
+static bool method_served(const char *route_method, const char *method)
 {
-    *path_known = false;
+    return strcmp(route_method, method) == 0 ||
+           (strcmp(method, "HEAD") == 0 && strcmp(route_method, "GET") == 0);
+}
+
+/* Appends method to the comma-separated list allow unless it is there already. */
+static void allow_add(char *allow, size_t size, const char *method)
+{
+    size_t len = strlen(method);
+    for (const char *at = strstr(allow, method); at; at = strstr(at + 1, method)) {
+        bool word_start = at == allow || at[-1] == ' ';
+        if (word_start && (at[len] == ',' || at[len] == '\0')) {
+            return;
+        }
+    }
+    size_t used = strlen(allow);
+    snprintf(allow + used, size - used, "%s%s", used ? ", " : "", method);
+}
+
+/* Finds the route for the request. When none serves its method but a route's path
+ * matches, allow gets the methods the path accepts (empty when the path is unknown). */
+static const im_route_t *find_route(im_request_t *req, char *allow, size_t allow_size)
+{
+    allow[0] = '\0';
     for (const im_route_t *const *table = req->server->route_tables; *table; table++) {
         for (const im_route_t *r = *table; r->method; r++) {
             if (strcmp(r->pattern, "*") == 0 || !route_match(r->pattern, req->path, req)) {
                 continue;
             }
-            *path_known = true;
-            if (strcmp(r->method, req->method) == 0) {
+            if (method_served(r->method, req->method)) {
                 return r;
+            }
+            allow_add(allow, allow_size, r->method);
+            if (strcmp(r->method, "GET") == 0) {
+                allow_add(allow, allow_size, "HEAD");
             }
         }
     }
-    if (*path_known) {
+    if (allow[0]) {
         return NULL;
     }
     /* A "*" route (the web UI's files) takes what no other route's path matches. */
     req->param_count = 0;
     for (const im_route_t *const *table = req->server->route_tables; *table; table++) {
         for (const im_route_t *r = *table; r->method; r++) {
-            if (strcmp(r->pattern, "*") == 0 && strcmp(r->method, req->method) == 0) {
+            if (strcmp(r->pattern, "*") == 0 && method_served(r->method, req->method)) {
                 return r;
             }
         }
@@ -295,11 +322,11 @@ static bool authenticate(im_request_t *req, im_role_t min_role)
 
 static void dispatch(im_request_t *req)
 {
-    bool path_known = false;
-    const im_route_t *route = find_route(req, &path_known);
+    char allow[64];
+    const im_route_t *route = find_route(req, allow, sizeof(allow));
     if (!route) {
-        if (path_known) {
-            im_resp_header(req, "Allow", "GET, POST, PUT, PATCH, DELETE");
+        if (allow[0]) {
+            im_resp_header(req, "Allow", allow);
             im_resp_error(req, 405, "method %s is not allowed on %s", req->method, req->path);
         } else {
             im_resp_error(req, 404, "Not found");
@@ -544,8 +571,7 @@ static size_t unescape_url(void *cls, struct MHD_Connection *conn, char *text)
     return MHD_http_unescape(text);
 }
 
-__attribute__((format(printf, 2, 0))) static void mhd_logger(void *cls, const char *fmt,
-                                                               va_list ap)
+__attribute__((format(printf, 2, 0))) static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
     char message[512];
     vsnprintf(message, sizeof(message), fmt, ap);

@@ -53,6 +53,43 @@ class MetaTest(harness.IntegrationTestCase):
         self.assertEqual(wrong.status, 405)
         self.assertIn("Allow", wrong.headers)
 
+    def test_allow_lists_path_methods(self):
+        login = self.client.request("DELETE", "/api/v1/auth/login", auth=False)
+        self.assertEqual(login.header("Allow"), "POST")
+        health = self.client.request("POST", "/health", auth=False)
+        self.assertEqual(health.status, 405)
+        self.assertEqual(health.header("Allow"), "GET, HEAD")
+        user = self.client.request("PATCH", "/api/v1/users/1", auth=False)
+        self.assertEqual(user.status, 405)
+        self.assertEqual(user.header("Allow"), "GET, HEAD, PUT, DELETE")
+
+    def test_head_answers_like_get(self):
+        self.client.login()
+        paths = ["/health", "/ready", "/", "/api/docs", "/api/v1/containers", "/metrics",
+                 "/api/v1/auth/me"]
+        for path in paths:
+            with self.subTest(path=path):
+                get = self.client.get(path)
+                head = self.client.request("HEAD", path)
+                self.assertEqual(head.status, get.status)
+                self.assertEqual(head.header("Content-Type"), get.header("Content-Type"))
+                self.assertEqual(head.body, b"")
+                self.assertEqual(head.header("X-Content-Type-Options"), "nosniff")
+        unauthenticated = self.client.request("HEAD", "/api/v1/containers", auth=False)
+        self.assertEqual(unauthenticated.status, 401)
+
+    def test_head_on_streams_keeps_serving(self):
+        self.client.login()
+        name = self.docker.run_detached("sh", "-c", "while true; do echo tick; sleep 1; done")
+        for path in (f"/api/v1/containers/{name}/logs?follow=true",
+                     "/api/v1/events", f"/api/v1/containers/{name}/logs?download=true"):
+            with self.subTest(path=path):
+                head = self.client.request("HEAD", path)
+                self.assertEqual(head.status, 200)
+                self.assertEqual(head.body, b"")
+        self.assertEqual(self.client.get("/health").status, 200)
+        self.assertEqual(self.client.get(f"/api/v1/containers/{name}/logs").status, 200)
+
     def test_engine_unreachable_reported(self):
         server = harness.Server(docker_host="unix:///tmp/inframon-no-engine-here.sock")
         server.test_id = self.id()
