@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "api/api.h"
@@ -11,13 +12,31 @@
 #include "core/util.h"
 #include "http/http.h"
 
-/* Reads one line from stdin as the password, with the echo left to the terminal. */
+/* Reads one line from stdin as the password. At a terminal it prompts and turns the echo
+ * off while the password is typed. Prints the reason and returns false when there is none
+ * or it is not acceptable. */
 static bool read_password(char *out, size_t size)
 {
+    struct termios saved;
+    bool hidden = false;
+
     if (isatty(STDIN_FILENO)) {
+        /* The echo goes off before the prompt, so nothing typed after it is shown. */
+        if (tcgetattr(STDIN_FILENO, &saved) == 0) {
+            struct termios quiet = saved;
+            quiet.c_lflag &= ~(tcflag_t)ECHO;
+            hidden = tcsetattr(STDIN_FILENO, TCSANOW, &quiet) == 0;
+        }
         fprintf(stderr, "password: ");
     }
-    if (!fgets(out, (int)size, stdin)) {
+    bool got_line = fgets(out, (int)size, stdin) != NULL;
+    if (hidden) {
+        tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+        fputc('\n', stderr);
+    }
+    if (!got_line) {
+        fprintf(stderr, "inframon: missing password: type it at the prompt or send it as one "
+                        "line on standard input\n");
         return false;
     }
     out[strcspn(out, "\r\n")] = '\0';

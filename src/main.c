@@ -112,16 +112,24 @@ static void load_config(im_config_t *config, bool enforce_security)
     }
 }
 
-static im_store_t *open_store(const im_config_t *config)
+/* Opens and migrates the store, or exits. must_exist: a missing SQLite file is an error
+ * instead of a new, empty database (for offline commands on existing data). */
+static im_store_t *open_store(const im_config_t *config, bool must_exist)
 {
     char err[512];
     im_store_t *store = NULL;
-    if (im_store_open(config->database_url, &store, err, sizeof(err)) != IM_OK) {
+    int rc = must_exist ? im_store_open_existing(config->database_url, &store, err, sizeof(err))
+                        : im_store_open(config->database_url, &store, err, sizeof(err));
+    if (rc == IM_ENOTFOUND) {
+        fprintf(stderr, "inframon: %s\n", err);
+        exit(1);
+    }
+    if (rc != IM_OK) {
         im_log_error("main", "cannot open the database: %s", err);
         exit(1);
     }
     int version = 0;
-    int rc = im_store_migrate(store, &version);
+    rc = im_store_migrate(store, &version);
     if (rc == IM_ECONFLICT) {
         im_log_error("main", "the database schema is newer than this inframon binary: "
                              "upgrade inframon or restore an older backup");
@@ -179,7 +187,7 @@ static int serve(void)
     limit_malloc_arenas();
 
     im_app_t app = {.config = &config, .started_at = im_now()};
-    app.store = open_store(&config);
+    app.store = open_store(&config, false);
     app.terminal_tickets = im_api_terminal_tickets_new();
     app.group_index = im_api_group_index_new();
     if (im_auth_new(&config, app.store, &app.auth) != IM_OK ||
@@ -311,7 +319,7 @@ static int cmd_migrate(void)
 {
     im_config_t config;
     load_config(&config, false);
-    im_store_t *store = open_store(&config);
+    im_store_t *store = open_store(&config, false);
     int version = 0;
     if (im_store_schema_version(store, &version) != IM_OK) {
         fprintf(stderr, "inframon: cannot read the schema version\n");
@@ -328,7 +336,7 @@ static int cmd_backup(const char *path)
 {
     im_config_t config;
     load_config(&config, false);
-    im_store_t *store = open_store(&config);
+    im_store_t *store = open_store(&config, true);
     int rc = im_store_backup(store, path, false);
     if (rc == IM_ECONFLICT) {
         fprintf(stderr, "inframon: backup failed: %s already exists\n", path);
@@ -436,9 +444,14 @@ int main(int argc, char **argv)
         return cmd_ops(command);
     }
     if (strcmp(command, "user") == 0) {
+        if (rest == 0) {
+            fprintf(stderr, "inframon: usage: inframon user "
+                            "create|list|passwd|disable|enable|reset-totp ...\n");
+            return 2;
+        }
         im_config_t config;
         load_config(&config, false);
-        im_store_t *store = open_store(&config);
+        im_store_t *store = open_store(&config, true);
         int rc = im_cli_user(store, rest, args);
         im_store_close(store);
         im_config_release(&config);

@@ -1015,8 +1015,7 @@ static void sqlite_close(im_store_t *base)
 static int sqlite_totp_secret_replace(im_store_t *base, int64_t user_id, const char *old_secret,
                                       const char *new_secret)
 {
-    static const char sql[] =
-        "UPDATE user_totp SET secret = ?3 WHERE user_id = ?1 AND secret = ?2";
+    static const char sql[] = "UPDATE user_totp SET secret = ?3 WHERE user_id = ?1 AND secret = ?2";
     const char *op = "totp_secret_replace";
     int rc = check_text(new_secret, IM_STORE_TOTP_SECRET_MAX, "secret", op);
     if (rc) {
@@ -2601,6 +2600,24 @@ void im__sqlite_stmt_done(sqlite3_stmt *stmt)
 int im__sqlite_fail(im__sqlite_conn_t *conn, int rc, const char *op)
 {
     return sql_fail(conn, rc, op);
+}
+
+int im_store_open_existing(const char *database_url, im_store_t **out, char *err, size_t errlen)
+{
+    static const char sqlite_prefix[] = "sqlite:///";
+
+    *out = NULL;
+    if (database_url && im_str_starts_with(database_url, sqlite_prefix)) {
+        const char *path = database_url + strlen(sqlite_prefix);
+        if (*path && access(path, F_OK) != 0 && errno == ENOENT) {
+            set_error(err, errlen,
+                      "no database at %s (DATABASE_URL %s): run this command where the server "
+                      "runs, or set DATABASE_URL to the server's database file",
+                      path, database_url);
+            return IM_ENOTFOUND;
+        }
+    }
+    return im_store_open(database_url, out, err, errlen);
 }
 
 /* NOTE: im_store_open and the *_release helpers do not depend on SQLite. They belong in a

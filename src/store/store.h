@@ -383,6 +383,12 @@ struct im_store {
 int im_store_open(const char *database_url, im_store_t **out, char *err,
                   size_t errlen) IM_WARN_UNUSED;
 
+/* Opens the store like im_store_open, but fails with IM_ENOTFOUND and a message naming the
+ * path when DATABASE_URL names a SQLite file that does not exist, instead of creating an
+ * empty database. For offline commands that read or change existing data. */
+int im_store_open_existing(const char *database_url, im_store_t **out, char *err,
+                           size_t errlen) IM_WARN_UNUSED;
+
 /* Closes every connection and frees the store. No other call may be running. NULL is
  * accepted. */
 static inline void im_store_close(im_store_t *store)

@@ -1,6 +1,8 @@
 """The command line: --help, --version, config, migrate, user, and clean shutdown."""
 
 import json
+import os
+import pty
 import subprocess
 
 import harness
@@ -87,6 +89,56 @@ class CliTest(harness.IntegrationTestCase):
         # The restarted server listens on a new port: reuse the old token there.
         old_token = server.client(token=client.token)
         self.assertEqual(old_token.get("/api/v1/auth/me").status, 401)
+
+    def test_offline_commands_need_database(self):
+        server = harness.Server()
+        self.addCleanup(server.cleanup)
+        for args in (("user", "list"), ("user", "disable", "admin"), ("backup", "copy.db")):
+            with self.subTest(args=args):
+                result = self.run_cli(server, *args)
+                self.assertEqual(result.returncode, 1, result.stderr)
+                self.assertIn(f"no database at {server.database_path}", result.stderr)
+                self.assertFalse(os.path.exists(server.database_path))
+        bare = self.run_cli(server, "user")
+        self.assertEqual(bare.returncode, 2)
+        self.assertIn("usage: inframon user", bare.stderr)
+        self.assertFalse(os.path.exists(server.database_path))
+
+    def test_password_missing_on_stdin(self):
+        server = harness.Server()
+        self.addCleanup(server.cleanup)
+        self.assertEqual(self.run_cli(server, "migrate").returncode, 0)
+        created = self.run_cli(server, "user", "create", "carl", input_text="")
+        self.assertEqual(created.returncode, 2)
+        self.assertIn("missing password", created.stderr)
+        listing = self.run_cli(server, "user", "list")
+        self.assertNotIn("carl", listing.stdout)
+
+    def test_password_prompt_hides_typing(self):
+        server = harness.Server()
+        self.addCleanup(server.cleanup)
+        self.assertEqual(self.run_cli(server, "migrate").returncode, 0)
+        primary, secondary = pty.openpty()
+        process = subprocess.Popen([server.binary, "user", "create", "dana"],
+                                   cwd=server.workdir, env=server.environment(),
+                                   stdin=secondary, stdout=secondary, stderr=secondary)
+        os.close(secondary)
+        seen = b""
+        while b"password: " not in seen:
+            seen += os.read(primary, 4096)
+        os.write(primary, b"Typed-Secret-77\n")
+        self.assertEqual(process.wait(timeout=30), 0)
+        while True:
+            try:
+                chunk = os.read(primary, 4096)
+            except OSError:  # EIO once the process has closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+        os.close(primary)
+        self.assertIn(b"created viewer user", seen)
+        self.assertNotIn(b"Typed-Secret-77", seen)
 
     def test_sigterm_shuts_down_cleanly(self):
         server = self.start_server()
