@@ -225,8 +225,17 @@ static void post_login(im_request_t *req)
         username = form_user;
         password = form_password;
         if (!username || !*username || strlen(username) > MAX_USERNAME_INPUT) {
-            im_resp_invalid(req, "body", "username", "field required: 1 to %d characters",
-                            MAX_USERNAME_INPUT);
+            /* curl -d sends a form type by default, so a JSON body often arrives as one. */
+            size_t skip = 0;
+            while (skip < len && strchr(" \t\r\n", body[skip]) && body[skip] != '\0') {
+                skip++;
+            }
+            bool json_like = skip < len && body[skip] == '{';
+            im_resp_invalid(req, "body", "username", "field required: 1 to %d characters%s",
+                            MAX_USERNAME_INPUT,
+                            json_like ? "; the body is JSON but its Content-Type is a form, "
+                                        "so send Content-Type: application/json"
+                                      : "");
             goto out;
         }
         if (!password || !*password || strlen(password) > MAX_PASSWORD_INPUT) {

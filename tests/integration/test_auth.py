@@ -1,5 +1,6 @@
 """Login, token refresh and revocation, and the users API on the real server."""
 
+import json
 import subprocess
 import time
 
@@ -34,6 +35,16 @@ class AuthTest(harness.IntegrationTestCase):
             headers={"Content-Type": "application/x-www-form-urlencoded"}, auth=False)
         self.assertEqual(response.status, 200, response.text)
         self.assertIn("access_token", response.json())
+
+    def test_json_login_sent_as_form_explained(self):
+        # curl -d without -H 'Content-Type: application/json' sends this.
+        body = json.dumps({"username": "admin", "password": harness.ADMIN_PASSWORD}).encode()
+        response = self.client.request(
+            "POST", "/api/v1/auth/login", body=body,
+            headers={"Content-Type": "application/x-www-form-urlencoded"}, auth=False)
+        self.assertEqual(response.status, 422, response.text)
+        message = response.json()["detail"][0]["msg"]
+        self.assertIn("Content-Type: application/json", message)
 
     def test_login_failures_share_one_answer(self):
         wrong = self.client.post("/api/v1/auth/login",
