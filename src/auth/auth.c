@@ -149,10 +149,16 @@ int im_auth_bootstrap_admin(im_auth_t *auth, char *err, size_t errlen)
         snprintf(err, errlen, "cannot count users (database error %d)", rc);
         return rc;
     }
+    const im_config_t *config = auth->config;
     if (count > 0) {
+        if (config->admin_password) {
+            im_log_info("auth",
+                        "ADMIN_PASSWORD is set but ignored, because the database already has "
+                        "users; change a password with `inframon user passwd NAME` or the "
+                        "Account page");
+        }
         return IM_OK;
     }
-    const im_config_t *config = auth->config;
     char generated[25];
     const char *password = config->admin_password;
     if (!password) {
@@ -178,8 +184,9 @@ int im_auth_bootstrap_admin(im_auth_t *auth, char *err, size_t errlen)
         fprintf(stderr,
                 "\n    InfraMon created the admin user \"%s\" with this generated password:\n"
                 "\n        %s\n"
-                "\n    It is shown only once. Log in and change it, or set ADMIN_PASSWORD.\n\n",
-                user.username, generated);
+                "\n    It is shown only once. Log in and change it on the Account page, or run\n"
+                "    `inframon user passwd %s`. ADMIN_PASSWORD applies to the first start only.\n\n",
+                user.username, generated, user.username);
     }
     explicit_bzero(generated, sizeof(generated));
     return IM_OK;

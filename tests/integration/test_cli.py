@@ -75,6 +75,8 @@ class CliTest(harness.IntegrationTestCase):
         server.start()
         client = server.login("ops1", "Operator-Pass-1")
         self.assertEqual(client.get_json("/api/v1/auth/me")["role"], "operator")
+        # The database had a user already, so the admin password setting does nothing.
+        self.assertIn("ADMIN_PASSWORD is set but ignored", server.log_text())
         server.stop()
 
         passwd = self.run_cli(server, "user", "passwd", "ops1", input_text="Changed-Pass-22\n")
