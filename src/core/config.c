@@ -203,6 +203,26 @@ bool im_config_parse_env_line(char *line, char **key_out, char **value_out)
     return true;
 }
 
+static bool is_secret_setting(const setting_t *s)
+{
+    return s->kind == KIND_SECRET || strcmp(s->name, "DATABASE_URL") == 0;
+}
+
+/* Returns true when key is a setting's name, or NAME_FILE for a secret setting. */
+static bool known_setting(const char *key)
+{
+    for (size_t i = 0; i < IM_ARRAY_LEN(settings); i++) {
+        const char *name = settings[i].name;
+        size_t len = strlen(name);
+        if (strcmp(key, name) == 0 ||
+            (is_secret_setting(&settings[i]) && strncmp(key, name, len) == 0 &&
+             strcmp(key + len, "_FILE") == 0)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static int env_file_load(env_file_t *env, const char *path, char *err, size_t errlen)
 {
     env->count = 0;
@@ -241,6 +261,12 @@ static int env_file_load(env_file_t *env, const char *path, char *err, size_t er
         }
         if (!key) {
             continue;
+        }
+        if (!known_setting(key)) {
+            /* A typo such as PROT=8070 would otherwise leave the default in place unseen. */
+            im_log_warn("config", "%s line %d: unknown setting %s is ignored; inframon --help "
+                                  "lists the settings",
+                        path, lineno, key);
         }
         if (env->count == MAX_ENV_ENTRIES) {
             snprintf(err, errlen, "%s has more than %d entries", path, MAX_ENV_ENTRIES);
@@ -579,11 +605,6 @@ static int apply_setting(im_config_t *config, const setting_t *s, const char *va
         }
     }
     return rc;
-}
-
-static bool is_secret_setting(const setting_t *s)
-{
-    return s->kind == KIND_SECRET || strcmp(s->name, "DATABASE_URL") == 0;
 }
 
 int im_config_load(im_config_t *config, const char *env_file_path, char *err, size_t errlen)

@@ -56,6 +56,18 @@ class CliTest(harness.IntegrationTestCase):
         self.assertEqual(result.returncode, 2)
         self.assertIn('invalid PORT="eighty"', result.stderr)
 
+    def test_unknown_env_file_key_warned(self):
+        server = harness.Server()
+        self.addCleanup(server.cleanup)
+        env_path = os.path.join(server.workdir, ".env")
+        with open(env_path, "w") as env_file:
+            env_file.write("PROT=8070\nBACKUP_KEEP=3\n")
+        os.chmod(env_path, 0o600)
+        result = self.run_cli(server, "config")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn(".env line 1: unknown setting PROT is ignored", result.stderr)
+        self.assertNotIn("BACKUP_KEEP is ignored", result.stderr)
+
     def test_migrate_then_user_commands(self):
         server = harness.Server()
         self.addCleanup(server.cleanup)
