@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -53,6 +54,21 @@ typedef struct {
 /* Returns a family's value for one container's figures. ctx is the family's own data. */
 typedef double (*pick_fn_t)(const im_sampler_figures_t *f, const void *ctx);
 
+/* Appends value in the shortest of %.15g to %.17g that reads back as the same double, so
+ * 0.8028572040 is not printed as 0.80285720400000005. */
+static void append_value(im_buf_t *out, double value)
+{
+    char text[32];
+
+    for (int precision = 15; precision <= 17; precision++) {
+        snprintf(text, sizeof(text), "%.*g", precision, value);
+        if (strtod(text, NULL) == value) {
+            break;
+        }
+    }
+    im_buf_appendf(out, " %s\n", text);
+}
+
 /* Emits one family over every sampled container. */
 static void container_family(im_buf_t *out, const im_collector_snapshot_t *snapshot,
                              const family_t *family, pick_fn_t pick, const void *ctx)
@@ -66,7 +82,7 @@ static void container_family(im_buf_t *out, const im_collector_snapshot_t *snaps
         }
         im_buf_appendf(out, "%s", family->name);
         append_labels(out, f);
-        im_buf_appendf(out, " %.17g\n", pick(f, ctx));
+        append_value(out, pick(f, ctx));
     }
 }
 

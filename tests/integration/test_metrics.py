@@ -77,6 +77,14 @@ class MetricsTest(harness.IntegrationTestCase):
         # The server has made engine requests (version, list, events), and counts them.
         self.assertRegex(text, r"\ninframon_engine_requests_total [1-9][0-9]*\n")
 
+        # Container values are written with the fewest digits that read back exactly.
+        for line in text.splitlines():
+            if line.startswith("container_"):
+                value = line.rsplit(" ", 1)[1]
+                shorter = f"{float(value):.15g}"
+                if float(shorter) == float(value):
+                    self.assertLessEqual(len(value), len(shorter), line)
+
         result = subprocess.run([require_tool("promtool"), "check", "metrics"], input=text,
                                 capture_output=True, text=True, timeout=60)
         problems = [line for line in (result.stdout + result.stderr).splitlines() if line]
