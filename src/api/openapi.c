@@ -83,7 +83,8 @@ static const char docs_page[] =
     "<p>Machine-readable: <a href=\"/api/openapi.json\">/api/openapi.json</a>. "
     "Send <code>Authorization: Bearer &lt;access token&gt;</code> from "
     "<code>POST /api/v1/auth/login</code>.</p>"
-    "<table><thead><tr><th>method</th><th>path</th><th>role</th></tr></thead>"
+    "<table><thead><tr><th>method</th><th>path</th><th>role</th><th>description</th></tr>"
+    "</thead>"
     "<tbody id=\"routes\"></tbody></table><script src=\"/api/docs.js\"></script></body></html>";
 
 static const char docs_script[] =
@@ -91,11 +92,15 @@ static const char docs_script[] =
     "  var body = document.getElementById('routes');\n"
     "  Object.keys(doc.paths).sort().forEach(function(path){\n"
     "    Object.keys(doc.paths[path]).forEach(function(method){\n"
+    "      var operation = doc.paths[path][method];\n"
     "      var row = document.createElement('tr');\n"
-    "      [method.toUpperCase(), path, doc.paths[path][method]['x-required-role']]\n"
+    "      [method.toUpperCase(), path, operation['x-required-role']]\n"
     "        .forEach(function(text){var cell = document.createElement('td');\n"
     "          var code = document.createElement('code'); code.textContent = text;\n"
     "          cell.appendChild(code); row.appendChild(cell);});\n"
+    "      var summary = document.createElement('td');\n"
+    "      summary.textContent = operation.summary;\n"
+    "      row.appendChild(summary);\n"
     "      body.appendChild(row);\n"
     "    });\n"
     "  });\n"
