@@ -387,6 +387,11 @@ static int parse_cors(im_config_t *config, const setting_t *s, const char *value
     json_array_foreach(list, i, item)
     {
         if (!json_is_string(item) || !valid_origin(json_string_value(item))) {
+            const char *text = json_string_value(item);
+            size_t len = text ? strlen(text) : 0;
+            if (len > 0 && text[len - 1] == '/') {
+                snprintf(err, errlen, "\"%.100s\" ends with /, and an origin has no path", text);
+            }
             goto out;
         }
     }
@@ -593,15 +598,21 @@ static int apply_setting(im_config_t *config, const setting_t *s, const char *va
         break;
     }
     case KIND_SPECIAL:
+        err[0] = '\0';
         rc = s->parse(config, s, value, err, errlen);
         break;
     }
     if (rc != IM_OK) {
+        /* A parser may have written a detail, which goes after the general message. */
+        char detail[160] = "";
+        if (s->kind == KIND_SPECIAL && strcmp(s->name, "DATABASE_URL") != 0) {
+            im_strlcpy(detail, err, sizeof(detail));
+        }
         if (s->kind == KIND_SECRET || strcmp(s->name, "DATABASE_URL") == 0) {
             snprintf(err, errlen, "invalid %s (value redacted): expected %s", s->name, s->accepted);
         } else {
-            snprintf(err, errlen, "invalid %s=\"%.200s\": expected %s", s->name, value,
-                     s->accepted);
+            snprintf(err, errlen, "invalid %s=\"%.200s\": expected %s%s%s", s->name, value,
+                     s->accepted, detail[0] ? "; " : "", detail);
         }
     }
     return rc;

@@ -210,6 +210,10 @@ static void cors_wildcard_rejected_in_production(void **state)
     assert_int_equal(im_config_load(&c, NULL, err, sizeof(err)), IM_EINVAL);
     assert_non_null(strstr(err, "CORS_ORIGINS"));
     im_config_release(&c);
+    setenv("CORS_ORIGINS", "[\"https://ops.example.com/\"]", 1);
+    assert_int_equal(im_config_load(&c, NULL, err, sizeof(err)), IM_EINVAL);
+    assert_non_null(strstr(err, "\"https://ops.example.com/\" ends with /"));
+    im_config_release(&c);
 }
 
 static void trusted_proxies_match(void **state)
