@@ -74,7 +74,7 @@ static const setting_t settings[] = {
      "an integer from 1 to 1440", NULL},
     {"REFRESH_TOKEN_EXPIRE_DAYS", "7", KIND_INT, INT_FIELD(refresh_token_expire_days), 1, 365,
      "an integer from 1 to 365", NULL},
-    {"RATE_LIMIT_MAX_REQUESTS", "100", KIND_INT, INT_FIELD(rate_limit_max_requests), 1, 1000000,
+    {"RATE_LIMIT_MAX_REQUESTS", "300", KIND_INT, INT_FIELD(rate_limit_max_requests), 1, 1000000,
      "an integer from 1 to 1000000", NULL},
     {"RATE_LIMIT_WINDOW_SECONDS", "60", KIND_INT, INT_FIELD(rate_limit_window_seconds), 1, 86400,
      "an integer from 1 to 86400", NULL},

@@ -60,7 +60,7 @@ static void defaults_apply(void **state)
     assert_null(c.secret_key);
     assert_int_equal(c.access_token_expire_minutes, 30);
     assert_int_equal(c.refresh_token_expire_days, 7);
-    assert_int_equal(c.rate_limit_max_requests, 100);
+    assert_int_equal(c.rate_limit_max_requests, 300);
     assert_int_equal(c.max_request_size, 10485760);
     assert_string_equal(c.database_url, "sqlite:///./data/inframon.db");
     assert_string_equal(c.docker_host, "unix:///var/run/docker.sock");
