@@ -34,7 +34,11 @@
 #define TICKET_TTL_MS         30000
 #define TICKET_SLOTS          256
 #define TERMINAL_MAX_SIZE     1000 /* rows and columns */
-#define TERMINAL_SEND_TIMEOUT 2000 /* ms to wait for the engine to accept keystrokes */
+/* Time in ms that the engine gets to take the Ctrl-C and Ctrl-D sent when a session ends. */
+#define TERMINAL_HANGUP_TIMEOUT 200
+/* Input waiting for the engine beyond this ends the session. Reading the client pauses as
+ * soon as the engine pushes back, so only the frames already read when that happens add up. */
+#define TERMINAL_INPUT_BACKLOG_MAX (1024 * 1024)
 #define TERMINAL_READ_CHUNK   (32 * 1024)
 
 /* ---- tickets ----------------------------------------------------------------------------- */
@@ -534,6 +538,11 @@ typedef struct {
     uint64_t bytes_in;
     uint64_t bytes_out;
     bool shell_exited;
+    /* Keystrokes from input_sent on that the engine has not taken yet. They are sent
+     * without blocking, because one WebSocket thread serves every session. */
+    im_buf_t input;
+    size_t input_sent;
+    bool input_failed;
 } terminal_t;
 
 static void terminal_resize(terminal_t *t, int rows, int cols)
@@ -558,12 +567,57 @@ static void terminal_open(im_ws_session_t *ws, void *ctx)
     }
 }
 
+static void terminal_input_fail(im_ws_session_t *ws, terminal_t *t, uint16_t code,
+                                const char *reason)
+{
+    t->input_failed = true;
+    im_buf_reset(&t->input);
+    t->input_sent = 0;
+    im_ws_pause_client(ws, false);
+    im_ws_close(ws, code, reason);
+}
+
+/* Sends the waiting input that the engine takes without blocking. While some is left, the
+ * client is paused and the hub calls terminal_input_ready when the engine can take more. */
+static void terminal_flush_input(im_ws_session_t *ws, terminal_t *t)
+{
+    while (t->input_sent < t->input.len) {
+        long n = im_engine_hijack_send_some(t->hijack, t->input.data + t->input_sent,
+                                            t->input.len - t->input_sent);
+        if (n > 0) {
+            t->input_sent += (size_t)n;
+        } else if (n < 0 && errno == EAGAIN) {
+            im_ws_pause_client(ws, true);
+            return;
+        } else {
+            im_log_warn(LOG_MODULE, "sending terminal input to exec %.12s failed: %s",
+                        t->exec_id, n < 0 ? strerror(errno) : "connection closed");
+            terminal_input_fail(ws, t, 1011, "the container stopped accepting input");
+            return;
+        }
+    }
+    im_buf_reset(&t->input);
+    t->input_sent = 0;
+    im_ws_pause_client(ws, false);
+}
+
 static void terminal_input(im_ws_session_t *ws, terminal_t *t, const void *data, size_t len)
 {
     t->bytes_in += len;
-    if (im_engine_hijack_send(t->hijack, data, len, TERMINAL_SEND_TIMEOUT) != IM_OK) {
-        im_ws_close(ws, 1011, "the container stopped accepting input");
+    if (t->input_failed) {
+        return;
     }
+    if (t->input.len - t->input_sent + len > TERMINAL_INPUT_BACKLOG_MAX) {
+        terminal_input_fail(ws, t, 1008, "too much input is waiting for the container");
+        return;
+    }
+    im_buf_append(&t->input, data, len);
+    terminal_flush_input(ws, t);
+}
+
+static void terminal_input_ready(im_ws_session_t *ws, void *ctx)
+{
+    terminal_flush_input(ws, ctx);
 }
 
 /* Handles a text frame: {"type":"resize","cols":N,"rows":N}, {"type":"input","data":"..."},
@@ -631,13 +685,17 @@ static void terminal_close(im_ws_session_t *ws, void *ctx)
     json_t *state = NULL;
     char err[ERROR_SIZE] = "";
 
-    if (!t->shell_exited) {
+    // After input that the engine did not take, a send of other bytes could break the TLS
+    // record that GnuTLS still holds, and the engine is not taking more anyway.
+    if (!t->shell_exited && !t->input_failed && t->input_sent == t->input.len) {
         // dockerd 20.10 keeps a TTY shell running when its attach stream closes, so Ctrl-C
         // and Ctrl-D first end an idle shell at its prompt. A busy one may keep running.
         static const char hangup[] = "\x03\x04";
-        (void)im_engine_hijack_send(t->hijack, hangup, sizeof(hangup) - 1, 200);
+        (void)im_engine_hijack_send(t->hijack, hangup, sizeof(hangup) - 1,
+                                    TERMINAL_HANGUP_TIMEOUT);
     }
     im_engine_hijack_close(t->hijack);
+    im_buf_release(&t->input);
     bool running = inspect_exec(t->app->engine, t->exec_id, &state, err, sizeof(err)) == IM_OK &&
                    json_is_true(json_object_get(state, "Running"));
     json_decref(state);
@@ -672,6 +730,7 @@ static const im_ws_handler_t terminal_handler = {
     .on_open = terminal_open,
     .on_message = terminal_message,
     .on_peer_readable = terminal_output,
+    .on_peer_writable = terminal_input_ready,
     .on_close = terminal_close,
 };
 
@@ -775,6 +834,7 @@ static void open_terminal(im_request_t *req)
     terminal_t *t = im_calloc(1, sizeof(*t));
     t->app = im_req_app(req);
     t->hijack = hijack;
+    im_buf_init(&t->input);
     im_strlcpy(t->exec_id, exec_id, sizeof(t->exec_id));
     im_strlcpy(t->container_id, id, sizeof(t->container_id));
     t->user_id = ticket.user_id;

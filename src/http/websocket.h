@@ -35,6 +35,9 @@ typedef struct {
                        size_t len);
     /* The peer fd is readable or has hung up: read it without blocking. */
     void (*on_peer_readable)(im_ws_session_t *ws, void *ctx);
+    /* The peer fd can take more bytes. Called only while the client is paused with
+     * im_ws_pause_client. May be NULL. */
+    void (*on_peer_writable)(im_ws_session_t *ws, void *ctx);
     /* Last call for the session, from either side's close, an error or the server
      * stopping; the handler closes its peer and frees ctx here. */
     void (*on_close)(im_ws_session_t *ws, void *ctx);
@@ -61,6 +64,12 @@ void im_ws_respond(im_request_t *req, const im_ws_handler_t *handler, void *ctx,
 /* Queues a message for the client. Returns IM_OK, or IM_ECONFLICT when the session is
  * closing. */
 int im_ws_send(im_ws_session_t *ws, bool binary, const void *data, size_t len);
+
+/* Pauses or resumes reading the client. A handler pauses it when the peer fd does not take
+ * the client's input without blocking. While paused, the hub reads no client frames, so TCP
+ * pushes back on the client, and it calls on_peer_writable when the peer fd can take more.
+ * A paused session still ends after IM_WS_IDLE_SECONDS without reading the client. */
+void im_ws_pause_client(im_ws_session_t *ws, bool paused);
 
 /* Starts the closing handshake with a status code (1000 normal) and a short reason. */
 void im_ws_close(im_ws_session_t *ws, uint16_t code, const char *reason);
