@@ -528,6 +528,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         .user_agent = NULL,
     };
     im_log_access(&entry);
+    im_ws_request_done(req);
     request_free(req);
     *con_cls = NULL;
     atomic_fetch_sub(&server->in_flight, 1);

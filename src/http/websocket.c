@@ -245,7 +245,12 @@ static void set_peer_events(im_ws_session_t *s, uint32_t events)
         return;
     }
     struct epoll_event ev = {.events = events, .data.ptr = &s->peer_tag};
-    int op = events == 0 ? EPOLL_CTL_DEL : s->peer_events == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+    int op = EPOLL_CTL_MOD;
+    if (events == 0) {
+        op = EPOLL_CTL_DEL;
+    } else if (s->peer_events == 0) {
+        op = EPOLL_CTL_ADD;
+    }
     if (epoll_ctl(s->hub->epoll_fd, op, s->peer_fd, events ? &ev : NULL) != 0) {
         im_log_error(LOG_MODULE, "epoll_ctl of WebSocket peer fd %d failed: %s", s->peer_fd,
                      strerror(errno));
@@ -459,11 +464,12 @@ static void *hub_thread(void *arg)
 
 /* ---- upgrade ----------------------------------------------------------------------------- */
 
-typedef struct {
+typedef struct im_ws_upgrade {
     im_ws_hub_t *hub;
     im_ws_handler_t handler;
     void *ctx;
     int peer_fd;
+    bool upgraded; /* the session owns ctx */
 } upgrade_job_t;
 
 static void on_upgraded(void *cls, struct MHD_Connection *connection, void *con_cls,
@@ -491,6 +497,24 @@ static void on_upgraded(void *cls, struct MHD_Connection *connection, void *con_
     if (write(job->hub->wake_fd, &one, sizeof(one)) < 0) {
         im_log_error(LOG_MODULE, "waking the WebSocket thread failed: %s", strerror(errno));
     }
+    // The job is freed when the request completes, which libmicrohttpd reports only after
+    // this callback.
+    job->upgraded = true;
+}
+
+void im_ws_request_done(im_request_t *req)
+{
+    upgrade_job_t *job = req->ws_upgrade;
+
+    if (!job) {
+        return;
+    }
+    if (!job->upgraded) {
+        im_log_info(LOG_MODULE, "request %s: the connection ended before the WebSocket upgrade",
+                    req->id);
+        job->handler.on_close(NULL, job->ctx);
+    }
+    req->ws_upgrade = NULL;
     free(job);
 }
 
@@ -498,6 +522,8 @@ void im_ws_respond(im_request_t *req, const im_ws_handler_t *handler, void *ctx,
 {
     upgrade_job_t *job = im_calloc(1, sizeof(*job));
     char accept[IM_WS_ACCEPT_SIZE];
+
+    im_ws_request_done(req); // a second reply on the same request replaces the first
 
     job->hub = req->server->ws_hub;
     job->handler = *handler;
@@ -513,6 +539,7 @@ void im_ws_respond(im_request_t *req, const im_ws_handler_t *handler, void *ctx,
     req->response = resp;
     req->status = MHD_HTTP_SWITCHING_PROTOCOLS;
     req->response_bytes = 0;
+    req->ws_upgrade = job;
 }
 
 /* ---- hub --------------------------------------------------------------------------------- */

@@ -39,7 +39,8 @@ typedef struct {
      * im_ws_pause_client. May be NULL. */
     void (*on_peer_writable)(im_ws_session_t *ws, void *ctx);
     /* Last call for the session, from either side's close, an error or the server
-     * stopping; the handler closes its peer and frees ctx here. */
+     * stopping; the handler closes its peer and frees ctx here. ws is NULL when the client
+     * left before libmicrohttpd upgraded the connection. */
     void (*on_close)(im_ws_session_t *ws, void *ctx);
 } im_ws_handler_t;
 
@@ -56,9 +57,8 @@ void im_ws_accept_value(const char *key, char out[IM_WS_ACCEPT_SIZE]);
 
 /* Prepares the 101 Switching Protocols reply. When libmicrohttpd hands the socket over,
  * the session joins the hub with handler and ctx, and peer_fd (-1 for none) is polled.
- * From then on, on_close is always called once.
- * NOTE: when the client vanishes between this reply and the upgrade, libmicrohttpd never
- * hands the socket over and ctx is not freed. */
+ * on_close is called once either way: at the end of the session, or from
+ * im_ws_request_done when the connection was never upgraded. */
 void im_ws_respond(im_request_t *req, const im_ws_handler_t *handler, void *ctx, int peer_fd);
 
 /* Queues a message for the client. Returns IM_OK, or IM_ECONFLICT when the session is
@@ -75,6 +75,11 @@ void im_ws_pause_client(im_ws_session_t *ws, bool paused);
 void im_ws_close(im_ws_session_t *ws, uint16_t code, const char *reason);
 
 /* ---- for the server ---------------------------------------------------------------------- */
+
+/* Frees the upgrade state of req's 101 reply. When libmicrohttpd never upgraded the
+ * connection (the client left first, or the 101 was replaced), calls on_close with a NULL
+ * session. The server calls it when req completes, and it does nothing for other requests. */
+void im_ws_request_done(im_request_t *req);
 
 /* Starts the hub thread. Returns IM_ERR with a message when it cannot. */
 int im_ws_hub_start(im_ws_hub_t **out, char *err, size_t errlen);

@@ -362,6 +362,28 @@ class TerminalTest(harness.IntegrationTestCase):
             ws.send_binary(data[start:start + 60000])
         ws.read_until(hashlib.md5(data).hexdigest(), timeout=20)
 
+    def test_aborted_upgrade_ends_shell(self):
+        # A client that resets the connection right after its upgrade request is gone
+        # before the 101 goes out, so libmicrohttpd never upgrades. The server must still
+        # end the shell and close its engine connection.
+        exec_ids = []
+        for _ in range(5):
+            shell = self.new_shell()
+            path = (f"/api/v1/containers/{self.container}/shell/{shell['exec_id']}?"
+                    + urllib.parse.urlencode({"ticket": shell["ticket"]}))
+            key = base64.b64encode(os.urandom(16)).decode()
+            request = (f"GET {path} HTTP/1.1\r\nHost: {self.server.host}\r\n"
+                       "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                       f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n")
+            sock = socket.create_connection((self.server.host, self.server.port))
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.sendall(request.encode())
+            sock.close()
+            exec_ids.append(shell["exec_id"])
+        for exec_id in exec_ids:
+            ended = harness.poll(lambda: not self.exec_running(exec_id), timeout=15)
+            self.assertTrue(ended, f"exec {exec_id[:12]} still runs after its client left")
+
 
 class ExecTest(harness.IntegrationTestCase):
 
