@@ -364,6 +364,7 @@ static bool check_rate_limit(im_request_t *req)
     if (rate_limit_exempt(req->method, req->path) || !im_ip_parse(req->client_ip, addr)) {
         return true;
     }
+    im_ip_client_prefix(addr);
     im_ratelimit_hit(req->server->limiter, addr, im_monotonic_ms(), &req->rate_limit);
     req->rate_limited = true;
     if (req->rate_limit.allowed) {
