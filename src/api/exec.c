@@ -542,7 +542,7 @@ typedef struct {
      * without blocking, because one WebSocket thread serves every session. */
     im_buf_t input;
     size_t input_sent;
-    bool input_failed;
+    bool input_closed;
 } terminal_t;
 
 static void terminal_resize(terminal_t *t, int rows, int cols)
@@ -567,10 +567,11 @@ static void terminal_open(im_ws_session_t *ws, void *ctx)
     }
 }
 
-static void terminal_input_fail(im_ws_session_t *ws, terminal_t *t, uint16_t code,
-                                const char *reason)
+/* Starts closing the session and drops input still waiting for the engine. Reading the
+ * client resumes, so that its reply to the close arrives. */
+static void terminal_end(im_ws_session_t *ws, terminal_t *t, uint16_t code, const char *reason)
 {
-    t->input_failed = true;
+    t->input_closed = true;
     im_buf_reset(&t->input);
     t->input_sent = 0;
     im_ws_pause_client(ws, false);
@@ -592,7 +593,7 @@ static void terminal_flush_input(im_ws_session_t *ws, terminal_t *t)
         } else {
             im_log_warn(LOG_MODULE, "sending terminal input to exec %.12s failed: %s",
                         t->exec_id, n < 0 ? strerror(errno) : "connection closed");
-            terminal_input_fail(ws, t, 1011, "the container stopped accepting input");
+            terminal_end(ws, t, 1011, "the container stopped accepting input");
             return;
         }
     }
@@ -604,11 +605,11 @@ static void terminal_flush_input(im_ws_session_t *ws, terminal_t *t)
 static void terminal_input(im_ws_session_t *ws, terminal_t *t, const void *data, size_t len)
 {
     t->bytes_in += len;
-    if (t->input_failed) {
+    if (t->input_closed) {
         return;
     }
     if (t->input.len - t->input_sent + len > TERMINAL_INPUT_BACKLOG_MAX) {
-        terminal_input_fail(ws, t, 1008, "too much input is waiting for the container");
+        terminal_end(ws, t, 1008, "too much input is waiting for the container");
         return;
     }
     im_buf_append(&t->input, data, len);
@@ -674,7 +675,7 @@ static void terminal_output(im_ws_session_t *ws, void *ctx)
             return;
         }
         t->shell_exited = true;
-        im_ws_close(ws, 1000, "the shell exited");
+        terminal_end(ws, t, 1000, "the shell exited");
         return;
     }
 }
@@ -687,7 +688,7 @@ static void terminal_close(im_ws_session_t *ws, void *ctx)
 
     // After input that the engine did not take, a send of other bytes could break the TLS
     // record that GnuTLS still holds, and the engine is not taking more anyway.
-    if (!t->shell_exited && !t->input_failed && t->input_sent == t->input.len) {
+    if (!t->shell_exited && !t->input_closed && t->input_sent == t->input.len) {
         // dockerd 20.10 keeps a TTY shell running when its attach stream closes, so Ctrl-C
         // and Ctrl-D first end an idle shell at its prompt. A busy one may keep running.
         static const char hangup[] = "\x03\x04";
