@@ -34,6 +34,9 @@
 #define TICKET_TTL_MS         30000
 #define TICKET_SLOTS          256
 #define TERMINAL_MAX_SIZE     1000 /* rows and columns */
+/* Time in ms that an engine call made on the WebSocket thread (a terminal's resize, the
+ * check at its end) may take, since every terminal session waits for it meanwhile. */
+#define TERMINAL_ENGINE_TIMEOUT 2000
 /* Time in ms that the engine gets to take the Ctrl-C and Ctrl-D sent when a session ends. */
 #define TERMINAL_HANGUP_TIMEOUT 200
 /* Input waiting for the engine beyond this ends the session. Reading the client pauses as
@@ -216,23 +219,39 @@ static int create_exec(struct im_engine *engine, const char *container_id, json_
 }
 
 /* Reads GET /exec/{id}/json. */
-static int inspect_exec(struct im_engine *engine, const char *exec_id, json_t **out, char *err,
-                        size_t errlen)
+static int inspect_exec(struct im_engine *engine, const char *exec_id, long timeout_ms,
+                        json_t **out, char *err, size_t errlen)
 {
+    im_engine_reply_t reply;
     char *path = im_asprintf("/exec/%s/json", exec_id);
-    int rc = im_engine_get_json(engine, path, out, err, errlen);
+
+    *out = NULL;
+    im_engine_reply_init(&reply);
+    int rc = im_engine_request_timeout(engine, "GET", path, NULL, timeout_ms, &reply, err, errlen);
+    if (rc == IM_OK) {
+        rc = im_engine_reply_rc(&reply, err, errlen);
+    }
+    if (rc == IM_OK) {
+        *out = im_engine_reply_json(&reply);
+        if (!*out) {
+            snprintf(err, errlen, "the engine's reply to GET %s is not valid JSON", path);
+            rc = IM_EUPSTREAM;
+        }
+    }
+    im_engine_reply_release(&reply);
     free(path);
     return rc;
 }
 
-static int resize_exec(struct im_engine *engine, const char *exec_id, int rows, int cols, char *err,
-                       size_t errlen)
+static int resize_exec(struct im_engine *engine, const char *exec_id, int rows, int cols,
+                       long timeout_ms, char *err, size_t errlen)
 {
     im_engine_reply_t reply;
     char *path = im_asprintf("/exec/%s/resize?h=%d&w=%d", exec_id, rows, cols);
 
     im_engine_reply_init(&reply);
-    int rc = im_engine_request(engine, "POST", path, NULL, &reply, err, errlen);
+    int rc = im_engine_request_timeout(engine, "POST", path, NULL, timeout_ms, &reply, err,
+                                       errlen);
     if (rc == IM_OK) {
         rc = im_engine_reply_rc(&reply, err, errlen);
     }
@@ -422,7 +441,9 @@ static void exec_command(im_request_t *req)
     }
 
     json_t *exit_code = json_null();
-    if (!timed_out && inspect_exec(engine, exec_id, &state, err, sizeof(err)) == IM_OK &&
+    if (!timed_out &&
+        inspect_exec(engine, exec_id, IM_ENGINE_DEFAULT_TIMEOUT_MS, &state, err, sizeof(err)) ==
+            IM_OK &&
         !json_is_true(json_object_get(state, "Running"))) {
         exit_code = json_incref(json_object_get(state, "ExitCode"));
         exit_code = exit_code ? exit_code : json_null();
@@ -551,8 +572,9 @@ static void terminal_resize(terminal_t *t, int rows, int cols)
 
     t->rows = rows;
     t->cols = cols;
-    // NOTE: a resize is a short blocking engine call on the WebSocket thread.
-    if (resize_exec(t->app->engine, t->exec_id, rows, cols, err, sizeof(err)) != IM_OK) {
+    // NOTE: a resize blocks the WebSocket thread for up to TERMINAL_ENGINE_TIMEOUT.
+    if (resize_exec(t->app->engine, t->exec_id, rows, cols, TERMINAL_ENGINE_TIMEOUT, err,
+                    sizeof(err)) != IM_OK) {
         im_log_warn(LOG_MODULE, "resizing the terminal of exec %.12s to %dx%d failed: %s",
                     t->exec_id, cols, rows, err);
     }
@@ -697,7 +719,8 @@ static void terminal_close(im_ws_session_t *ws, void *ctx)
     }
     im_engine_hijack_close(t->hijack);
     im_buf_release(&t->input);
-    bool running = inspect_exec(t->app->engine, t->exec_id, &state, err, sizeof(err)) == IM_OK &&
+    bool running = inspect_exec(t->app->engine, t->exec_id, TERMINAL_ENGINE_TIMEOUT, &state, err,
+                                sizeof(err)) == IM_OK &&
                    json_is_true(json_object_get(state, "Running"));
     json_decref(state);
     double seconds = (double)(im_monotonic_ms() - t->started_ms) / 1000.0;
@@ -888,7 +911,8 @@ static void resize_tty(im_request_t *req)
     int rc = IM_OK;
     if (exec_id) {
         json_t *state = NULL;
-        rc = inspect_exec(im_req_app(req)->engine, exec_id, &state, err, sizeof(err));
+        rc = inspect_exec(im_req_app(req)->engine, exec_id, IM_ENGINE_DEFAULT_TIMEOUT_MS, &state,
+                          err, sizeof(err));
         const char *owner = json_string_value(json_object_get(state, "ContainerID"));
         if (rc == IM_OK && (!owner || strcmp(owner, id) != 0)) {
             snprintf(err, sizeof(err), "exec %.12s does not belong to container %s", exec_id, name);
@@ -896,7 +920,8 @@ static void resize_tty(im_request_t *req)
         }
         json_decref(state);
         if (rc == IM_OK) {
-            rc = resize_exec(im_req_app(req)->engine, exec_id, rows, cols, err, sizeof(err));
+            rc = resize_exec(im_req_app(req)->engine, exec_id, rows, cols,
+                             IM_ENGINE_DEFAULT_TIMEOUT_MS, err, sizeof(err));
         }
     } else {
         im_engine_reply_t reply;

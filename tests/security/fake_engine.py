@@ -2,13 +2,15 @@
 client (src/engine/wire.c).
 
 It serves the version negotiation (GET /_ping and GET /version) and an empty container
-list like a real engine, holds GET /events open without sending anything, and replies to
-every other request with the reply a test picked. Each connection runs on its own thread."""
+list like a real engine, keeps GET /events open without sending anything, and replies to
+every other request with the reply a test picked: the first of `routes` whose pattern
+matches "METHOD PATH", else `reply`. Each connection runs on its own thread."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import tempfile
 import threading
@@ -33,8 +35,9 @@ def json_reply(status: int, body: bytes) -> bytes:
 class FakeEngine:
     """Serves the Engine API on a unix socket, with `reply` for the requests under test."""
 
-    def __init__(self, reply: Reply):
+    def __init__(self, reply: Reply, routes: list[tuple[str, Reply]] = ()):
         self.reply = reply
+        self.routes = [(re.compile(pattern), route_reply) for pattern, route_reply in routes]
         self.folder = tempfile.mkdtemp(prefix="inframon-fake-engine-")
         self.path = os.path.join(self.folder, "docker.sock")
         self.closing = threading.Event()
@@ -111,12 +114,18 @@ class FakeEngine:
                     self.closing.wait()
                     return
                 else:
-                    self.reply(connection, self.closing)
+                    self._reply_for(f"{method} {path}")(connection, self.closing)
                     return
         except OSError:
             return
         finally:
             connection.close()
+
+    def _reply_for(self, request: str) -> Reply:
+        for pattern, route_reply in self.routes:
+            if pattern.search(request):
+                return route_reply
+        return self.reply
 
     def requests_for(self, suffix: str) -> int:
         with self.lock:
@@ -142,3 +151,19 @@ def endless_chunks(connection: socket.socket, closing: threading.Event) -> None:
     chunk = b"100000\r\n" + b"[" * 0x100000 + b"\r\n"
     while not closing.is_set():
         connection.sendall(chunk)
+
+
+def json_then_close(status: int, value) -> Reply:
+    """Returns a reply writer that sends value as a JSON reply and closes the connection."""
+    return send_then_close(json_reply(status, json.dumps(value).encode()))
+
+
+def upgrade_and_echo(connection: socket.socket, closing: threading.Event) -> None:
+    """Upgrades the connection as POST /exec/{id}/start does, then sends back what it gets."""
+    connection.sendall(b"HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream"
+                       b"\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n")
+    while not closing.is_set():
+        data = connection.recv(65536)
+        if not data:
+            return
+        connection.sendall(data)

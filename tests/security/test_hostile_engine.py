@@ -1,13 +1,16 @@
-"""A hostile or broken Engine API server (fake_engine.py) against the real binary: each bad
-reply must end in a clear 502 or 503 for the request that met it, a log line naming the
-problem, and a server that still responds to other requests."""
+"""A hostile or broken Engine API server (fake_engine.py) against the real binary. Each bad
+reply must end in a clear 502 or 503 for the request that met it and a log line naming the
+problem, while the server still responds to other requests."""
 
+import os
 import threading
 import time
 import unittest
+import urllib.parse
 
 from common import harness
 import fake_engine
+from test_terminal import WebSocket
 
 HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
 
@@ -37,8 +40,9 @@ BAD_REPLIES = [
 
 class HostileEngineTest(harness.IntegrationTestCase):
 
-    def start_against(self, reply: fake_engine.Reply, env: dict = None) -> harness.Server:
-        engine = fake_engine.FakeEngine(reply)
+    def start_against(self, reply: fake_engine.Reply, env: dict = None,
+                      routes: list = ()) -> harness.Server:
+        engine = fake_engine.FakeEngine(reply, routes)
         server = self.start_server(env={"DOCKER_HOST": engine.docker_host, **(env or {})})
         # Cleanups run last in, first out: the engine closes first, which ends the
         # server's waits for it, so the server then stops at once.
@@ -69,6 +73,41 @@ class HostileEngineTest(harness.IntegrationTestCase):
         self.assertEqual(response.status, 502, response.text)
         self.assertIn("larger than 64 MiB", response.json()["detail"])
         self.assertEqual(client.get("/health").status, 200)
+
+    def test_hung_resize_spares_other_terminals(self):
+        container_id = os.urandom(32).hex()
+        inspect = {"Id": container_id, "Name": "/web",
+                   "State": {"Running": True, "Paused": False}}
+        routes = [
+            (r"^GET .*/containers/web/json$", fake_engine.json_then_close(200, inspect)),
+            (r"^POST .*/exec$", fake_engine.json_then_close(201, {"Id": os.urandom(32).hex()})),
+            (r"^POST .*/exec/\w+/start$", fake_engine.upgrade_and_echo),
+            (r"^GET .*/exec/\w+/json$", fake_engine.json_then_close(200, {"Running": False})),
+        ]
+        # Every other request, the resize among them, gets no reply.
+        server = self.start_against(fake_engine.hang, routes=routes)
+        client = server.client()
+        client.login()
+
+        def open_terminal(query: dict) -> WebSocket:
+            response = client.post("/api/v1/containers/web/shell", {"shell": "/bin/sh"})
+            self.assertEqual(response.status, 200, response.text)
+            shell = response.json()
+            params = urllib.parse.urlencode({"ticket": shell["ticket"], **query})
+            path = f"/api/v1/containers/web/shell/{shell['exec_id']}?{params}"
+            ws = WebSocket(server.host, server.port, path)
+            self.addCleanup(ws.sock.close)
+            return ws
+
+        # Opening with a size sends a resize, which the engine never replies to.
+        open_terminal({"rows": "24", "cols": "80"})
+        self.assertTrue(harness.poll(lambda: self.engine.requests_for("/resize") >= 1,
+                                     timeout=10))
+        other = open_terminal({})
+        other.send_text("echo-me")
+        # The resize blocks the WebSocket thread until its engine timeout, which was the
+        # 30 s default before resizes got a timeout of their own.
+        other.read_until("echo-me", timeout=10)
 
     # The HTTP handlers call the engine on libmicrohttpd's pool threads and wait up to 30 s
     # (IM_ENGINE_DEFAULT_TIMEOUT_MS) for a reply. An engine that accepts requests and never
