@@ -204,6 +204,7 @@ static int serve(void)
         im_log_error("main", "cannot start: %s", err);
         im_auth_free(app.auth);
         im_api_terminal_tickets_free(app.terminal_tickets);
+        im_api_group_index_free(app.group_index);
         im_store_close(app.store);
         im_config_release(&config);
         return 1;

@@ -34,7 +34,14 @@
 #define TICKET_TTL_MS         30000
 #define TICKET_SLOTS          256
 #define TERMINAL_MAX_SIZE     1000 /* rows and columns */
-#define TERMINAL_SEND_TIMEOUT 2000 /* ms to wait for the engine to accept keystrokes */
+/* Time in ms that an engine call made on the WebSocket thread (a terminal's resize, the
+ * check at its end) may take, since every terminal session waits for it meanwhile. */
+#define TERMINAL_ENGINE_TIMEOUT 2000
+/* Time in ms that the engine gets to take the Ctrl-C and Ctrl-D sent when a session ends. */
+#define TERMINAL_HANGUP_TIMEOUT 200
+/* Input waiting for the engine beyond this ends the session. Reading the client pauses as
+ * soon as the engine pushes back, so only the frames already read when that happens add up. */
+#define TERMINAL_INPUT_BACKLOG_MAX (1024 * 1024)
 #define TERMINAL_READ_CHUNK   (32 * 1024)
 
 /* ---- tickets ----------------------------------------------------------------------------- */
@@ -212,23 +219,39 @@ static int create_exec(struct im_engine *engine, const char *container_id, json_
 }
 
 /* Reads GET /exec/{id}/json. */
-static int inspect_exec(struct im_engine *engine, const char *exec_id, json_t **out, char *err,
-                        size_t errlen)
+static int inspect_exec(struct im_engine *engine, const char *exec_id, long timeout_ms,
+                        json_t **out, char *err, size_t errlen)
 {
+    im_engine_reply_t reply;
     char *path = im_asprintf("/exec/%s/json", exec_id);
-    int rc = im_engine_get_json(engine, path, out, err, errlen);
+
+    *out = NULL;
+    im_engine_reply_init(&reply);
+    int rc = im_engine_request_timeout(engine, "GET", path, NULL, timeout_ms, &reply, err, errlen);
+    if (rc == IM_OK) {
+        rc = im_engine_reply_rc(&reply, err, errlen);
+    }
+    if (rc == IM_OK) {
+        *out = im_engine_reply_json(&reply);
+        if (!*out) {
+            snprintf(err, errlen, "the engine's reply to GET %s is not valid JSON", path);
+            rc = IM_EUPSTREAM;
+        }
+    }
+    im_engine_reply_release(&reply);
     free(path);
     return rc;
 }
 
-static int resize_exec(struct im_engine *engine, const char *exec_id, int rows, int cols, char *err,
-                       size_t errlen)
+static int resize_exec(struct im_engine *engine, const char *exec_id, int rows, int cols,
+                       long timeout_ms, char *err, size_t errlen)
 {
     im_engine_reply_t reply;
     char *path = im_asprintf("/exec/%s/resize?h=%d&w=%d", exec_id, rows, cols);
 
     im_engine_reply_init(&reply);
-    int rc = im_engine_request(engine, "POST", path, NULL, &reply, err, errlen);
+    int rc = im_engine_request_timeout(engine, "POST", path, NULL, timeout_ms, &reply, err,
+                                       errlen);
     if (rc == IM_OK) {
         rc = im_engine_reply_rc(&reply, err, errlen);
     }
@@ -418,7 +441,9 @@ static void exec_command(im_request_t *req)
     }
 
     json_t *exit_code = json_null();
-    if (!timed_out && inspect_exec(engine, exec_id, &state, err, sizeof(err)) == IM_OK &&
+    if (!timed_out &&
+        inspect_exec(engine, exec_id, IM_ENGINE_DEFAULT_TIMEOUT_MS, &state, err, sizeof(err)) ==
+            IM_OK &&
         !json_is_true(json_object_get(state, "Running"))) {
         exit_code = json_incref(json_object_get(state, "ExitCode"));
         exit_code = exit_code ? exit_code : json_null();
@@ -534,6 +559,11 @@ typedef struct {
     uint64_t bytes_in;
     uint64_t bytes_out;
     bool shell_exited;
+    /* Keystrokes from input_sent on that the engine has not taken yet. They are sent
+     * without blocking, because one WebSocket thread serves every session. */
+    im_buf_t input;
+    size_t input_sent;
+    bool input_closed;
 } terminal_t;
 
 static void terminal_resize(terminal_t *t, int rows, int cols)
@@ -542,8 +572,9 @@ static void terminal_resize(terminal_t *t, int rows, int cols)
 
     t->rows = rows;
     t->cols = cols;
-    // NOTE: a resize is a short blocking engine call on the WebSocket thread.
-    if (resize_exec(t->app->engine, t->exec_id, rows, cols, err, sizeof(err)) != IM_OK) {
+    // NOTE: a resize blocks the WebSocket thread for up to TERMINAL_ENGINE_TIMEOUT.
+    if (resize_exec(t->app->engine, t->exec_id, rows, cols, TERMINAL_ENGINE_TIMEOUT, err,
+                    sizeof(err)) != IM_OK) {
         im_log_warn(LOG_MODULE, "resizing the terminal of exec %.12s to %dx%d failed: %s",
                     t->exec_id, cols, rows, err);
     }
@@ -558,12 +589,58 @@ static void terminal_open(im_ws_session_t *ws, void *ctx)
     }
 }
 
+/* Starts closing the session and drops input still waiting for the engine. Reading the
+ * client resumes, so that its reply to the close arrives. */
+static void terminal_end(im_ws_session_t *ws, terminal_t *t, uint16_t code, const char *reason)
+{
+    t->input_closed = true;
+    im_buf_reset(&t->input);
+    t->input_sent = 0;
+    im_ws_pause_client(ws, false);
+    im_ws_close(ws, code, reason);
+}
+
+/* Sends the waiting input that the engine takes without blocking. While some is left, the
+ * client is paused and the hub calls terminal_input_ready when the engine can take more. */
+static void terminal_flush_input(im_ws_session_t *ws, terminal_t *t)
+{
+    while (t->input_sent < t->input.len) {
+        long n = im_engine_hijack_send_some(t->hijack, t->input.data + t->input_sent,
+                                            t->input.len - t->input_sent);
+        if (n > 0) {
+            t->input_sent += (size_t)n;
+        } else if (n < 0 && errno == EAGAIN) {
+            im_ws_pause_client(ws, true);
+            return;
+        } else {
+            im_log_warn(LOG_MODULE, "sending terminal input to exec %.12s failed: %s",
+                        t->exec_id, n < 0 ? strerror(errno) : "connection closed");
+            terminal_end(ws, t, 1011, "the container stopped accepting input");
+            return;
+        }
+    }
+    im_buf_reset(&t->input);
+    t->input_sent = 0;
+    im_ws_pause_client(ws, false);
+}
+
 static void terminal_input(im_ws_session_t *ws, terminal_t *t, const void *data, size_t len)
 {
     t->bytes_in += len;
-    if (im_engine_hijack_send(t->hijack, data, len, TERMINAL_SEND_TIMEOUT) != IM_OK) {
-        im_ws_close(ws, 1011, "the container stopped accepting input");
+    if (t->input_closed) {
+        return;
     }
+    if (t->input.len - t->input_sent + len > TERMINAL_INPUT_BACKLOG_MAX) {
+        terminal_end(ws, t, 1008, "too much input is waiting for the container");
+        return;
+    }
+    im_buf_append(&t->input, data, len);
+    terminal_flush_input(ws, t);
+}
+
+static void terminal_input_ready(im_ws_session_t *ws, void *ctx)
+{
+    terminal_flush_input(ws, ctx);
 }
 
 /* Handles a text frame: {"type":"resize","cols":N,"rows":N}, {"type":"input","data":"..."},
@@ -620,7 +697,7 @@ static void terminal_output(im_ws_session_t *ws, void *ctx)
             return;
         }
         t->shell_exited = true;
-        im_ws_close(ws, 1000, "the shell exited");
+        terminal_end(ws, t, 1000, "the shell exited");
         return;
     }
 }
@@ -631,14 +708,19 @@ static void terminal_close(im_ws_session_t *ws, void *ctx)
     json_t *state = NULL;
     char err[ERROR_SIZE] = "";
 
-    if (!t->shell_exited) {
+    // After input that the engine did not take, a send of other bytes could break the TLS
+    // record that GnuTLS still holds, and the engine is not taking more anyway.
+    if (!t->shell_exited && !t->input_closed && t->input_sent == t->input.len) {
         // dockerd 20.10 keeps a TTY shell running when its attach stream closes, so Ctrl-C
         // and Ctrl-D first end an idle shell at its prompt. A busy one may keep running.
         static const char hangup[] = "\x03\x04";
-        (void)im_engine_hijack_send(t->hijack, hangup, sizeof(hangup) - 1, 200);
+        (void)im_engine_hijack_send(t->hijack, hangup, sizeof(hangup) - 1,
+                                    TERMINAL_HANGUP_TIMEOUT);
     }
     im_engine_hijack_close(t->hijack);
-    bool running = inspect_exec(t->app->engine, t->exec_id, &state, err, sizeof(err)) == IM_OK &&
+    im_buf_release(&t->input);
+    bool running = inspect_exec(t->app->engine, t->exec_id, TERMINAL_ENGINE_TIMEOUT, &state, err,
+                                sizeof(err)) == IM_OK &&
                    json_is_true(json_object_get(state, "Running"));
     json_decref(state);
     double seconds = (double)(im_monotonic_ms() - t->started_ms) / 1000.0;
@@ -672,6 +754,7 @@ static const im_ws_handler_t terminal_handler = {
     .on_open = terminal_open,
     .on_message = terminal_message,
     .on_peer_readable = terminal_output,
+    .on_peer_writable = terminal_input_ready,
     .on_close = terminal_close,
 };
 
@@ -775,6 +858,7 @@ static void open_terminal(im_request_t *req)
     terminal_t *t = im_calloc(1, sizeof(*t));
     t->app = im_req_app(req);
     t->hijack = hijack;
+    im_buf_init(&t->input);
     im_strlcpy(t->exec_id, exec_id, sizeof(t->exec_id));
     im_strlcpy(t->container_id, id, sizeof(t->container_id));
     t->user_id = ticket.user_id;
@@ -827,7 +911,8 @@ static void resize_tty(im_request_t *req)
     int rc = IM_OK;
     if (exec_id) {
         json_t *state = NULL;
-        rc = inspect_exec(im_req_app(req)->engine, exec_id, &state, err, sizeof(err));
+        rc = inspect_exec(im_req_app(req)->engine, exec_id, IM_ENGINE_DEFAULT_TIMEOUT_MS, &state,
+                          err, sizeof(err));
         const char *owner = json_string_value(json_object_get(state, "ContainerID"));
         if (rc == IM_OK && (!owner || strcmp(owner, id) != 0)) {
             snprintf(err, sizeof(err), "exec %.12s does not belong to container %s", exec_id, name);
@@ -835,7 +920,8 @@ static void resize_tty(im_request_t *req)
         }
         json_decref(state);
         if (rc == IM_OK) {
-            rc = resize_exec(im_req_app(req)->engine, exec_id, rows, cols, err, sizeof(err));
+            rc = resize_exec(im_req_app(req)->engine, exec_id, rows, cols,
+                             IM_ENGINE_DEFAULT_TIMEOUT_MS, err, sizeof(err));
         }
     } else {
         im_engine_reply_t reply;

@@ -1,5 +1,6 @@
 #include "auth/auth.h"
 
+#include <arpa/inet.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@ static const im_throttle_rule_t ip_rule = {10, 15, 900, 3600};
 /* The tenth 403 in a row with gaps under 10 minutes raises an event; nothing is blocked. */
 static const im_throttle_rule_t forbidden_rule = {9, 1, 1, 600};
 #define THROTTLE_CAPACITY  4096
+#define IP_KEY_SIZE        (INET6_ADDRSTRLEN + 3)
 #define FORBIDDEN_CAPACITY 1024
 
 #define TOTP_TOKEN_SECONDS         300
@@ -302,14 +304,32 @@ static void user_key(const char *username, char *out, size_t out_size)
     }
 }
 
+/* Writes the throttle key of a client address: the address, or for IPv6 its /64 prefix
+ * (see im_ip_client_prefix). Text that is not an address is used as it is. */
+static void ip_key(const char *ip, char out[IP_KEY_SIZE])
+{
+    unsigned char addr[16];
+    char text[INET6_ADDRSTRLEN];
+
+    if (ip && strchr(ip, ':') && im_ip_parse(ip, addr)) {
+        im_ip_client_prefix(addr);
+        inet_ntop(AF_INET6, addr, text, sizeof(text));
+        snprintf(out, IP_KEY_SIZE, "%s/64", text);
+        return;
+    }
+    im_strlcpy(out, ip ? ip : "", IP_KEY_SIZE);
+}
+
 static void known_key(const char *user, const char *ip, char *out, size_t out_size)
 {
     snprintf(out, out_size, "%s\n%s", user, ip ? ip : "");
 }
 
 /* Returns the seconds that the client must wait before trying user again, 0 for none. */
-static int throttle_wait(im_auth_t *auth, const char *user, const char *ip, int64_t now)
+static int throttle_wait(im_auth_t *auth, const char *user, const char *client_ip, int64_t now)
 {
+    char ip[IP_KEY_SIZE];
+    ip_key(client_ip, ip);
     int ip_wait = im_throttle_wait(auth->ip_failures, ip, now);
     int user_wait = im_throttle_wait(auth->user_failures, user, now);
     if (user_wait > 0 && im_throttle_count(auth->ip_failures, ip, now) == 0) {
@@ -338,7 +358,9 @@ static void throttle_failure_of(im_auth_t *auth, const char *what, const char *u
         im_auth_security_event(auth, "security.brute_force_user", user_id, username, client,
                                message);
     }
-    im_throttle_fail(auth->ip_failures, client->ip, now, &started);
+    char ip[IP_KEY_SIZE];
+    ip_key(client->ip, ip);
+    im_throttle_fail(auth->ip_failures, ip, now, &started);
     if (started) {
         char message[160];
         snprintf(message, sizeof(message),
@@ -357,12 +379,14 @@ static void throttle_failure(im_auth_t *auth, const char *user, int64_t user_id,
 static void throttle_success(im_auth_t *auth, const char *user, const im_client_t *client,
                              int64_t now)
 {
-    if (im_throttle_count(auth->ip_failures, client->ip, now) == 0) {
+    char ip[IP_KEY_SIZE];
+    ip_key(client->ip, ip);
+    if (im_throttle_count(auth->ip_failures, ip, now) == 0) {
         im_throttle_reset(auth->user_failures, user);
     }
-    im_throttle_reset(auth->ip_failures, client->ip);
+    im_throttle_reset(auth->ip_failures, ip);
     char pair[IM_THROTTLE_KEY_MAX + 1];
-    known_key(user, client->ip, pair, sizeof(pair));
+    known_key(user, ip, pair, sizeof(pair));
     im_throttle_reset(auth->known_clients, pair);
     im_throttle_fail(auth->known_clients, pair, now, NULL);
 }
@@ -675,7 +699,9 @@ void im_auth_login_totp(im_auth_t *auth, const char *totp_token, const char *cod
     if (im_jwt_decode(config->secret_key, config->secret_key_previous, totp_token, "totp", now,
                       &claims, reason, sizeof(reason)) != IM_OK) {
         im_log_info("auth", "second login step rejected from %s: %s", client->ip, reason);
-        im_throttle_fail(auth->ip_failures, client->ip, now, NULL);
+        char ip[IP_KEY_SIZE];
+        ip_key(client->ip, ip);
+        im_throttle_fail(auth->ip_failures, ip, now, NULL);
         result->status = IM_LOGIN_DENIED;
         return;
     }

@@ -418,6 +418,14 @@ bool im_ip_parse(const char *text, unsigned char out[16])
     return inet_pton(AF_INET6, text, out) == 1;
 }
 
+void im_ip_client_prefix(unsigned char addr[16])
+{
+    static const unsigned char v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (memcmp(addr, v4_mapped, sizeof(v4_mapped)) != 0) {
+        memset(addr + 8, 0, 8);
+    }
+}
+
 bool im_cidr_parse(const char *text, im_cidr_t *cidr)
 {
     char addr[64];

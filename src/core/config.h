@@ -89,6 +89,10 @@ bool im_cidr_parse(const char *text, im_cidr_t *cidr);
 
 /* Parses a textual IPv4 or IPv6 address into the 16-byte form (IPv4 mapped). */
 bool im_ip_parse(const char *text, unsigned char out[16]);
+/* Clears the interface half (the last 64 bits) of an IPv6 address, leaving IPv4-mapped
+ * addresses as they are. A network usually gives each IPv6 host a whole /64 to pick
+ * addresses from, so per-client limits count each /64 as one client. */
+void im_ip_client_prefix(unsigned char addr[16]);
 
 void im_config_release(im_config_t *config);
 

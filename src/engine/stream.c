@@ -291,6 +291,11 @@ int im_engine_hijack_send(im_engine_hijack_t *h, const void *data, size_t len, l
     return im_wire_send_all(h->conn, data, len, timeout_ms);
 }
 
+long im_engine_hijack_send_some(im_engine_hijack_t *h, const void *data, size_t len)
+{
+    return im_wire_send(h->conn, data, len);
+}
+
 void im_engine_hijack_close(im_engine_hijack_t *h)
 {
     if (!h) {

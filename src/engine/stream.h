@@ -85,6 +85,11 @@ long im_engine_hijack_recv(im_engine_hijack_t *h, void *buf, size_t len);
  * or IM_EUNAVAILABLE when the connection failed or stayed full. */
 int im_engine_hijack_send(im_engine_hijack_t *h, const void *data, size_t len, long timeout_ms);
 
+/* Writes what the socket takes now without blocking. Returns the byte count, -1 with errno
+ * EAGAIN when the socket is full, or -1 on another error. Over TLS, a call after EAGAIN must
+ * start with the same bytes, since GnuTLS has already taken a record of them. */
+long im_engine_hijack_send_some(im_engine_hijack_t *h, const void *data, size_t len);
+
 /* Closes the connection and frees it. NULL is allowed. */
 void im_engine_hijack_close(im_engine_hijack_t *h);
 

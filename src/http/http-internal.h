@@ -64,6 +64,8 @@ struct im_request {
     im_ratelimit_result_t rate_limit;
     const char *cors_origin; /* the allowed Origin to echo, or NULL */
     bool close_connection;
+    /* The session that a 101 reply from im_ws_respond starts, until the request completes. */
+    struct im_ws_upgrade *ws_upgrade;
 };
 
 #endif

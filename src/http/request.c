@@ -255,8 +255,13 @@ void im_resp_from_rc(im_request_t *req, int rc, const char *message)
     };
     for (size_t i = 0; i < IM_ARRAY_LEN(map); i++) {
         if (map[i].rc == rc) {
-            im_resp_error(req, map[i].status, "%s",
-                          message && *message ? message : map[i].fallback);
+            const char *text = message && *message ? message : map[i].fallback;
+            // The access log line has the status only, so the message of a failing engine or
+            // store goes to the log as well.
+            if (map[i].status >= 500) {
+                im_log_warn("http", "request %s: %u: %s", req->id, map[i].status, text);
+            }
+            im_resp_error(req, map[i].status, "%s", text);
             return;
         }
     }

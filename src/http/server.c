@@ -391,6 +391,7 @@ static bool check_rate_limit(im_request_t *req)
     if (rate_limit_exempt(req->method, req->path) || !im_ip_parse(req->client_ip, addr)) {
         return true;
     }
+    im_ip_client_prefix(addr);
     im_ratelimit_hit(req->server->limiter, addr, im_monotonic_ms(), &req->rate_limit);
     req->rate_limited = true;
     if (req->rate_limit.allowed) {
@@ -555,6 +556,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         .user_agent = NULL,
     };
     im_log_access(&entry);
+    im_ws_request_done(req);
     request_free(req);
     *con_cls = NULL;
     atomic_fetch_sub(&server->in_flight, 1);

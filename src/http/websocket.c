@@ -35,7 +35,9 @@ struct im_ws_session {
     im_ws_session_t *next;
     int fd;
     int peer_fd;
-    bool peer_polled;
+    uint32_t peer_events; /* registered with epoll; 0: not registered */
+    bool peer_reading;    /* false while a slow client has too much queued */
+    bool client_paused;   /* see im_ws_pause_client */
     struct MHD_UpgradeResponseHandle *urh;
     wslay_event_context_ptr ctx;
     im_ws_handler_t handler;
@@ -132,6 +134,10 @@ static ssize_t on_wslay_recv(wslay_event_context_ptr ctx, uint8_t *buf, size_t l
 {
     im_ws_session_t *s = user_data;
 
+    if (s->client_paused) {
+        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+        return -1;
+    }
     if (s->extra_pos < s->extra_len) {
         size_t n = s->extra_len - s->extra_pos;
         n = n < len ? n : len;
@@ -227,18 +233,30 @@ void im_ws_close(im_ws_session_t *ws, uint16_t code, const char *reason)
     }
 }
 
-static void set_peer_polling(im_ws_session_t *s, bool on)
+void im_ws_pause_client(im_ws_session_t *ws, bool paused)
 {
-    if (s->peer_fd < 0 || s->peer_polled == on) {
+    ws->client_paused = paused;
+}
+
+/* Registers the peer fd for events (0: none) with epoll. */
+static void set_peer_events(im_ws_session_t *s, uint32_t events)
+{
+    if (s->peer_fd < 0 || s->peer_events == events) {
         return;
     }
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = &s->peer_tag};
-    if (on) {
-        epoll_ctl(s->hub->epoll_fd, EPOLL_CTL_ADD, s->peer_fd, &ev);
-    } else {
-        epoll_ctl(s->hub->epoll_fd, EPOLL_CTL_DEL, s->peer_fd, NULL);
+    struct epoll_event ev = {.events = events, .data.ptr = &s->peer_tag};
+    int op = EPOLL_CTL_MOD;
+    if (events == 0) {
+        op = EPOLL_CTL_DEL;
+    } else if (s->peer_events == 0) {
+        op = EPOLL_CTL_ADD;
     }
-    s->peer_polled = on;
+    if (epoll_ctl(s->hub->epoll_fd, op, s->peer_fd, events ? &ev : NULL) != 0) {
+        im_log_error(LOG_MODULE, "epoll_ctl of WebSocket peer fd %d failed: %s", s->peer_fd,
+                     strerror(errno));
+        s->failed = true;
+    }
+    s->peer_events = events;
 }
 
 static void destroy_session(im_ws_session_t *s)
@@ -246,7 +264,7 @@ static void destroy_session(im_ws_session_t *s)
     im_ws_hub_t *hub = s->hub;
 
     epoll_ctl(hub->epoll_fd, EPOLL_CTL_DEL, s->fd, NULL);
-    set_peer_polling(s, false);
+    set_peer_events(s, 0);
     s->handler.on_close(s, s->handler_ctx);
     wslay_event_context_free(s->ctx);
     // Only libmicrohttpd may close the upgraded socket.
@@ -277,8 +295,9 @@ static bool service_session(im_ws_session_t *s)
         destroy_session(s);
         return false;
     }
-    uint32_t events = EPOLLRDHUP;
-    if (wslay_event_want_read(s->ctx)) {
+    // A paused client is not polled for reading, but a hang-up is still reported.
+    uint32_t events = s->client_paused ? 0 : EPOLLRDHUP;
+    if (wslay_event_want_read(s->ctx) && !s->client_paused) {
         events |= EPOLLIN;
     }
     if (wslay_event_want_write(s->ctx)) {
@@ -292,10 +311,15 @@ static bool service_session(im_ws_session_t *s)
     // A closing session reads its peer no more, and a slow client gets time to catch up.
     size_t queued = wslay_event_get_queued_msg_length(s->ctx);
     if (s->closing_since_ms || queued > IM_WS_MAX_QUEUED) {
-        set_peer_polling(s, false);
+        s->peer_reading = false;
     } else if (queued < RESUME_PEER_BELOW) {
-        set_peer_polling(s, true);
+        s->peer_reading = true;
     }
+    uint32_t peer_events = s->peer_reading ? EPOLLIN | EPOLLRDHUP : 0;
+    if (s->client_paused && !s->closing_since_ms) {
+        peer_events |= EPOLLOUT;
+    }
+    set_peer_events(s, peer_events);
     return true;
 }
 
@@ -353,7 +377,14 @@ static void handle_event(struct epoll_event *ev)
     im_ws_session_t *s = tag->session;
 
     if (tag->peer) {
-        s->handler.on_peer_readable(s, s->handler_ctx);
+        if ((ev->events & EPOLLOUT) && s->client_paused && s->handler.on_peer_writable) {
+            s->handler.on_peer_writable(s, s->handler_ctx);
+        }
+        if (ev->events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+            s->handler.on_peer_readable(s, s->handler_ctx);
+        }
+    } else if (s->client_paused && (ev->events & (EPOLLHUP | EPOLLERR))) {
+        s->failed = true; // gone while its input waited for the peer
     } else if (ev->events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
         if (wslay_event_recv(s->ctx) != 0) {
             s->failed = true;
@@ -403,10 +434,12 @@ static void *hub_thread(void *arg)
             if (events[i].data.ptr == NULL) {
                 continue;
             }
+            // The tag lies inside its session, so it is read only once the session is
+            // known to be alive.
             poll_tag_t *tag = events[i].data.ptr;
             bool alive = false;
             for (im_ws_session_t *s = hub->sessions; s; s = s->next) {
-                alive = alive || s == tag->session;
+                alive = alive || tag == &s->client_tag || tag == &s->peer_tag;
             }
             if (alive) {
                 handle_event(&events[i]);
@@ -431,11 +464,12 @@ static void *hub_thread(void *arg)
 
 /* ---- upgrade ----------------------------------------------------------------------------- */
 
-typedef struct {
+typedef struct im_ws_upgrade {
     im_ws_hub_t *hub;
     im_ws_handler_t handler;
     void *ctx;
     int peer_fd;
+    bool upgraded; /* the session owns ctx */
 } upgrade_job_t;
 
 static void on_upgraded(void *cls, struct MHD_Connection *connection, void *con_cls,
@@ -463,6 +497,24 @@ static void on_upgraded(void *cls, struct MHD_Connection *connection, void *con_
     if (write(job->hub->wake_fd, &one, sizeof(one)) < 0) {
         im_log_error(LOG_MODULE, "waking the WebSocket thread failed: %s", strerror(errno));
     }
+    // The job is freed when the request completes, which libmicrohttpd reports only after
+    // this callback.
+    job->upgraded = true;
+}
+
+void im_ws_request_done(im_request_t *req)
+{
+    upgrade_job_t *job = req->ws_upgrade;
+
+    if (!job) {
+        return;
+    }
+    if (!job->upgraded) {
+        im_log_info(LOG_MODULE, "request %s: the connection ended before the WebSocket upgrade",
+                    req->id);
+        job->handler.on_close(NULL, job->ctx);
+    }
+    req->ws_upgrade = NULL;
     free(job);
 }
 
@@ -470,6 +522,8 @@ void im_ws_respond(im_request_t *req, const im_ws_handler_t *handler, void *ctx,
 {
     upgrade_job_t *job = im_calloc(1, sizeof(*job));
     char accept[IM_WS_ACCEPT_SIZE];
+
+    im_ws_request_done(req); // a second reply on the same request replaces the first
 
     job->hub = req->server->ws_hub;
     job->handler = *handler;
@@ -485,6 +539,7 @@ void im_ws_respond(im_request_t *req, const im_ws_handler_t *handler, void *ctx,
     req->response = resp;
     req->status = MHD_HTTP_SWITCHING_PROTOCOLS;
     req->response_bytes = 0;
+    req->ws_upgrade = job;
 }
 
 /* ---- hub --------------------------------------------------------------------------------- */

@@ -35,8 +35,12 @@ typedef struct {
                        size_t len);
     /* The peer fd is readable or has hung up: read it without blocking. */
     void (*on_peer_readable)(im_ws_session_t *ws, void *ctx);
+    /* The peer fd can take more bytes. Called only while the client is paused with
+     * im_ws_pause_client. May be NULL. */
+    void (*on_peer_writable)(im_ws_session_t *ws, void *ctx);
     /* Last call for the session, from either side's close, an error or the server
-     * stopping; the handler closes its peer and frees ctx here. */
+     * stopping; the handler closes its peer and frees ctx here. ws is NULL when the client
+     * left before libmicrohttpd upgraded the connection. */
     void (*on_close)(im_ws_session_t *ws, void *ctx);
 } im_ws_handler_t;
 
@@ -53,19 +57,29 @@ void im_ws_accept_value(const char *key, char out[IM_WS_ACCEPT_SIZE]);
 
 /* Prepares the 101 Switching Protocols reply. When libmicrohttpd hands the socket over,
  * the session joins the hub with handler and ctx, and peer_fd (-1 for none) is polled.
- * From then on, on_close is always called once.
- * NOTE: when the client vanishes between this reply and the upgrade, libmicrohttpd never
- * hands the socket over and ctx is not freed. */
+ * on_close is called once either way: at the end of the session, or from
+ * im_ws_request_done when the connection was never upgraded. */
 void im_ws_respond(im_request_t *req, const im_ws_handler_t *handler, void *ctx, int peer_fd);
 
 /* Queues a message for the client. Returns IM_OK, or IM_ECONFLICT when the session is
  * closing. */
 int im_ws_send(im_ws_session_t *ws, bool binary, const void *data, size_t len);
 
+/* Pauses or resumes reading the client. A handler pauses it when the peer fd does not take
+ * the client's input without blocking. While paused, the hub reads no client frames, so TCP
+ * pushes back on the client, and it calls on_peer_writable when the peer fd can take more.
+ * A paused session still ends after IM_WS_IDLE_SECONDS without reading the client. */
+void im_ws_pause_client(im_ws_session_t *ws, bool paused);
+
 /* Starts the closing handshake with a status code (1000 normal) and a short reason. */
 void im_ws_close(im_ws_session_t *ws, uint16_t code, const char *reason);
 
 /* ---- for the server ---------------------------------------------------------------------- */
+
+/* Frees the upgrade state of req's 101 reply. When libmicrohttpd never upgraded the
+ * connection (the client left first, or the 101 was replaced), calls on_close with a NULL
+ * session. The server calls it when req completes, and it does nothing for other requests. */
+void im_ws_request_done(im_request_t *req);
 
 /* Starts the hub thread. Returns IM_ERR with a message when it cannot. */
 int im_ws_hub_start(im_ws_hub_t **out, char *err, size_t errlen);

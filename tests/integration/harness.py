@@ -70,6 +70,10 @@ INFRAMON_CONFIG_VARIABLES = (
     "HOST_ROOT", "HOST_FS_ROOT", "BACKUP_DIR", "BACKUP_INTERVAL_HOURS", "BACKUP_KEEP",
 )
 
+# Text that AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer write to the
+# server's stderr, which goes to its log.
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
 STARTUP_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 15.0
 
@@ -399,10 +403,16 @@ class Server:
     def cleanup(self) -> None:
         """Stop the server and delete its folder (database and log).
 
-        The log is kept in memory first, so main() can still print it."""
+        The log is kept in memory first, so main() can still print it. A sanitizer
+        report in the log fails the test: LeakSanitizer reports only when the server
+        exits, after every request of the test has passed."""
         self.stop()
         self.saved_log = self.log_text()
         shutil.rmtree(self.workdir, ignore_errors=True)
+        found = [marker for marker in SANITIZER_MARKERS if marker in self.saved_log]
+        if found:
+            raise HarnessError(f"the inframon log contains a sanitizer report "
+                               f"({found[0]!r}); the log is printed below")
 
 
 def find_docker_cli() -> str:

@@ -85,19 +85,29 @@ class ThrottleTest(AuthExtrasBase):
         self.assertEqual(rows[0]["ip_address"], "203.0.113.20")
         self.assertIn("security.brute_force_user", self.server.log_text())
 
-    def test_client_ip_throttled_across_usernames(self):
-        for index in range(11):
-            response = self.login_from("203.0.113.30", f"sprayed-{index}", "wrong-password")
+    def spray_then_check(self, sprayed: list, blocked_from: str, other: str) -> None:
+        """Fail a login for a new username from each of the 11 sprayed addresses, then
+        expect the admin's valid login to get 429 from blocked_from and 200 from other."""
+        for index, address in enumerate(sprayed):
+            response = self.login_from(address, f"sprayed-{index}", "wrong-password")
             self.assertEqual(response.status, 401, f"name {index}: {response.text}")
-        blocked = self.login_from("203.0.113.30", harness.ADMIN_USERNAME,
+        blocked = self.login_from(blocked_from, harness.ADMIN_USERNAME,
                                   self.server.admin_password)
         self.assertEqual(blocked.status, 429)
-        other = self.login_from("198.51.100.30", harness.ADMIN_USERNAME,
-                                self.server.admin_password)
-        self.assertEqual(other.status, 200)
+        allowed = self.login_from(other, harness.ADMIN_USERNAME, self.server.admin_password)
+        self.assertEqual(allowed.status, 200)
+
+    def test_client_ip_throttled_across_usernames(self):
+        self.spray_then_check(["203.0.113.30"] * 11, "203.0.113.30", "198.51.100.30")
         rows = self.audit_rows("security.brute_force_ip")
         self.assertEqual(len(rows), 1, rows)
         self.assertEqual(rows[0]["ip_address"], "203.0.113.30")
+
+    def test_ipv6_prefix_throttled_as_one(self):
+        # A host can pick any address in its /64, so a new address for each try must not
+        # bring a fresh allowance of failures.
+        sprayed = [f"2001:db8:5:6::{index + 1:x}" for index in range(11)]
+        self.spray_then_check(sprayed, "2001:db8:5:6:ffff:ffff:ffff:fffe", "2001:db8:5:7::1")
 
     def test_inactive_wrong_and_unknown_share_answer(self):
         user_id = self.create_user("carol")

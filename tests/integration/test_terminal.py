@@ -11,6 +11,7 @@ import os
 import re
 import socket
 import struct
+import threading
 import time
 import urllib.parse
 
@@ -324,6 +325,64 @@ class TerminalTest(harness.IntegrationTestCase):
         self.assertEqual(details["exec_id"], shell["exec_id"])
         self.assertIn("duration_seconds", details)
         self.assertEqual(items[0]["username"], harness.ADMIN_USERNAME)
+
+    # One WebSocket thread serves every terminal. A shell in raw mode that reads no input
+    # makes the pseudo-terminal, and so the engine, stop taking keystrokes.
+    def open_raw_shell(self, then: str) -> WebSocket:
+        ws = self.connect(self.new_shell())
+        self.addCleanup(ws.sock.close)
+        ws.send_text(f"stty raw -echo; echo RE''ADY; {then}\n")
+        ws.read_until("READY")
+        return ws
+
+    def test_blocked_input_spares_other_sessions(self):
+        other = self.connect(self.new_shell())
+        self.addCleanup(other.sock.close)
+        flooded = self.open_raw_shell("sleep 600")
+
+        def flood() -> None:
+            try:
+                for _ in range(60):
+                    flooded.send_binary(b"x" * 60000)
+            except OSError:
+                pass  # the server may end this session; only the other one matters
+
+        threading.Thread(target=flood, daemon=True).start()
+        time.sleep(3)
+        # Waiting up to 2 s for the engine on each message would hold the thread for
+        # minutes, and the other session would print nothing.
+        other.send_text("echo AL''IVE\n")
+        other.read_until("ALIVE", timeout=10)
+
+    def test_blocked_input_delivered_later(self):
+        size = 300000
+        ws = self.open_raw_shell(f"sleep 2; head -c {size} | md5sum")
+        data = bytes(ord("a") + i % 26 for i in range(size))
+        for start in range(0, size, 60000):
+            ws.send_binary(data[start:start + 60000])
+        ws.read_until(hashlib.md5(data).hexdigest(), timeout=20)
+
+    def test_aborted_upgrade_ends_shell(self):
+        # A client that resets the connection right after its upgrade request is gone
+        # before the 101 goes out, so libmicrohttpd never upgrades. The server must still
+        # end the shell and close its engine connection.
+        exec_ids = []
+        for _ in range(5):
+            shell = self.new_shell()
+            path = (f"/api/v1/containers/{self.container}/shell/{shell['exec_id']}?"
+                    + urllib.parse.urlencode({"ticket": shell["ticket"]}))
+            key = base64.b64encode(os.urandom(16)).decode()
+            request = (f"GET {path} HTTP/1.1\r\nHost: {self.server.host}\r\n"
+                       "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                       f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n")
+            sock = socket.create_connection((self.server.host, self.server.port))
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.sendall(request.encode())
+            sock.close()
+            exec_ids.append(shell["exec_id"])
+        for exec_id in exec_ids:
+            ended = harness.poll(lambda: not self.exec_running(exec_id), timeout=15)
+            self.assertTrue(ended, f"exec {exec_id[:12]} still runs after its client left")
 
 
 class ExecTest(harness.IntegrationTestCase):

@@ -102,6 +102,26 @@ class RateLimitTest(harness.IntegrationTestCase):
         self.assertEqual(response.status, 401)
         self.assertEqual(response.header("X-RateLimit-Remaining"), "99")
 
+    def test_ipv6_prefix_shares_window(self):
+        server = self.start_server({"RATE_LIMIT_MAX_REQUESTS": "100",
+                                    "TRUSTED_PROXIES": "127.0.0.1/32"})
+        client = server.client()
+
+        def status_from(address: str) -> int:
+            return client.get("/api/v1/auth/me", auth=False,
+                              headers={"X-Forwarded-For": address}).status
+
+        # Each request comes from a new address of the same /64, as a host may choose.
+        statuses = [status_from(f"2001:db8:1:2::{i + 1:x}") for i in range(100)]
+        self.assertEqual(statuses, [401] * 100)
+        self.assertEqual(status_from("2001:db8:1:2:abcd::1"), 429)
+        # The next /64 is another client, and IPv4 clients keep one window per address.
+        for address in ("2001:db8:1:3::1", "203.0.113.7"):
+            response = client.get("/api/v1/auth/me", auth=False,
+                                  headers={"X-Forwarded-For": address})
+            self.assertEqual(response.status, 401, address)
+            self.assert_rate_headers(response, 99)
+
     def test_trusted_proxy_address_audited(self):
         server = self.start_server({"TRUSTED_PROXIES": "127.0.0.1/32"})
         for header in ("198.51.100.7", "1.2.3.4, 198.51.100.8, 127.0.0.1", "not-an-ip"):
