@@ -222,7 +222,8 @@ export async function startRegistry() {
   throw new Error(`cannot start ${binary}: ${reason}; install the Debian package docker-registry (make deps)`);
 }
 
-export async function launchBrowser() {
+// extraArgs go to Chromium after the default switches, such as --host-resolver-rules.
+export async function launchBrowser(extraArgs = []) {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -235,6 +236,7 @@ export async function launchBrowser() {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      ...extraArgs,
     ],
   });
 }

@@ -27,4 +27,5 @@ export INFRAMON_BIN
 
 bash "$repo/scripts/deps.sh" --npm-only
 cd "$here"
-exec node --test --test-concurrency=1 static.test.mjs apidocs.test.mjs ui.test.mjs xss.test.mjs
+exec node --test --test-concurrency=1 static.test.mjs apidocs.test.mjs ui.test.mjs xss.test.mjs \
+    account.test.mjs polling.test.mjs

@@ -394,8 +394,8 @@ describe('web UI', () => {
     const form = page.locator('form', { hasText: 'New user' });
     await form.getByLabel('Username').fill(VIEWER.username);
     await form.getByLabel('Email').fill('viewer@example.test');
-    await form.getByLabel('Password (8 to 128 characters)').fill(VIEWER.password);
-    await form.getByLabel('Repeat password').fill(VIEWER.password);
+    await form.getByLabel('Password (8 characters to 72 bytes)').fill(VIEWER.password);
+    await form.getByLabel('Repeat the password').fill(VIEWER.password);
     await form.getByLabel('Role').selectOption('viewer');
     await form.getByRole('button', { name: 'Create user' }).click();
     await page.locator(`tr[data-user="${VIEWER.username}"]`).waitFor({ timeout: WAIT });

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { ApiClient, ApiError, errorMessage } from './api';
+import { ApiClient, ApiError, errorMessage, parseRetryAfter } from './api';
 
 // Node has no localStorage; the client keeps only a non-secret session marker there.
 const storage = new Map<string, string>();
@@ -21,7 +21,7 @@ interface Call {
 
 // A recorded fetch: each call takes the next canned response. This stands in for the
 // network only; the server's own behaviour is covered by the browser tests in tests/e2e.
-function scripted(responses: Array<[number, unknown]>) {
+function scripted(responses: Array<[number, unknown, Record<string, string>?]>) {
   const calls: Call[] = [];
   const fetchFn = async (url: string, init?: RequestInit) => {
     calls.push({ url, init: init ?? {} });
@@ -29,8 +29,8 @@ function scripted(responses: Array<[number, unknown]>) {
     if (!next) {
       throw new Error(`unexpected request to ${url}`);
     }
-    const [status, body] = next;
-    return new Response(body === undefined ? null : JSON.stringify(body), { status });
+    const [status, body, headers] = next;
+    return new Response(body === undefined ? null : JSON.stringify(body), { status, headers });
   };
   return { calls, fetchFn };
 }
@@ -190,5 +190,61 @@ describe('errorMessage', () => {
   it('falls back to the status', () => {
     expect(errorMessage(500, null)).toBe('request failed with HTTP 500');
     expect(errorMessage(0, null)).toMatch(/did not answer/);
+  });
+});
+
+describe('Retry-After', () => {
+  it('parses seconds and HTTP dates', () => {
+    const now = Date.parse('2026-12-05T01:00:00Z');
+    expect(parseRetryAfter('7', now)).toBe(7);
+    expect(parseRetryAfter(' 0 ', now)).toBe(0);
+    expect(parseRetryAfter('Sat, 05 Dec 2026 01:00:30 GMT', now)).toBe(30);
+    expect(parseRetryAfter('Sat, 05 Dec 2026 00:59:00 GMT', now)).toBe(0);
+    expect(parseRetryAfter(null, now)).toBeNull();
+    expect(parseRetryAfter('soon', now)).toBeNull();
+    expect(parseRetryAfter('-3', now)).toBeNull();
+  });
+
+  it('is carried by the error of a 429', async () => {
+    const { fetchFn } = scripted([
+      [200, pair(1)],
+      [429, { detail: 'Too many requests' }, { 'Retry-After': '12' }],
+    ]);
+    const client = new ApiClient(fetchFn);
+    await client.login('admin', 'pw');
+    const err = await client.get('/stats/system').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect((err as ApiError).status).toBe(429);
+    expect((err as ApiError).retryAfterSeconds).toBe(12);
+  });
+
+  it('keeps the session when the refresh is rate limited', async () => {
+    const { calls, fetchFn } = scripted([
+      [200, pair(1)],
+      [401, { detail: 'expired' }],
+      [429, { detail: 'Too many requests' }, { 'Retry-After': '9' }],
+      [401, { detail: 'expired' }],
+      [200, pair(2)],
+      [200, { value: 1 }],
+    ]);
+    const client = new ApiClient(fetchFn);
+    let ended = 0;
+    client.onSessionEnd = () => ended++;
+    await client.login('admin', 'pw');
+    await expect(client.get('/containers')).rejects.toMatchObject({ status: 429, retryAfterSeconds: 9 });
+    expect(ended).toBe(0);
+    expect(client.authenticated).toBe(true);
+    expect(localStorage.getItem('inframon.session')).toBe('1');
+    // The next call refreshes with the same cookie and goes through.
+    expect(await client.get<{ value: number }>('/containers')).toEqual({ value: 1 });
+    expect(calls.filter((c) => c.url.endsWith('/auth/refresh'))).toHaveLength(2);
+  });
+
+  it('keeps the session marker when the refresh on load is rate limited', async () => {
+    const { fetchFn } = scripted([[429, { detail: 'Too many requests' }, { 'Retry-After': '5' }]]);
+    localStorage.setItem('inframon.session', '1');
+    const client = new ApiClient(fetchFn);
+    expect(await client.resume()).toBe(false);
+    expect(localStorage.getItem('inframon.session')).toBe('1');
   });
 });

@@ -35,12 +35,39 @@ const SESSION_HINT = 'inframon.session';
 
 export class ApiError extends Error {
   readonly status: number;
+  // The response's Retry-After in seconds (429 and 503 carry it), or null without one.
+  readonly retryAfterSeconds: number | null;
 
-  constructor(status: number, message: string) {
+  constructor(status: number, message: string, retryAfterSeconds: number | null = null) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
+    this.retryAfterSeconds = retryAfterSeconds;
   }
+}
+
+// Parses a Retry-After value, delay-seconds or an HTTP date, into whole seconds from now.
+// Returns null when the header is missing or invalid.
+export function parseRetryAfter(value: string | null, nowMs = Date.now()): number | null {
+  if (value === null || value.trim() === '') {
+    return null;
+  }
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) {
+    return Number(trimmed);
+  }
+  // An HTTP date always names the weekday and month, and Date.parse alone would also
+  // read a bare number such as "-3" as a year.
+  const date = /[A-Za-z]/.test(trimmed) ? Date.parse(trimmed) : Number.NaN;
+  if (Number.isNaN(date)) {
+    return null;
+  }
+  return Math.max(0, Math.ceil((date - nowMs) / 1000));
+}
+
+// Builds the error for a response with an error status and its parsed body.
+function errorOf(response: Response, body: unknown): ApiError {
+  return new ApiError(response.status, errorMessage(response.status, body), parseRetryAfter(response.headers.get('Retry-After')));
 }
 
 type FetchFn = (input: string, init?: RequestInit) => Promise<Response>;
@@ -70,6 +97,9 @@ export function errorMessage(status: number, body: unknown): string {
 export class ApiClient {
   private accessToken: string | null = null;
   private refreshing: Promise<boolean> | null = null;
+  // The error of the latest refresh when the refresh token may still be valid: a 429, a
+  // 503 or no response at all. Null after a success or a rejection of the token.
+  private refreshDeferred: ApiError | null = null;
   private readonly fetchFn: FetchFn;
   // Called once when a session ends without the user logging out (refresh failed).
   onSessionEnd: () => void = () => {};
@@ -120,7 +150,7 @@ export class ApiClient {
     const response = await this.send('POST', '/auth/login', { username, password });
     const body = await readJson(response);
     if (!response.ok) {
-      throw new ApiError(response.status, errorMessage(response.status, body));
+      throw errorOf(response, body);
     }
     if ((body as TotpChallenge).totp_required) {
       return { totpToken: (body as TotpChallenge).totp_token };
@@ -133,7 +163,7 @@ export class ApiClient {
     const response = await this.send('POST', '/auth/login/totp', { totp_token: totpToken, code });
     const body = await readJson(response);
     if (!response.ok) {
-      throw new ApiError(response.status, errorMessage(response.status, body));
+      throw errorOf(response, body);
     }
     return this.accept(body as TokenPair);
   }
@@ -144,7 +174,7 @@ export class ApiClient {
       return false;
     }
     const ok = await this.refresh();
-    if (!ok) {
+    if (!ok && !this.refreshDeferred) {
       localStorage.removeItem(SESSION_HINT);
     }
     return ok;
@@ -162,6 +192,7 @@ export class ApiClient {
   }
 
   private async doRefresh(): Promise<boolean> {
+    this.refreshDeferred = null;
     let response: Response;
     try {
       response = await this.fetchFn(`${API_ROOT}/auth/refresh`, {
@@ -177,9 +208,13 @@ export class ApiClient {
         credentials: 'same-origin',
       });
     } catch {
+      this.refreshDeferred = new ApiError(0, errorMessage(0, null));
       return false;
     }
     if (!response.ok) {
+      if (response.status === 429 || response.status === 503) {
+        this.refreshDeferred = errorOf(response, await readJson(response));
+      }
       return false;
     }
     const body = await readJson(response);
@@ -199,21 +234,33 @@ export class ApiClient {
     }
   }
 
+  // Refreshes the token pair after a 401 and sends the request again. The session ends
+  // when the server rejects the refresh token or the new token, but not when the refresh
+  // got a 429, a 503 or no response. That error is thrown instead, and a later call tries
+  // again with the same refresh cookie.
+  private async retryAfterRefresh(unauthorized: Response, resend: () => Promise<Response>): Promise<Response> {
+    let response = unauthorized;
+    if (await this.refresh()) {
+      response = await resend();
+    } else if (this.refreshDeferred) {
+      throw this.refreshDeferred;
+    }
+    if (response.status === 401) {
+      this.endSession();
+    }
+    return response;
+  }
+
   // Sends a request and returns the parsed JSON body (undefined for 204). Throws ApiError
   // with the server's message on any error status.
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     let response = await this.send(method, path, body);
     if (response.status === 401) {
-      if (await this.refresh()) {
-        response = await this.send(method, path, body);
-      }
-      if (response.status === 401) {
-        this.endSession();
-      }
+      response = await this.retryAfterRefresh(response, () => this.send(method, path, body));
     }
     const parsed = await readJson(response);
     if (!response.ok) {
-      throw new ApiError(response.status, errorMessage(response.status, parsed));
+      throw errorOf(response, parsed);
     }
     return parsed as T;
   }
@@ -225,15 +272,10 @@ export class ApiClient {
     const body = method === 'POST' ? {} : undefined;
     let response = await this.send(method, path, body, signal, accept);
     if (response.status === 401) {
-      if (await this.refresh()) {
-        response = await this.send(method, path, body, signal, accept);
-      }
-      if (response.status === 401) {
-        this.endSession();
-      }
+      response = await this.retryAfterRefresh(response, () => this.send(method, path, body, signal, accept));
     }
     if (!response.ok) {
-      throw new ApiError(response.status, errorMessage(response.status, await readJson(response)));
+      throw errorOf(response, await readJson(response));
     }
     return response;
   }

@@ -1,7 +1,9 @@
-// The signed-in user's own account: the TOTP second factor and personal API tokens.
+// The signed-in user's own account: the password, the TOTP second factor and personal API
+// tokens.
 import { useMemo, useState } from 'preact/hooks';
 import { encode } from 'uqr';
 import { ConfirmDialog, ErrorBox, notify, Time, type ConfirmRequest } from '../components/common';
+import { NewPasswordFields } from '../components/NewPasswordFields';
 import { api, type User } from '../lib/api';
 import { usePoll } from '../lib/poll';
 import { TOKEN_EXPIRY_CHOICES, TOKEN_MAX_DAYS, tokenState, type ApiToken, type CreatedToken } from '../lib/tokens';
@@ -28,6 +30,74 @@ function CopyField({ label, value }: { label: string; value: string }) {
         Copy
       </button>
     </div>
+  );
+}
+
+// ---- password ------------------------------------------------------------------------
+
+// POST /auth/change-password checks the current password (throttled like a login) and
+// signs out the user's other sessions. This session stays signed in.
+function ChangePasswordSection() {
+  const empty = { current: '', next: '', repeated: '' };
+  const [form, setForm] = useState(empty);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [done, setDone] = useState<string | null>(null);
+
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    setDone(null);
+    try {
+      const body = await api.post<{ message?: string }>('/auth/change-password', {
+        current_password: form.current,
+        new_password: form.next,
+        new_password_confirm: form.repeated,
+      });
+      setForm(empty);
+      setDone(body?.message ?? 'Password changed. Your other sessions have been signed out.');
+    } catch (err) {
+      setError((err as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <section class="card" aria-labelledby="password-title">
+      <h2 id="password-title">Change password</h2>
+      <form class="form-grid" onSubmit={submit}>
+        <label class="wide">
+          Current password
+          <input
+            type="password"
+            required
+            autocomplete="current-password"
+            value={form.current}
+            onInput={(e) => setForm({ ...form, current: e.currentTarget.value })}
+          />
+        </label>
+        <NewPasswordFields
+          label="New password"
+          password={form.next}
+          repeated={form.repeated}
+          onPassword={(next) => setForm({ ...form, next })}
+          onRepeated={(repeated) => setForm({ ...form, repeated })}
+        />
+        <ErrorBox message={error} />
+        {done && (
+          <p class="notice wide" role="status">
+            {done}
+          </p>
+        )}
+        <div class="wide">
+          <button type="submit" class="primary" disabled={busy}>
+            {busy ? 'Changing…' : 'Change password'}
+          </button>
+        </div>
+      </form>
+    </section>
   );
 }
 
@@ -369,6 +439,7 @@ export default function Account({ me }: { me: User }) {
           {me.username} · {me.email} · <span class="badge">{me.role}</span>
         </span>
       </div>
+      <ChangePasswordSection />
       <TotpSection />
       <TokensSection />
     </section>

@@ -1,6 +1,7 @@
 import { lazy, Suspense } from 'preact/compat';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ConfirmDialog, ErrorBox, Modal, notify, StateBadge, Time, type ConfirmRequest } from '../components/common';
+import { LiveMarker } from '../components/LiveMarker';
 import { ACTIONS, confirmText, roleAtLeast, runAction, runBulk, type Action } from '../lib/actions';
 import type { Role } from '../lib/api';
 import { api } from '../lib/api';
@@ -318,9 +319,7 @@ export function Containers({ role }: { role: Role }) {
       <div class="main-col">
         <div class="page-head">
           <h1 id="containers-title">Containers</h1>
-          <span class="live" title="The list refreshes every 3 seconds">
-            <span class="dot" aria-hidden="true" /> live
-          </span>
+          <LiveMarker polls={[list, groups]} refreshNote="The list refreshes every 3 seconds and the groups every 30 seconds" />
         </div>
         <div class="toolbar">
           <input

@@ -3,6 +3,7 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { Chart } from '../components/Chart';
 import { RangeSelect } from '../components/RangeSelect';
 import { ErrorBox, Time } from '../components/common';
+import { LiveMarker } from '../components/LiveMarker';
 import { api, ApiError } from '../lib/api';
 import { formatBytes, formatDuration, formatPercent, formatRate, UNKNOWN } from '../lib/format';
 import { bandOf, CHART_POINTS, gaugeOf, num, rowTime, spanOf, type Gauge } from '../lib/history';
@@ -150,14 +151,13 @@ export function Dashboard() {
     <section aria-labelledby="dash-title">
       <div class="page-head">
         <h1 id="dash-title">Dashboard</h1>
-        <span class="live" title="Host figures refresh every 2 seconds">
-          <span class="dot" aria-hidden="true" /> live
+        <LiveMarker polls={[stats, containers]} refreshNote="Host figures refresh every 2 seconds and container counts every 5 seconds">
           {s?.timestamp && (
             <>
               {' '}· <Time value={s.timestamp} />
             </>
           )}
-        </span>
+        </LiveMarker>
       </div>
       <ErrorBox message={stats.error && `Host figures: ${stats.error}`} />
       <div class="figures">

@@ -1,6 +1,7 @@
 // The dashboard's card of the host's top processes. It loads after the first page.
 import { useState } from 'preact/hooks';
 import { ErrorBox } from '../components/common';
+import { LiveMarker } from '../components/LiveMarker';
 import { SortableTable, type Cell, type Column } from '../components/SortableTable';
 import { api } from '../lib/api';
 import { formatBytes, formatPercent } from '../lib/format';
@@ -50,16 +51,19 @@ export default function HostProcesses() {
     <section class="card processes-card" aria-labelledby="host-processes-title">
       <div class="page-head">
         <h2 id="host-processes-title">Top processes</h2>
-        <label class="inline">
-          By{' '}
-          <select value={order} onChange={(e) => setOrder(e.currentTarget.value)}>
-            {ORDERS.map((o) => (
-              <option key={o.id} value={o.id}>
-                {o.label}
-              </option>
-            ))}
-          </select>
-        </label>
+        <div class="head-tools">
+          <LiveMarker polls={[list]} refreshNote={`The list refreshes every ${REFRESH_MS / 1000} seconds`} />
+          <label class="inline">
+            By{' '}
+            <select value={order} onChange={(e) => setOrder(e.currentTarget.value)}>
+              {ORDERS.map((o) => (
+                <option key={o.id} value={o.id}>
+                  {o.label}
+                </option>
+              ))}
+            </select>
+          </label>
+        </div>
       </div>
       <ErrorBox message={list.error && `Host processes: ${list.error}`} />
       {list.data && (

@@ -11,6 +11,44 @@ function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+// The longest Retry-After of a 503 that the form waits out by itself before one retry.
+const BUSY_RETRY_MAX_SECONDS = 5;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => window.setTimeout(resolve, ms));
+}
+
+// Runs a sign-in step, and once more after the Retry-After delay when the server responds
+// with 503 because every password-hashing slot is taken (several sign-ins at once on a
+// small host). onWait gets the delay in seconds before the retry.
+async function withBusyRetry<T>(step: () => Promise<T>, onWait: (seconds: number) => void): Promise<T> {
+  try {
+    return await step();
+  } catch (err) {
+    const seconds = err instanceof ApiError && err.status === 503 ? err.retryAfterSeconds : null;
+    if (seconds === null || seconds > BUSY_RETRY_MAX_SECONDS) {
+      throw err;
+    }
+    onWait(seconds);
+    await sleep(seconds * 1000);
+    return step();
+  }
+}
+
+// Shown over plain HTTP at an address other than localhost: the browser drops the Secure
+// refresh cookie there, so the session ends at the next reload.
+function InsecureNotice() {
+  if (window.isSecureContext) {
+    return null;
+  }
+  return (
+    <p class="login-notice" role="note">
+      This page is not served over HTTPS, so the browser does not keep the sign-in: every reload returns here. Put InfraMon
+      behind a TLS reverse proxy, as the section "TLS with a reverse proxy" of docs/deploy.md describes.
+    </p>
+  );
+}
+
 // Sign-in: username and password, then a TOTP or recovery code when the account has a
 // second factor.
 export function Login() {
@@ -20,23 +58,27 @@ export function Login() {
   const [code, setCode] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [waitNote, setWaitNote] = useState<string | null>(null);
 
   const submit = async (event: Event) => {
     event.preventDefault();
     setBusy(true);
     setError(null);
+    const onWait = (seconds: number) => setWaitNote(`The server is busy with other sign-ins; retrying in ${seconds} s…`);
     try {
       if (totpToken) {
-        await api.loginTotp(totpToken, code.trim());
+        await withBusyRetry(() => api.loginTotp(totpToken, code.trim()), onWait);
         return;
       }
-      const result = await api.login(username.trim(), password);
+      const result = await withBusyRetry(() => api.login(username.trim(), password), onWait);
+      setWaitNote(null);
       if ('totpToken' in result) {
         setTotpToken(result.totpToken);
         setPassword('');
         setBusy(false);
       }
     } catch (err) {
+      setWaitNote(null);
       setError(describe(err));
       setBusy(false);
     }
@@ -46,6 +88,7 @@ export function Login() {
     <main class="login">
       <form class="card login-card" onSubmit={submit} aria-labelledby="login-title">
         <h1 id="login-title">InfraMon</h1>
+        <InsecureNotice />
         {totpToken ? (
           <>
             <p class="muted">Enter the 6-digit code from your authenticator app, or a recovery code.</p>
@@ -88,6 +131,11 @@ export function Login() {
               />
             </label>
           </>
+        )}
+        {waitNote && (
+          <p class="muted" role="status">
+            {waitNote}
+          </p>
         )}
         {error && (
           <p class="error-box" role="alert">

@@ -1,7 +1,9 @@
 import { useState } from 'preact/hooks';
-import { ConfirmDialog, ErrorBox, notify, Time, type ConfirmRequest } from '../components/common';
+import { ConfirmDialog, ErrorBox, Modal, notify, Time, type ConfirmRequest } from '../components/common';
+import { NewPasswordFields } from '../components/NewPasswordFields';
 import { api, type Role, type User } from '../lib/api';
 import { usePoll } from '../lib/poll';
+import './pages.css';
 
 interface UserList {
   users: User[];
@@ -47,14 +49,13 @@ function CreateUser({ onCreated }: { onCreated: () => void }) {
         Email
         <input type="email" required {...field('email')} />
       </label>
-      <label>
-        Password (8 to 128 characters)
-        <input type="password" required minLength={8} maxLength={128} autocomplete="new-password" {...field('password')} />
-      </label>
-      <label>
-        Repeat password
-        <input type="password" required minLength={8} maxLength={128} autocomplete="new-password" {...field('password_confirm')} />
-      </label>
+      <NewPasswordFields
+        label="Password"
+        password={form.password}
+        repeated={form.password_confirm}
+        onPassword={(password) => setForm({ ...form, password })}
+        onRepeated={(password_confirm) => setForm({ ...form, password_confirm })}
+      />
       <label>
         Role
         <select value={form.role} onChange={(e) => setForm({ ...form, role: e.currentTarget.value as Role })}>
@@ -75,10 +76,56 @@ function CreateUser({ onCreated }: { onCreated: () => void }) {
   );
 }
 
+// Sets another user's password through PUT /users/{id}, which also signs that user out
+// everywhere. The admin's own password changes on the account page, which requires the
+// current one.
+function SetPasswordDialog({ user, onClose }: { user: User; onClose: () => void }) {
+  const [password, setPassword] = useState('');
+  const [repeated, setRepeated] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const submit = async (event: Event) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await api.request('PUT', `/users/${user.id}`, { password, password_confirm: repeated });
+      notify('ok', `Password of "${user.username}" set. Their sessions were signed out.`);
+      onClose();
+    } catch (err) {
+      setError((err as Error).message);
+      setBusy(false);
+    }
+  };
+
+  return (
+    <Modal title={`Set the password of ${user.username}`} onClose={onClose}>
+      <form class="form-grid" onSubmit={submit}>
+        <p class="wide">
+          The new password applies at once, and every session of "{user.username}" is signed out. Tell them the new password
+          through another channel.
+        </p>
+        <NewPasswordFields label="New password" password={password} repeated={repeated} onPassword={setPassword} onRepeated={setRepeated} />
+        <ErrorBox message={error} />
+        <div class="row end wide">
+          <button type="button" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" class="primary" disabled={busy}>
+            {busy ? 'Setting…' : 'Set password'}
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
 export default function Users({ me }: { me: User }) {
   const list = usePoll(() => api.get<UserList>('/users?page_size=100'), 30000);
   const [confirm, setConfirm] = useState<ConfirmRequest | null>(null);
   const [busy, setBusy] = useState<number | null>(null);
+  const [passwordUser, setPasswordUser] = useState<User | null>(null);
 
   const run = async (user: User, what: string, call: () => Promise<unknown>) => {
     setBusy(user.id);
@@ -173,6 +220,9 @@ export default function Users({ me }: { me: User }) {
                             Activate
                           </button>
                         )}
+                        <button type="button" class="small" disabled={busy === u.id} onClick={() => setPasswordUser(u)}>
+                          Set password
+                        </button>
                         <button
                           type="button"
                           class="small danger-outline"
@@ -200,6 +250,7 @@ export default function Users({ me }: { me: User }) {
       </div>
       <CreateUser onCreated={list.refresh} />
       {confirm && <ConfirmDialog request={confirm} onClose={() => setConfirm(null)} />}
+      {passwordUser && <SetPasswordDialog user={passwordUser} onClose={() => setPasswordUser(null)} />}
     </section>
   );
 }
