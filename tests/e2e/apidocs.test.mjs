@@ -2,11 +2,12 @@
 // /api/openapi.json, with the role and the route's description, under the page's CSP.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { launchBrowser, requireEnv, Server } from './harness.mjs';
+import { checkedPage, closeBrowserAndServer, launchBrowser, requireEnv, Server } from './harness.mjs';
 
 describe('/api/docs', () => {
   const binary = requireEnv('INFRAMON_BIN', 'run through ctest (make test), which sets it');
   const dockerHost = requireEnv('INFRAMON_TEST_DOCKER_HOST', 'run `make test`, which starts a private engine');
+  const problems = [];
   let server;
   let browser;
 
@@ -17,18 +18,12 @@ describe('/api/docs', () => {
   });
 
   after(async () => {
-    await browser?.close();
-    await server?.stop();
+    await closeBrowserAndServer(browser, server, problems);
   });
 
   test('lists each operation with its role and description', async () => {
-    const page = await browser.newPage();
-    const consoleErrors = [];
-    page.on('console', (message) => {
-      if (message.type() === 'error') {
-        consoleErrors.push(message.text());
-      }
-    });
+    const context = await browser.newContext();
+    const page = await checkedPage(context, problems);
     await page.goto(`${server.url}/api/docs`);
     const row = page.locator('#routes tr', { hasText: '/api/v1/containers/{id}/stop' });
     await row.waitFor();
@@ -39,7 +34,7 @@ describe('/api/docs', () => {
     const doc = await (await fetch(`${server.url}/api/openapi.json`)).json();
     const operations = Object.values(doc.paths).reduce((n, item) => n + Object.keys(item).length, 0);
     assert.equal(await page.locator('#routes tr').count(), operations);
-    assert.deepEqual(consoleErrors, []);
-    await page.close();
+    assert.deepEqual(problems, []);
+    await context.close();
   });
 });
