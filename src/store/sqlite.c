@@ -2602,13 +2602,23 @@ int im__sqlite_fail(im__sqlite_conn_t *conn, int rc, const char *op)
     return sql_fail(conn, rc, op);
 }
 
-int im_store_open_existing(const char *database_url, im_store_t **out, char *err, size_t errlen)
+/* Returns the file path of a sqlite:///PATH URL (possibly empty), or NULL for another URL. */
+static const char *sqlite_url_path(const char *database_url)
 {
     static const char sqlite_prefix[] = "sqlite:///";
 
+    if (!database_url || !im_str_starts_with(database_url, sqlite_prefix)) {
+        return NULL;
+    }
+    return database_url + strlen(sqlite_prefix);
+}
+
+int im_store_open_existing(const char *database_url, im_store_t **out, char *err, size_t errlen)
+{
+    const char *path = sqlite_url_path(database_url);
+
     *out = NULL;
-    if (database_url && im_str_starts_with(database_url, sqlite_prefix)) {
-        const char *path = database_url + strlen(sqlite_prefix);
+    if (path) {
         if (*path && access(path, F_OK) != 0 && errno == ENOENT) {
             set_error(err, errlen,
                       "no database at %s (DATABASE_URL %s): run this command where the server "
@@ -2624,15 +2634,14 @@ int im_store_open_existing(const char *database_url, im_store_t **out, char *err
  * store.c once the PostgreSQL backend exists. */
 int im_store_open(const char *database_url, im_store_t **out, char *err, size_t errlen)
 {
-    static const char sqlite_prefix[] = "sqlite:///";
+    const char *path = sqlite_url_path(database_url);
 
     *out = NULL;
     if (!database_url || !*database_url) {
         set_error(err, errlen, "DATABASE_URL is empty; expected sqlite:///PATH");
         return IM_EINVAL;
     }
-    if (im_str_starts_with(database_url, sqlite_prefix)) {
-        const char *path = database_url + strlen(sqlite_prefix);
+    if (path) {
         if (!*path) {
             set_error(err, errlen, "DATABASE_URL %s has no file path; expected sqlite:///PATH",
                       database_url);

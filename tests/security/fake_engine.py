@@ -1,10 +1,11 @@
 """A hostile Engine API server on a unix socket under /tmp, for tests of InfraMon's engine
 client (src/engine/wire.c).
 
+A real Docker Engine never sends malformed HTTP, so these cases need a server of their own.
 It serves the version negotiation (GET /_ping and GET /version) and an empty container
-list like a real engine, keeps GET /events open without sending anything, and replies to
-every other request with the reply a test picked: the first of `routes` whose pattern
-matches "METHOD PATH", else `reply`. Each connection runs on its own thread."""
+list like a real engine, and keeps GET /events open without sending anything. Every other
+request gets the reply a test picked: the first of `routes` whose pattern matches
+"METHOD PATH", else `reply`. Each connection runs on its own thread."""
 
 from __future__ import annotations
 
